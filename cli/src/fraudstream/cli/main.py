@@ -1,0 +1,67 @@
+"""Entry point of the `fraudstream` command: built-in commands plus those packages register."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from importlib.metadata import entry_points
+
+import click
+
+logger = logging.getLogger(__name__)
+
+# Commands that live in this package, imported only when used so that
+# `fraudstream --help` stays fast.
+_BUILTIN_COMMANDS: dict[str, str] = {
+    "kafka": "fraudstream.cli.kafka:kafka",
+    "serve": "fraudstream.cli.serve:serve",
+}
+
+# Other packages add commands through this entry-point group (training adds
+# `data`, `train`, `evaluate`); the CLI never imports them by name.
+COMMANDS_GROUP = "fraudstream.commands"
+
+
+def _load(target: str) -> click.Command:
+    module_name, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module_name), attr)  # type: ignore[no-any-return]
+
+
+class _LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def _targets(self) -> dict[str, str]:
+        targets = dict(_BUILTIN_COMMANDS)
+        for ep in entry_points(group=COMMANDS_GROUP):
+            targets.setdefault(ep.name, ep.value)
+        return targets
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self._targets()))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            return command
+        target = self._targets().get(cmd_name)
+        return _load(target) if target else None
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="fraudstream-cli", prog_name="fraudstream")
+def cli() -> None:
+    """fraudstream: real-time fraud detection for mobile-money payments.
+
+    Kafka in, an ensemble of models scoring micro-batches over gRPC, alerts to
+    analysts, their labels back into online learning.
+    """
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI (console-script entry point)."""
+    cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="fraudstream")
+
+
+if __name__ == "__main__":
+    main()
