@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x66raudstream/v1/model.proto\x12\x0e\x66raudstream.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"+\n\nThresholds\x12\x0e\n\x06review\x18\x01 \x01(\x01\x12\r\n\x05\x62lock\x18\x02 \x01(\x01\"-\n\x0eStandardScaler\x12\x0c\n\x04mean\x18\x01 \x03(\x01\x12\r\n\x05scale\x18\x02 \x03(\x01\"K\n\x0bLinearModel\x12\x13\n\x0binput_names\x18\x01 \x03(\t\x12\x14\n\x0c\x63oefficients\x18\x02 \x03(\x01\x12\x11\n\tintercept\x18\x03 \x01(\x01\"_\n\x0fSnapshotMetrics\x12\x0e\n\x06pr_auc\x18\x01 \x01(\x01\x12\x0e\n\x06recall\x18\x02 \x01(\x01\x12\x13\n\x0bwindow_size\x18\x03 \x01(\x03\x12\x17\n\x0f\x63hampion_pr_auc\x18\x04 \x01(\x01\"\xf4\x02\n\rModelSnapshot\x12\x0f\n\x07version\x18\x01 \x01(\x03\x12\x16\n\x0e\x62undle_version\x18\x02 \x01(\t\x12\x1b\n\x13\x66\x65\x61ture_schema_hash\x18\x03 \x01(\t\x12.\n\x06scaler\x18\x04 \x01(\x0b\x32\x1e.fraudstream.v1.StandardScaler\x12/\n\nclassifier\x18\x05 \x01(\x0b\x32\x1b.fraudstream.v1.LinearModel\x12.\n\nthresholds\x18\x06 \x01(\x0b\x32\x1a.fraudstream.v1.Thresholds\x12\x30\n\x0c\x63reated_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0elabel_position\x18\x08 \x01(\x03\x12\x30\n\x07metrics\x18\t \x01(\x0b\x32\x1f.fraudstream.v1.SnapshotMetrics\x12\x10\n\x08\x63hecksum\x18\n \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x66raudstream/v1/model.proto\x12\x0e\x66raudstream.v1\x1a\x1fgoogle/protobuf/timestamp.proto\":\n\nThresholds\x12\x16\n\x06review\x18\x01 \x01(\x01R\x06review\x12\x14\n\x05\x62lock\x18\x02 \x01(\x01R\x05\x62lock\":\n\x0eStandardScaler\x12\x12\n\x04mean\x18\x01 \x03(\x01R\x04mean\x12\x14\n\x05scale\x18\x02 \x03(\x01R\x05scale\"p\n\x0bLinearModel\x12\x1f\n\x0binput_names\x18\x01 \x03(\tR\ninputNames\x12\"\n\x0c\x63oefficients\x18\x02 \x03(\x01R\x0c\x63oefficients\x12\x1c\n\tintercept\x18\x03 \x01(\x01R\tintercept\"\x89\x01\n\x0fSnapshotMetrics\x12\x15\n\x06pr_auc\x18\x01 \x01(\x01R\x05prAuc\x12\x16\n\x06recall\x18\x02 \x01(\x01R\x06recall\x12\x1f\n\x0bwindow_size\x18\x03 \x01(\x03R\nwindowSize\x12&\n\x0f\x63hampion_pr_auc\x18\x04 \x01(\x01R\rchampionPrAuc\"\xee\x03\n\rModelSnapshot\x12\x18\n\x07version\x18\x01 \x01(\x03R\x07version\x12%\n\x0e\x62undle_version\x18\x02 \x01(\tR\rbundleVersion\x12.\n\x13\x66\x65\x61ture_schema_hash\x18\x03 \x01(\tR\x11\x66\x65\x61tureSchemaHash\x12\x36\n\x06scaler\x18\x04 \x01(\x0b\x32\x1e.fraudstream.v1.StandardScalerR\x06scaler\x12;\n\nclassifier\x18\x05 \x01(\x0b\x32\x1b.fraudstream.v1.LinearModelR\nclassifier\x12:\n\nthresholds\x18\x06 \x01(\x0b\x32\x1a.fraudstream.v1.ThresholdsR\nthresholds\x12=\n\x0c\x63reated_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0b\x63reatedTime\x12%\n\x0elabel_position\x18\x08 \x01(\x03R\rlabelPosition\x12\x39\n\x07metrics\x18\t \x01(\x0b\x32\x1f.fraudstream.v1.SnapshotMetricsR\x07metrics\x12\x1a\n\x08\x63hecksum\x18\n \x01(\tR\x08\x63hecksumb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,13 +33,13 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'fraudstream.v1.model_pb2', 
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_THRESHOLDS']._serialized_start=79
-  _globals['_THRESHOLDS']._serialized_end=122
-  _globals['_STANDARDSCALER']._serialized_start=124
-  _globals['_STANDARDSCALER']._serialized_end=169
-  _globals['_LINEARMODEL']._serialized_start=171
-  _globals['_LINEARMODEL']._serialized_end=246
-  _globals['_SNAPSHOTMETRICS']._serialized_start=248
-  _globals['_SNAPSHOTMETRICS']._serialized_end=343
-  _globals['_MODELSNAPSHOT']._serialized_start=346
-  _globals['_MODELSNAPSHOT']._serialized_end=718
+  _globals['_THRESHOLDS']._serialized_end=137
+  _globals['_STANDARDSCALER']._serialized_start=139
+  _globals['_STANDARDSCALER']._serialized_end=197
+  _globals['_LINEARMODEL']._serialized_start=199
+  _globals['_LINEARMODEL']._serialized_end=311
+  _globals['_SNAPSHOTMETRICS']._serialized_start=314
+  _globals['_SNAPSHOTMETRICS']._serialized_end=451
+  _globals['_MODELSNAPSHOT']._serialized_start=454
+  _globals['_MODELSNAPSHOT']._serialized_end=948
 # @@protoc_insertion_point(module_scope)

@@ -24,25 +24,25 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x66raudstream/v1/score.proto\x12\x0e\x66raudstream.v1\"l\n\rDetectorScore\x12*\n\x08\x64\x65tector\x18\x01 \x01(\x0e\x32\x18.fraudstream.v1.Detector\x12\r\n\x05score\x18\x02 \x01(\x01\x12\x11\n\traw_score\x18\x03 \x01(\x01\x12\r\n\x05\x66ired\x18\x04 \x01(\x08\"f\n\x06Reason\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x14\n\x0c\x63ontribution\x18\x03 \x01(\x01\x12*\n\x08\x64\x65tector\x18\x04 \x01(\x0e\x32\x18.fraudstream.v1.Detector\"+\n\tItemError\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"4\n\rFeatureVector\x12\x13\n\x0bschema_hash\x18\x01 \x01(\t\x12\x0e\n\x06values\x18\x02 \x03(\x01\"\xa6\x02\n\x05Score\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x0c\n\x04risk\x18\x02 \x01(\x01\x12*\n\x08\x64\x65\x63ision\x18\x03 \x01(\x0e\x32\x18.fraudstream.v1.Decision\x12\x36\n\x0f\x64\x65tector_scores\x18\x04 \x03(\x0b\x32\x1d.fraudstream.v1.DetectorScore\x12\x15\n\rmodel_version\x18\x05 \x01(\t\x12\'\n\x07reasons\x18\x06 \x03(\x0b\x32\x16.fraudstream.v1.Reason\x12(\n\x05\x65rror\x18\x07 \x01(\x0b\x32\x19.fraudstream.v1.ItemError\x12/\n\x08\x66\x65\x61tures\x18\x08 \x01(\x0b\x32\x1d.fraudstream.v1.FeatureVector*a\n\x08\x44\x65\x63ision\x12\x18\n\x14\x44\x45\x43ISION_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x44\x45\x43ISION_ALLOW\x10\x01\x12\x13\n\x0f\x44\x45\x43ISION_REVIEW\x10\x02\x12\x12\n\x0e\x44\x45\x43ISION_BLOCK\x10\x03*v\n\x08\x44\x65tector\x12\x18\n\x14\x44\x45TECTOR_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x44\x45TECTOR_ISOLATION_FOREST\x10\x01\x12\x18\n\x14\x44\x45TECTOR_AUTOENCODER\x10\x02\x12\x17\n\x13\x44\x45TECTOR_CLASSIFIER\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x66raudstream/v1/score.proto\x12\x0e\x66raudstream.v1\"\x8e\x01\n\rDetectorScore\x12\x34\n\x08\x64\x65tector\x18\x01 \x01(\x0e\x32\x18.fraudstream.v1.DetectorR\x08\x64\x65tector\x12\x14\n\x05score\x18\x02 \x01(\x01R\x05score\x12\x1b\n\traw_score\x18\x03 \x01(\x01R\x08rawScore\x12\x14\n\x05\x66ired\x18\x04 \x01(\x08R\x05\x66ired\"\x8a\x01\n\x06Reason\x12\x12\n\x04\x63ode\x18\x01 \x01(\tR\x04\x63ode\x12\x12\n\x04text\x18\x02 \x01(\tR\x04text\x12\"\n\x0c\x63ontribution\x18\x03 \x01(\x01R\x0c\x63ontribution\x12\x34\n\x08\x64\x65tector\x18\x04 \x01(\x0e\x32\x18.fraudstream.v1.DetectorR\x08\x64\x65tector\";\n\tItemError\x12\x14\n\x05\x66ield\x18\x01 \x01(\tR\x05\x66ield\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\"H\n\rFeatureVector\x12\x1f\n\x0bschema_hash\x18\x01 \x01(\tR\nschemaHash\x12\x16\n\x06values\x18\x02 \x03(\x01R\x06values\"\xf7\x02\n\x05Score\x12\x19\n\x08\x65vent_id\x18\x01 \x01(\tR\x07\x65ventId\x12\x12\n\x04risk\x18\x02 \x01(\x01R\x04risk\x12\x34\n\x08\x64\x65\x63ision\x18\x03 \x01(\x0e\x32\x18.fraudstream.v1.DecisionR\x08\x64\x65\x63ision\x12\x46\n\x0f\x64\x65tector_scores\x18\x04 \x03(\x0b\x32\x1d.fraudstream.v1.DetectorScoreR\x0e\x64\x65tectorScores\x12#\n\rmodel_version\x18\x05 \x01(\tR\x0cmodelVersion\x12\x30\n\x07reasons\x18\x06 \x03(\x0b\x32\x16.fraudstream.v1.ReasonR\x07reasons\x12/\n\x05\x65rror\x18\x07 \x01(\x0b\x32\x19.fraudstream.v1.ItemErrorR\x05\x65rror\x12\x39\n\x08\x66\x65\x61tures\x18\x08 \x01(\x0b\x32\x1d.fraudstream.v1.FeatureVectorR\x08\x66\x65\x61tures*a\n\x08\x44\x65\x63ision\x12\x18\n\x14\x44\x45\x43ISION_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x44\x45\x43ISION_ALLOW\x10\x01\x12\x13\n\x0f\x44\x45\x43ISION_REVIEW\x10\x02\x12\x12\n\x0e\x44\x45\x43ISION_BLOCK\x10\x03*v\n\x08\x44\x65tector\x12\x18\n\x14\x44\x45TECTOR_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x44\x45TECTOR_ISOLATION_FOREST\x10\x01\x12\x18\n\x14\x44\x45TECTOR_AUTOENCODER\x10\x02\x12\x17\n\x13\x44\x45TECTOR_CLASSIFIER\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'fraudstream.v1.score_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DECISION']._serialized_start=656
-  _globals['_DECISION']._serialized_end=753
-  _globals['_DETECTOR']._serialized_start=755
-  _globals['_DETECTOR']._serialized_end=873
-  _globals['_DETECTORSCORE']._serialized_start=46
-  _globals['_DETECTORSCORE']._serialized_end=154
-  _globals['_REASON']._serialized_start=156
-  _globals['_REASON']._serialized_end=258
-  _globals['_ITEMERROR']._serialized_start=260
-  _globals['_ITEMERROR']._serialized_end=303
-  _globals['_FEATUREVECTOR']._serialized_start=305
-  _globals['_FEATUREVECTOR']._serialized_end=357
-  _globals['_SCORE']._serialized_start=360
-  _globals['_SCORE']._serialized_end=654
+  _globals['_DECISION']._serialized_start=845
+  _globals['_DECISION']._serialized_end=942
+  _globals['_DETECTOR']._serialized_start=944
+  _globals['_DETECTOR']._serialized_end=1062
+  _globals['_DETECTORSCORE']._serialized_start=47
+  _globals['_DETECTORSCORE']._serialized_end=189
+  _globals['_REASON']._serialized_start=192
+  _globals['_REASON']._serialized_end=330
+  _globals['_ITEMERROR']._serialized_start=332
+  _globals['_ITEMERROR']._serialized_end=391
+  _globals['_FEATUREVECTOR']._serialized_start=393
+  _globals['_FEATUREVECTOR']._serialized_end=465
+  _globals['_SCORE']._serialized_start=468
+  _globals['_SCORE']._serialized_end=843
 # @@protoc_insertion_point(module_scope)

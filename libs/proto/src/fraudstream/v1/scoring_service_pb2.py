@@ -28,25 +28,25 @@ from fraudstream.v1 import transaction_pb2 as fraudstream_dot_v1_dot_transaction
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$fraudstream/v1/scoring_service.proto\x12\x0e\x66raudstream.v1\x1a\x1a\x66raudstream/v1/model.proto\x1a\x1a\x66raudstream/v1/score.proto\x1a fraudstream/v1/transaction.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"t\n\x13StreamScoresRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x31\n\x0ctransactions\x18\x02 \x03(\x0b\x32\x1b.fraudstream.v1.Transaction\x12\x18\n\x10include_features\x18\x03 \x01(\x08\"O\n\x14StreamScoresResponse\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12%\n\x06scores\x18\x02 \x03(\x0b\x32\x15.fraudstream.v1.Score\"[\n\x0cScoreRequest\x12\x31\n\x0ctransactions\x18\x01 \x03(\x0b\x32\x1b.fraudstream.v1.Transaction\x12\x18\n\x10include_features\x18\x02 \x01(\x08\"6\n\rScoreResponse\x12%\n\x06scores\x18\x01 \x03(\x0b\x32\x15.fraudstream.v1.Score\"\x15\n\x13GetModelInfoRequest\"\xf2\x02\n\x14GetModelInfoResponse\x12\x16\n\x0e\x62undle_version\x18\x01 \x01(\t\x12\x18\n\x10snapshot_version\x18\x02 \x01(\x03\x12\x15\n\rmodel_version\x18\x03 \x01(\t\x12\x15\n\rfeature_names\x18\x04 \x03(\t\x12\x1b\n\x13\x66\x65\x61ture_schema_hash\x18\x05 \x01(\t\x12.\n\nthresholds\x18\x06 \x01(\x0b\x32\x1a.fraudstream.v1.Thresholds\x12/\n\x0bloaded_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x37\n\x13\x62undle_created_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\tdetectors\x18\t \x03(\x0e\x32\x18.fraudstream.v1.Detector\x12\x16\n\x0emax_batch_size\x18\n \x01(\x05\x32\x90\x02\n\x0eScoringService\x12]\n\x0cStreamScores\x12#.fraudstream.v1.StreamScoresRequest\x1a$.fraudstream.v1.StreamScoresResponse(\x01\x30\x01\x12\x44\n\x05Score\x12\x1c.fraudstream.v1.ScoreRequest\x1a\x1d.fraudstream.v1.ScoreResponse\x12Y\n\x0cGetModelInfo\x12#.fraudstream.v1.GetModelInfoRequest\x1a$.fraudstream.v1.GetModelInfoResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$fraudstream/v1/scoring_service.proto\x12\x0e\x66raudstream.v1\x1a\x1a\x66raudstream/v1/model.proto\x1a\x1a\x66raudstream/v1/score.proto\x1a fraudstream/v1/transaction.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9c\x01\n\x13StreamScoresRequest\x12\x19\n\x08\x62\x61tch_id\x18\x01 \x01(\tR\x07\x62\x61tchId\x12?\n\x0ctransactions\x18\x02 \x03(\x0b\x32\x1b.fraudstream.v1.TransactionR\x0ctransactions\x12)\n\x10include_features\x18\x03 \x01(\x08R\x0fincludeFeatures\"`\n\x14StreamScoresResponse\x12\x19\n\x08\x62\x61tch_id\x18\x01 \x01(\tR\x07\x62\x61tchId\x12-\n\x06scores\x18\x02 \x03(\x0b\x32\x15.fraudstream.v1.ScoreR\x06scores\"z\n\x0cScoreRequest\x12?\n\x0ctransactions\x18\x01 \x03(\x0b\x32\x1b.fraudstream.v1.TransactionR\x0ctransactions\x12)\n\x10include_features\x18\x02 \x01(\x08R\x0fincludeFeatures\">\n\rScoreResponse\x12-\n\x06scores\x18\x01 \x03(\x0b\x32\x15.fraudstream.v1.ScoreR\x06scores\"\x15\n\x13GetModelInfoRequest\"\x85\x04\n\x14GetModelInfoResponse\x12%\n\x0e\x62undle_version\x18\x01 \x01(\tR\rbundleVersion\x12)\n\x10snapshot_version\x18\x02 \x01(\x03R\x0fsnapshotVersion\x12#\n\rmodel_version\x18\x03 \x01(\tR\x0cmodelVersion\x12#\n\rfeature_names\x18\x04 \x03(\tR\x0c\x66\x65\x61tureNames\x12.\n\x13\x66\x65\x61ture_schema_hash\x18\x05 \x01(\tR\x11\x66\x65\x61tureSchemaHash\x12:\n\nthresholds\x18\x06 \x01(\x0b\x32\x1a.fraudstream.v1.ThresholdsR\nthresholds\x12;\n\x0bloaded_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nloadedTime\x12J\n\x13\x62undle_created_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x11\x62undleCreatedTime\x12\x36\n\tdetectors\x18\t \x03(\x0e\x32\x18.fraudstream.v1.DetectorR\tdetectors\x12$\n\x0emax_batch_size\x18\n \x01(\x05R\x0cmaxBatchSize2\x90\x02\n\x0eScoringService\x12]\n\x0cStreamScores\x12#.fraudstream.v1.StreamScoresRequest\x1a$.fraudstream.v1.StreamScoresResponse(\x01\x30\x01\x12\x44\n\x05Score\x12\x1c.fraudstream.v1.ScoreRequest\x1a\x1d.fraudstream.v1.ScoreResponse\x12Y\n\x0cGetModelInfo\x12#.fraudstream.v1.GetModelInfoRequest\x1a$.fraudstream.v1.GetModelInfoResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'fraudstream.v1.scoring_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_STREAMSCORESREQUEST']._serialized_start=179
-  _globals['_STREAMSCORESREQUEST']._serialized_end=295
-  _globals['_STREAMSCORESRESPONSE']._serialized_start=297
-  _globals['_STREAMSCORESRESPONSE']._serialized_end=376
-  _globals['_SCOREREQUEST']._serialized_start=378
-  _globals['_SCOREREQUEST']._serialized_end=469
-  _globals['_SCORERESPONSE']._serialized_start=471
-  _globals['_SCORERESPONSE']._serialized_end=525
-  _globals['_GETMODELINFOREQUEST']._serialized_start=527
-  _globals['_GETMODELINFOREQUEST']._serialized_end=548
-  _globals['_GETMODELINFORESPONSE']._serialized_start=551
-  _globals['_GETMODELINFORESPONSE']._serialized_end=921
-  _globals['_SCORINGSERVICE']._serialized_start=924
-  _globals['_SCORINGSERVICE']._serialized_end=1196
+  _globals['_STREAMSCORESREQUEST']._serialized_start=180
+  _globals['_STREAMSCORESREQUEST']._serialized_end=336
+  _globals['_STREAMSCORESRESPONSE']._serialized_start=338
+  _globals['_STREAMSCORESRESPONSE']._serialized_end=434
+  _globals['_SCOREREQUEST']._serialized_start=436
+  _globals['_SCOREREQUEST']._serialized_end=558
+  _globals['_SCORERESPONSE']._serialized_start=560
+  _globals['_SCORERESPONSE']._serialized_end=622
+  _globals['_GETMODELINFOREQUEST']._serialized_start=624
+  _globals['_GETMODELINFOREQUEST']._serialized_end=645
+  _globals['_GETMODELINFORESPONSE']._serialized_start=648
+  _globals['_GETMODELINFORESPONSE']._serialized_end=1165
+  _globals['_SCORINGSERVICE']._serialized_start=1168
+  _globals['_SCORINGSERVICE']._serialized_end=1440
 # @@protoc_insertion_point(module_scope)
