@@ -1,1 +1,1 @@
-"""placeholder"""
+"""Runtime shared by the fraudstream services: settings, logging, gRPC wiring, errors."""

@@ -1,1 +1,1 @@
-"""placeholder"""
+"""Feedback service: stores alerts, serves analyst review, keeps the durable label log."""

@@ -1,1 +1,1 @@
-"""placeholder"""
+"""Ingest bridge: consumes transactions from Kafka, scores them, routes scores and alerts."""

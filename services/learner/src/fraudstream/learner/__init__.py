@@ -1,1 +1,1 @@
-"""placeholder"""
+"""Learner service: online updates from labels, guarded promotion, snapshots to scorers."""

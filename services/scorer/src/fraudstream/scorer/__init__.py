@@ -1,1 +1,1 @@
-"""placeholder"""
+"""Scorer service: scores transaction batches with the model ensemble over gRPC."""

@@ -1,0 +1,86 @@
+"""One gRPC server per service, with health, reflection and the domain-error interceptor."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from fraudstream.common.grpc_errors import DomainErrorInterceptor, GrpcMetrics
+
+logger = logging.getLogger(__name__)
+
+# Generous message limit: a StreamScores batch of several thousand transactions
+# with feature vectors is a few MB.
+_MAX_MESSAGE_BYTES = 32 * 1024 * 1024
+
+
+@dataclass
+class GrpcService:
+    """A built (not yet started) gRPC server and the handles needed to run and stop it."""
+
+    server: grpc.Server
+    health: health.HealthServicer
+    port: int
+    service_names: tuple[str, ...]
+
+    def start(self) -> None:
+        self.server.start()
+
+    def set_serving(self, serving: bool) -> None:
+        """Report SERVING or NOT_SERVING for every service and for the server as a whole ('')."""
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for name in ("", *self.service_names):
+            self.health.set(name, status)
+
+    def stop(self, grace: float) -> None:
+        """NOT_SERVING first (balancers stop sending), then drain in-flight RPCs for `grace` s."""
+        self.health.enter_graceful_shutdown()
+        self.server.stop(grace).wait()
+
+
+def build_grpc_service(
+    *,
+    host: str,
+    port: int,
+    max_workers: int,
+    service_names: Sequence[str],
+    register: Callable[[grpc.Server], None],
+    metrics: GrpcMetrics | None = None,
+) -> GrpcService:
+    """Create a server, let `register` add the servicers, then add health and reflection.
+
+    Health starts NOT_SERVING for every name: the service flips it when it is ready.
+    """
+    server = grpc.server(
+        ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
+        interceptors=[DomainErrorInterceptor(metrics)],
+        options=[
+            ("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", _MAX_MESSAGE_BYTES),
+            ("grpc.so_reuseport", 0),
+        ],
+        maximum_concurrent_rpcs=None,
+    )
+    register(server)
+    health_servicer = health.HealthServicer(experimental_non_blocking=True)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    names = tuple(service_names)
+    reflection.enable_server_reflection(
+        (*names, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
+    bound = server.add_insecure_port(f"{host}:{port}")
+    if bound == 0:
+        raise OSError(f"cannot bind gRPC port {host}:{port} (is another process using it?)")
+    service = GrpcService(server=server, health=health_servicer, port=bound, service_names=names)
+    service.set_serving(False)
+    return service

@@ -1,0 +1,68 @@
+"""Typed settings read from flags and FRAUDSTREAM_* environment variables."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import BeforeValidator, Field, ValidationError
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+__all__ = ["CommaList", "ServiceSettings", "parse_settings"]
+
+
+def _split_commas(value: Any) -> Any:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+# A list given as "a,b,c" in an environment variable or flag.
+CommaList = Annotated[list[str], NoDecode, BeforeValidator(_split_commas)]
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every fraudstream service has. Flags override environment variables."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FRAUDSTREAM_",
+        cli_kebab_case=True,
+        cli_implicit_flags=True,
+        cli_hide_none_type=True,
+        extra="ignore",
+    )
+
+    host: str = Field(
+        "127.0.0.1",
+        description="Address the gRPC and metrics servers bind to (0.0.0.0 in containers).",
+    )
+    port: int = Field(0, ge=0, le=65535, description="gRPC port (0: any free port).")
+    metrics_port: int = Field(
+        0, ge=0, le=65535, description="Prometheus /metrics port (0: any free port)."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Lowest log level written to stderr."
+    )
+    log_format: Literal["json", "text"] = Field(
+        "json", description="json: one JSON object per line; text: for a terminal."
+    )
+    grace_seconds: float = Field(
+        10.0, gt=0, description="On SIGTERM, how long in-flight RPCs may take to finish."
+    )
+    max_workers: int = Field(16, ge=1, description="Threads serving gRPC requests.")
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def parse_settings(cls: type[S], argv: list[str] | None, prog: str) -> S:
+    """Build settings from argv and the environment; exit with status 2 on bad values."""
+    try:
+        return cls(_cli_parse_args=list(argv or []), _cli_prog_name=prog)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        lines = [f"{prog}: invalid settings:"]
+        for error in exc.errors():
+            name = "--" + "-".join(str(part) for part in error["loc"]).replace("_", "-")
+            lines.append(f"  {name}: {error['msg']} (got {error.get('input')!r})")
+        print("\n".join(lines), file=sys.stderr)
+        raise SystemExit(2) from None

@@ -1,0 +1,38 @@
+"""Run the feedback service: `fraudstream serve feedback` or `python -m fraudstream.feedback`."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from fraudstream.common.logs import setup_logging
+from fraudstream.common.runner import run_until_signalled, start_metrics_server
+from fraudstream.common.settings import parse_settings
+from fraudstream.feedback.metrics import FeedbackMetrics
+from fraudstream.feedback.server import FeedbackDeps, build_server
+from fraudstream.feedback.settings import FeedbackSettings
+
+logger = logging.getLogger(__name__)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse settings, set up logging and metrics, serve until SIGTERM/SIGINT."""
+    settings = parse_settings(
+        FeedbackSettings, sys.argv[1:] if argv is None else argv, "fraudstream serve feedback"
+    )
+    setup_logging(settings.log_level, settings.log_format, service="feedback")
+    metrics = FeedbackMetrics()
+    service = build_server(settings, FeedbackDeps(metrics=metrics))
+    metrics_port = start_metrics_server(settings.host, settings.metrics_port, metrics.registry)
+    logger.info("metrics on %s:%d/metrics", settings.host, metrics_port)
+    run_until_signalled(
+        service,
+        name="feedback",
+        grace=settings.grace_seconds,
+        on_start=lambda: service.set_serving(True),
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+"""Settings of the feedback service (flags and FRAUDSTREAM_* environment variables)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from fraudstream.common.settings import CommaList, ServiceSettings
+
+
+class FeedbackSettings(ServiceSettings):
+    """Feedback service: stores alerts, serves analyst review, keeps the durable label log."""
+
+    port: int = Field(50052, ge=0, le=65535, description="gRPC port.")
+    metrics_port: int = Field(9102, ge=0, le=65535, description="Prometheus /metrics port.")
+
+    data_dir: Path = Field(
+        Path("var"), description="Durable state directory (the case store and label log)."
+    )
+    kafka_bootstrap: str = Field(
+        "localhost:9092", description="Kafka bootstrap servers (labels go to fraud.labels)."
+    )
+    analyst_tokens: CommaList = Field(
+        default_factory=list, description="Comma-separated bearer tokens allowed to label."
+    )

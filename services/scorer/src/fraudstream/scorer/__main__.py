@@ -1,0 +1,38 @@
+"""Run the scorer service: `fraudstream serve scorer` or `python -m fraudstream.scorer`."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from fraudstream.common.logs import setup_logging
+from fraudstream.common.runner import run_until_signalled, start_metrics_server
+from fraudstream.common.settings import parse_settings
+from fraudstream.scorer.metrics import ScorerMetrics
+from fraudstream.scorer.server import ScorerDeps, build_server
+from fraudstream.scorer.settings import ScorerSettings
+
+logger = logging.getLogger(__name__)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse settings, set up logging and metrics, serve until SIGTERM/SIGINT."""
+    settings = parse_settings(
+        ScorerSettings, sys.argv[1:] if argv is None else argv, "fraudstream serve scorer"
+    )
+    setup_logging(settings.log_level, settings.log_format, service="scorer")
+    metrics = ScorerMetrics()
+    service = build_server(settings, ScorerDeps(metrics=metrics))
+    metrics_port = start_metrics_server(settings.host, settings.metrics_port, metrics.registry)
+    logger.info("metrics on %s:%d/metrics", settings.host, metrics_port)
+    run_until_signalled(
+        service,
+        name="scorer",
+        grace=settings.grace_seconds,
+        on_start=lambda: service.set_serving(True),
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

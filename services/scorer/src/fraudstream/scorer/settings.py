@@ -1,0 +1,26 @@
+"""Settings of the scorer service (flags and FRAUDSTREAM_* environment variables)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from fraudstream.common.settings import ServiceSettings
+
+
+class ScorerSettings(ServiceSettings):
+    """Scorer service: scores transaction batches with the model ensemble over gRPC."""
+
+    port: int = Field(50051, ge=0, le=65535, description="gRPC port.")
+    metrics_port: int = Field(9101, ge=0, le=65535, description="Prometheus /metrics port.")
+
+    models: Path = Field(
+        Path("models"), description="Model bundle directory (manifest.json and *.joblib)."
+    )
+    learner_addr: str = Field(
+        "localhost:50053", description="Learner address for SyncModels (empty: no online updates)."
+    )
+    max_batch_size: int = Field(
+        4096, ge=1, description="Largest batch StreamScores and Score accept."
+    )
