@@ -1,0 +1,81 @@
+"""Model snapshots on the wire: sealing with a checksum, and the checks a scorer applies."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+from collections.abc import Sequence
+
+from fraudstream.v1.model_pb2 import ModelSnapshot
+
+logger = logging.getLogger(__name__)
+
+
+class SnapshotRejected(ValueError):
+    """A snapshot that must not be served; the message is the reason sent back to the learner."""
+
+
+def snapshot_checksum(snapshot: ModelSnapshot) -> str:
+    """sha256 (hex) of the snapshot serialized deterministically with its checksum field empty."""
+    unsealed = ModelSnapshot()
+    unsealed.CopyFrom(snapshot)
+    unsealed.checksum = ""
+    return hashlib.sha256(unsealed.SerializeToString(deterministic=True)).hexdigest()
+
+
+def seal(snapshot: ModelSnapshot) -> ModelSnapshot:
+    """Set the snapshot's checksum (in place) and return it."""
+    snapshot.checksum = snapshot_checksum(snapshot)
+    return snapshot
+
+
+def check_snapshot(
+    snapshot: ModelSnapshot, *, feature_schema_hash: str, input_names: Sequence[str]
+) -> None:
+    """Raise SnapshotRejected unless `snapshot` is safe to serve with this feature schema."""
+    if snapshot.checksum != snapshot_checksum(snapshot):
+        raise SnapshotRejected(f"snapshot v{snapshot.version}: checksum does not match its content")
+    if snapshot.feature_schema_hash != feature_schema_hash:
+        raise SnapshotRejected(
+            f"snapshot v{snapshot.version}: feature schema {snapshot.feature_schema_hash[:12]} "
+            f"differs from the scorer's {feature_schema_hash[:12]}"
+        )
+    if snapshot.version <= 0:
+        raise SnapshotRejected(f"snapshot version must be positive, got {snapshot.version}")
+    model, scaler = snapshot.classifier, snapshot.scaler
+    if list(model.input_names) != list(input_names):
+        raise SnapshotRejected(
+            f"snapshot v{snapshot.version}: classifier inputs {len(model.input_names)} "
+            f"do not match the scorer's {len(input_names)} inputs"
+        )
+    n = len(input_names)
+    sizes = {
+        "coefficients": len(model.coefficients),
+        "scaler.mean": len(scaler.mean),
+        "scaler.scale": len(scaler.scale),
+    }
+    wrong = {name: size for name, size in sizes.items() if size != n}
+    if wrong:
+        raise SnapshotRejected(
+            f"snapshot v{snapshot.version}: wrong dimensions (expected {n}): "
+            + ", ".join(f"{name} has {size}" for name, size in wrong.items())
+        )
+    numbers = [
+        *model.coefficients,
+        model.intercept,
+        *scaler.mean,
+        *scaler.scale,
+        snapshot.thresholds.review,
+        snapshot.thresholds.block,
+    ]
+    if not all(math.isfinite(value) for value in numbers):
+        raise SnapshotRejected(f"snapshot v{snapshot.version}: holds a non-finite number")
+    if min(scaler.scale) <= 0:
+        raise SnapshotRejected(f"snapshot v{snapshot.version}: scaler scale must be positive")
+    review, block = snapshot.thresholds.review, snapshot.thresholds.block
+    if not 0.0 < review <= block <= 1.0:
+        raise SnapshotRejected(
+            f"snapshot v{snapshot.version}: thresholds must satisfy 0 < review <= block <= 1, "
+            f"got review={review} block={block}"
+        )
