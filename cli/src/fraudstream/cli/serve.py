@@ -1,4 +1,4 @@
-"""`fraudstream serve NAME`: run one service, found through the `fraudstream.services` entry points."""
+"""`fraudstream serve NAME`: run one service, found by its `fraudstream.services` entry point."""
 
 from __future__ import annotations
 
