@@ -8,6 +8,7 @@ import sys
 from fraudstream.common.logs import setup_logging
 from fraudstream.common.runner import run_until_signalled, start_metrics_server
 from fraudstream.common.settings import parse_settings
+from fraudstream.feedback.core import Feedback
 from fraudstream.feedback.metrics import FeedbackMetrics
 from fraudstream.feedback.server import FeedbackDeps, build_server
 from fraudstream.feedback.settings import FeedbackSettings
@@ -22,15 +23,30 @@ def main(argv: list[str] | None = None) -> int:
     )
     setup_logging(settings.log_level, settings.log_format, service="feedback")
     metrics = FeedbackMetrics()
-    service = build_server(settings, FeedbackDeps(metrics=metrics))
-    metrics_port = start_metrics_server(settings.host, settings.metrics_port, metrics.registry)
-    logger.info("metrics on %s:%d/metrics", settings.host, metrics_port)
-    run_until_signalled(
-        service,
-        name="feedback",
-        grace=settings.grace_seconds,
-        on_start=lambda: service.set_serving(True),
-    )
+    try:
+        feedback = Feedback(settings, metrics)
+    except ValueError as exc:  # a malformed analyst token entry
+        print(f"fraudstream serve feedback: invalid settings: {exc}", file=sys.stderr)
+        return 2
+    try:
+        service = build_server(settings, FeedbackDeps(metrics=metrics, feedback=feedback))
+        metrics_port = start_metrics_server(settings.host, settings.metrics_port, metrics.registry)
+        logger.info("metrics on %s:%d/metrics", settings.host, metrics_port)
+
+        def on_start() -> None:
+            feedback.start()
+            service.set_serving(True)
+
+        run_until_signalled(
+            service,
+            name="feedback",
+            grace=settings.grace_seconds,
+            on_start=on_start,
+            # Streams end cleanly first; half the grace is the producer's flush budget.
+            on_stop=lambda: feedback.stop(flush_timeout=min(5.0, settings.grace_seconds / 2)),
+        )
+    finally:
+        feedback.close()
     return 0
 
 

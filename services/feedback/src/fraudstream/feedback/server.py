@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import grpc
 
 from fraudstream.common.grpc_server import GrpcService, build_grpc_service
+from fraudstream.feedback.core import Feedback
 from fraudstream.feedback.metrics import FeedbackMetrics
 from fraudstream.feedback.servicer import FeedbackServiceServicer
 from fraudstream.feedback.settings import FeedbackSettings
@@ -17,9 +18,14 @@ SERVICE_NAME = feedback_service_pb2.DESCRIPTOR.services_by_name["FeedbackService
 
 @dataclass
 class FeedbackDeps:
-    """What the feedback server needs besides its settings."""
+    """What the feedback server needs besides its settings.
+
+    `feedback` is the core (store, queue, label log, publisher); the caller
+    builds it, starts it, and stops it on shutdown.
+    """
 
     metrics: FeedbackMetrics
+    feedback: Feedback
 
 
 def build_server(settings: FeedbackSettings, deps: FeedbackDeps) -> GrpcService:
@@ -27,7 +33,7 @@ def build_server(settings: FeedbackSettings, deps: FeedbackDeps) -> GrpcService:
 
     def register(server: grpc.Server) -> None:
         feedback_service_pb2_grpc.add_FeedbackServiceServicer_to_server(
-            FeedbackServiceServicer(), server
+            FeedbackServiceServicer(deps.feedback), server
         )
 
     return build_grpc_service(

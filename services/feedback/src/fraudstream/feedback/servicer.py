@@ -2,29 +2,124 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import grpc
 
+from fraudstream.common.errors import InvalidArgument, Unauthenticated
+from fraudstream.feedback import convert
+from fraudstream.feedback.core import Feedback
+from fraudstream.feedback.labels import LabelStream
+from fraudstream.feedback.review import CasePushed, ReviewSession, VerdictAcked
+from fraudstream.v1 import feedback_service_pb2 as pb
 from fraudstream.v1 import feedback_service_pb2_grpc
 
-_NOT_YET = "FeedbackService.{rpc} is not implemented yet (issue #6)"
+Request = TypeVar("Request")
+Action = TypeVar("Action")
 
 
 class FeedbackServiceServicer(feedback_service_pb2_grpc.FeedbackServiceServicer):
-    """FeedbackService: every RPC answers UNIMPLEMENTED until issue #6 lands."""
+    """FeedbackService over the Feedback core."""
 
-    def ReportAlerts(self, request: Any, context: grpc.ServicerContext) -> Any:
-        context.abort(grpc.StatusCode.UNIMPLEMENTED, _NOT_YET.format(rpc="ReportAlerts"))
+    def __init__(self, feedback: Feedback) -> None:
+        self._feedback = feedback
+        self._metrics = feedback.metrics
 
-    def Review(self, request: Any, context: grpc.ServicerContext) -> Any:
-        context.abort(grpc.StatusCode.UNIMPLEMENTED, _NOT_YET.format(rpc="Review"))
+    def _analyst(self, rpc: str, context: grpc.ServicerContext) -> str:
+        """The analyst the call's bearer token names; Unauthenticated otherwise."""
+        authorization = next(
+            (str(value) for key, value in context.invocation_metadata() if key == "authorization"),
+            None,
+        )
+        try:
+            return self._feedback.auth.identify(authorization)
+        except Unauthenticated:
+            self._metrics.unauthenticated.labels(rpc).inc()
+            raise
 
-    def SubmitLabel(self, request: Any, context: grpc.ServicerContext) -> Any:
-        context.abort(grpc.StatusCode.UNIMPLEMENTED, _NOT_YET.format(rpc="SubmitLabel"))
+    def ReportAlerts(
+        self, request_iterator: Iterator[pb.ReportAlertsRequest], context: grpc.ServicerContext
+    ) -> Iterator[pb.ReportAlertsResponse]:
+        for request in request_iterator:
+            self._metrics.requests.labels("ReportAlerts").inc()
+            yield pb.ReportAlertsResponse(acks=self._store_alerts(request))
 
-    def ListAlerts(self, request: Any, context: grpc.ServicerContext) -> Any:
-        context.abort(grpc.StatusCode.UNIMPLEMENTED, _NOT_YET.format(rpc="ListAlerts"))
+    def _store_alerts(self, request: pb.ReportAlertsRequest) -> list[pb.AlertAck]:
+        acks: list[pb.AlertAck] = []
+        valid = []
+        for alert in request.alerts:
+            try:
+                valid.append((len(acks), convert.alert_record(alert)))
+                acks.append(pb.AlertAck(event_id=alert.transaction.event_id))
+            except InvalidArgument as exc:
+                self._metrics.alerts.labels(convert.kind_name(alert), "rejected").inc()
+                acks.append(
+                    pb.AlertAck(
+                        event_id=alert.transaction.event_id,
+                        status=pb.ACK_STATUS_REJECTED,
+                        message=str(exc),
+                    )
+                )
+        stored = self._feedback.queue.add_alerts([record for _, record in valid])
+        for (index, _), new in zip(valid, stored, strict=True):
+            acks[index].status = pb.ACK_STATUS_ACCEPTED if new else pb.ACK_STATUS_DUPLICATE
+        return acks
 
-    def StreamLabels(self, request: Any, context: grpc.ServicerContext) -> Any:
-        context.abort(grpc.StatusCode.UNIMPLEMENTED, _NOT_YET.format(rpc="StreamLabels"))
+    def Review(
+        self, request_iterator: Iterator[pb.ReviewRequest], context: grpc.ServicerContext
+    ) -> Iterator[pb.ReviewResponse]:
+        session = ReviewSession(self._feedback.queue, self._analyst("Review", context))
+        context.add_callback(session.close)
+        actions = (self._counted("Review", convert.review_action, r) for r in request_iterator)
+        for event in session.run(actions):
+            if isinstance(event, CasePushed):
+                yield pb.ReviewResponse(case_pushed=convert.case(event.case))
+            elif isinstance(event, VerdictAcked):
+                yield pb.ReviewResponse(
+                    verdict_ack=pb.VerdictAck(event_id=event.event_id, position=event.position)
+                )
+
+    def SubmitLabel(
+        self, request: pb.SubmitLabelRequest, context: grpc.ServicerContext
+    ) -> pb.SubmitLabelResponse:
+        self._metrics.requests.labels("SubmitLabel").inc()
+        analyst = self._analyst("SubmitLabel", context)
+        if not request.event_id:
+            raise InvalidArgument("event_id is required")
+        outcome = self._feedback.labels.record(
+            request.event_id, convert.verdict(request.verdict), analyst, request.note
+        )
+        return pb.SubmitLabelResponse(position=outcome.position, duplicate=outcome.duplicate)
+
+    def ListAlerts(
+        self, request: pb.ListAlertsRequest, context: grpc.ServicerContext
+    ) -> pb.ListAlertsResponse:
+        self._metrics.requests.labels("ListAlerts").inc()
+        page = self._feedback.queue.list_cases(
+            convert.state_filter(request.state), request.page_size, request.page_token
+        )
+        return pb.ListAlertsResponse(
+            cases=[convert.case(found) for found in page.cases],
+            next_page_token=page.next_page_token,
+            total_size=page.total_size,
+        )
+
+    def StreamLabels(
+        self, request_iterator: Iterator[pb.StreamLabelsRequest], context: grpc.ServicerContext
+    ) -> Iterator[pb.StreamLabelsResponse]:
+        stream = LabelStream(self._feedback.labels, self._feedback.store, self._metrics)
+        context.add_callback(stream.close)
+        actions = (
+            self._counted("StreamLabels", convert.labels_action, r) for r in request_iterator
+        )
+        for batch in stream.run(actions):
+            yield pb.StreamLabelsResponse(
+                examples=[convert.labeled_example(label) for label in batch]
+            )
+
+    def _counted(
+        self, rpc: str, translate: Callable[[Request], Action], request: Request
+    ) -> Action:
+        self._metrics.requests.labels(rpc).inc()
+        return translate(request)

@@ -16,11 +16,31 @@ class FeedbackSettings(ServiceSettings):
     metrics_port: int = Field(9102, ge=0, le=65535, description="Prometheus /metrics port.")
 
     data_dir: Path = Field(
-        Path("var"), description="Durable state directory (the case store and label log)."
+        Path("var"),
+        description="Durable state directory; the case store and label log are "
+        "<data_dir>/feedback/feedback.db (SQLite, WAL).",
     )
     kafka_bootstrap: str = Field(
         "localhost:9092", description="Kafka bootstrap servers (labels go to fraud.labels)."
     )
-    analyst_tokens: CommaList = Field(
-        default_factory=list, description="Comma-separated bearer tokens allowed to label."
+    publish_labels: bool = Field(
+        True,
+        description="Publish every label to Kafka fraud.labels (off: run without Kafka; "
+        "StreamLabels still serves the log).",
     )
+    analyst_tokens: CommaList = Field(
+        default_factory=list,
+        description="Comma-separated bearer tokens allowed to label. An entry 'name:token' "
+        "labels as analyst 'name'; a bare 'token' labels as 'analyst-<sha256 prefix>'.",
+    )
+    lease_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="How long a case pushed to an analyst stays theirs before it returns "
+        "to the queue.",
+    )
+
+    @property
+    def database_path(self) -> Path:
+        """Where the SQLite case store and label log live."""
+        return self.data_dir / "feedback" / "feedback.db"

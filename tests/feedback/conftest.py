@@ -1,0 +1,210 @@
+"""Fixtures of the feedback tests: test alerts, settings, an in-process server, real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import pytest
+from google.protobuf import json_format
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from fraudstream.feedback.core import Feedback
+from fraudstream.feedback.metrics import FeedbackMetrics
+from fraudstream.feedback.server import FeedbackDeps, build_server
+from fraudstream.feedback.settings import FeedbackSettings
+from fraudstream.v1 import alert_pb2, feedback_service_pb2_grpc
+
+TESTDATA = Path(__file__).resolve().parents[1] / "testdata"
+TOKENS = {"alice": "tok-alice-7f3a", "bob": "tok-bob-19c2"}
+TOKEN_SETTING = ",".join(f"{name}:{token}" for name, token in TOKENS.items())
+
+
+def bearer(analyst: str) -> tuple[tuple[str, str]]:
+    """Call metadata authenticating as `analyst`."""
+    return (("authorization", f"Bearer {TOKENS[analyst]}"),)
+
+
+def load_alerts(prefix: str | None = None) -> list[alert_pb2.Alert]:
+    """The test alerts (tests/testdata/feedback_alerts.json), event ids re-prefixed if asked."""
+    alerts = []
+    for raw in json.loads((TESTDATA / "feedback_alerts.json").read_text()):
+        alert = json_format.ParseDict(raw, alert_pb2.Alert())
+        if prefix is not None:
+            event_id = f"{prefix}-{alert.transaction.event_id.rpartition('-')[2]}"
+            alert.transaction.event_id = alert.score.event_id = event_id
+        alerts.append(alert)
+    return alerts
+
+
+@pytest.fixture
+def alerts() -> list[alert_pb2.Alert]:
+    return load_alerts()
+
+
+def make_settings(data_dir: Path, **overrides: object) -> FeedbackSettings:
+    values: dict[str, object] = {
+        "host": "127.0.0.1",
+        "port": 0,
+        "metrics_port": 0,
+        "data_dir": data_dir,
+        "analyst_tokens": list(f"{n}:{t}" for n, t in TOKENS.items()),
+        "publish_labels": False,
+        "lease_seconds": 30.0,
+    }
+    values.update(overrides)
+    return FeedbackSettings(**values)  # type: ignore[arg-type]
+
+
+@dataclass
+class InProcessFeedback:
+    """A feedback server built by build_server() on a free port, with a stub on it."""
+
+    feedback: Feedback
+    metrics: FeedbackMetrics
+    channel: grpc.Channel
+    stub: feedback_service_pb2_grpc.FeedbackServiceStub
+    stop: Callable[[], None]
+
+    def metric(self, name: str, labels: dict[str, str] | None = None) -> float:
+        return self.metrics.registry.get_sample_value(name, labels or {}) or 0.0
+
+
+@pytest.fixture
+def serve_feedback(tmp_path: Path) -> Iterator[Callable[..., InProcessFeedback]]:
+    """Start in-process feedback servers (settings overrides as keywords); stopped after the test."""
+    running: list[InProcessFeedback] = []
+
+    def start(**overrides: object) -> InProcessFeedback:
+        settings = make_settings(tmp_path, **overrides)
+        metrics = FeedbackMetrics()
+        feedback = Feedback(settings, metrics)
+        service = build_server(settings, FeedbackDeps(metrics=metrics, feedback=feedback))
+        service.start()
+        feedback.start()
+        service.set_serving(True)
+        channel = grpc.insecure_channel(f"127.0.0.1:{service.port}")
+
+        def stop() -> None:
+            feedback.stop(flush_timeout=1.0)
+            channel.close()
+            service.stop(1.0)
+            feedback.close()
+
+        served = InProcessFeedback(
+            feedback, metrics, channel, feedback_service_pb2_grpc.FeedbackServiceStub(channel), stop
+        )
+        running.append(served)
+        return served
+
+    yield start
+    for served in running:
+        served.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class FeedbackProcess:
+    """`fraudstream serve feedback` as its own process."""
+
+    port: int
+    metrics_port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def terminate(self, timeout: float = 15.0) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=timeout)
+
+
+def _wait_serving(service: FeedbackProcess, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if service.process.poll() is not None:
+            raise AssertionError(f"feedback exited early:\n{service.log()}")
+        try:
+            with grpc.insecure_channel(service.address) as channel:
+                reply = health_pb2_grpc.HealthStub(channel).Check(
+                    health_pb2.HealthCheckRequest(), timeout=1
+                )
+            if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                return
+        except grpc.RpcError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"feedback not SERVING within {timeout}s:\n{service.log()}")
+
+
+@pytest.fixture
+def feedback_process(tmp_path: Path) -> Iterator[Callable[..., FeedbackProcess]]:
+    """Start the feedback service as a process on free ports; `data_dir` survives restarts."""
+    started: list[FeedbackProcess] = []
+
+    def start(*args: str, env: dict[str, str] | None = None) -> FeedbackProcess:
+        port, metrics_port = _free_port(), _free_port()
+        log_path = tmp_path / f"feedback-{len(started)}.log"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "fraudstream.cli.main", "serve", "feedback",
+             "--port", str(port), "--metrics-port", str(metrics_port), *args],
+            stdout=log_path.open("wb"),
+            stderr=subprocess.STDOUT,
+            cwd=tmp_path,
+            env={
+                **os.environ,
+                "FRAUDSTREAM_LOG_FORMAT": "text",
+                "FRAUDSTREAM_DATA_DIR": str(tmp_path / "var"),
+                "FRAUDSTREAM_ANALYST_TOKENS": TOKEN_SETTING,
+                "FRAUDSTREAM_PUBLISH_LABELS": "false",
+                "FRAUDSTREAM_GRACE_SECONDS": "3",
+                **(env or {}),
+            },
+        )
+        service = FeedbackProcess(port, metrics_port, process, log_path)
+        started.append(service)
+        _wait_serving(service)
+        return service
+
+    yield start
+    for service in started:
+        if service.process.poll() is None:
+            service.process.kill()
+            service.process.wait(timeout=10)
+
+
+@pytest.fixture
+def auth() -> Callable[[str], tuple[tuple[str, str]]]:
+    """`auth("alice")`: call metadata with alice's bearer token."""
+    return bearer
+
+
+@pytest.fixture
+def settings_for() -> Callable[..., FeedbackSettings]:
+    """`settings_for(data_dir, **overrides)`: test settings (two analysts, no Kafka)."""
+    return make_settings
+
+
+@pytest.fixture
+def alerts_with_prefix() -> Callable[[str], list[alert_pb2.Alert]]:
+    """`alerts_with_prefix("run7")`: the test alerts with event ids `run7-0`, `run7-1`, ..."""
+    return load_alerts
