@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import socket
 import subprocess
@@ -12,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import grpc
 import pytest
@@ -23,6 +25,8 @@ from fraudstream.feedback.metrics import FeedbackMetrics
 from fraudstream.feedback.server import FeedbackDeps, build_server
 from fraudstream.feedback.settings import FeedbackSettings
 from fraudstream.v1 import alert_pb2, feedback_service_pb2_grpc
+
+M = TypeVar("M")
 
 TESTDATA = Path(__file__).resolve().parents[1] / "testdata"
 TOKENS = {"alice": "tok-alice-7f3a", "bob": "tok-bob-19c2"}
@@ -81,7 +85,7 @@ class InProcessFeedback:
 
 @pytest.fixture
 def serve_feedback(tmp_path: Path) -> Iterator[Callable[..., InProcessFeedback]]:
-    """Start in-process feedback servers (settings overrides as keywords); stopped after the test."""
+    """Start in-process feedback servers (settings overrides as keywords), stopped at the end."""
     running: list[InProcessFeedback] = []
 
     def start(**overrides: object) -> InProcessFeedback:
@@ -165,8 +169,18 @@ def feedback_process(tmp_path: Path) -> Iterator[Callable[..., FeedbackProcess]]
         port, metrics_port = _free_port(), _free_port()
         log_path = tmp_path / f"feedback-{len(started)}.log"
         process = subprocess.Popen(
-            [sys.executable, "-m", "fraudstream.cli.main", "serve", "feedback",
-             "--port", str(port), "--metrics-port", str(metrics_port), *args],
+            [
+                sys.executable,
+                "-m",
+                "fraudstream.cli.main",
+                "serve",
+                "feedback",
+                "--port",
+                str(port),
+                "--metrics-port",
+                str(metrics_port),
+                *args,
+            ],
             stdout=log_path.open("wb"),
             stderr=subprocess.STDOUT,
             cwd=tmp_path,
@@ -208,3 +222,28 @@ def settings_for() -> Callable[..., FeedbackSettings]:
 def alerts_with_prefix() -> Callable[[str], list[alert_pb2.Alert]]:
     """`alerts_with_prefix("run7")`: the test alerts with event ids `run7-0`, `run7-1`, ..."""
     return load_alerts
+
+
+class RequestStream(Generic[M]):
+    """The request side of a bidi call, fed by the test while responses are read."""
+
+    def __init__(self, *first: M) -> None:
+        self._queue: queue.Queue[M | None] = queue.Queue()
+        for message in first:
+            self.send(message)
+
+    def send(self, message: M) -> None:
+        self._queue.put(message)
+
+    def close(self) -> None:
+        self._queue.put(None)
+
+    def __iter__(self) -> Iterator[M]:
+        while (message := self._queue.get()) is not None:
+            yield message
+
+
+@pytest.fixture
+def request_stream() -> type[RequestStream]:  # type: ignore[type-arg]
+    """`request_stream(first, ...)`: a request iterator the test keeps feeding."""
+    return RequestStream

@@ -76,11 +76,16 @@ def test_verdicts_get_gapless_positions_and_the_first_one_stands(store):
         store.record_verdict("e-1", Verdict.FRAUD, "alice", "", now=4.0),
     ]
     assert [(o.position, o.duplicate) for o in outcomes] == [
-        (1, False), (2, False), (1, True), (3, False),
+        (1, False),
+        (2, False),
+        (1, True),
+        (3, False),
     ]
     labels = store.labels_after(0, limit=10)
     assert [(lb.position, lb.event_id, lb.verdict) for lb in labels] == [
-        (1, "e-2", Verdict.FRAUD), (2, "e-0", Verdict.LEGIT), (3, "e-1", Verdict.FRAUD),
+        (1, "e-2", Verdict.FRAUD),
+        (2, "e-0", Verdict.LEGIT),
+        (3, "e-1", Verdict.FRAUD),
     ]
     assert labels[0].payload == b"payload of e-2" and labels[0].note == "emptied"
     assert [lb.position for lb in store.labels_after(1, limit=1)] == [2]

@@ -178,8 +178,9 @@ class ReviewSession:
 
     Requests are read on their own thread into an inbox; the caller's thread
     answers them and pushes cases while fewer than `prefetch` are unanswered.
-    A skipped case is not offered to this session again. When the stream ends
-    (client done or gone, or service stopping) its leases go back to the queue.
+    A case skipped, or whose lease ran out, is not offered to this session
+    again. When the stream ends (client done or gone, or service stopping) its
+    leases go back to the queue.
     """
 
     def __init__(self, queue: ReviewQueue, analyst: str) -> None:
@@ -194,6 +195,7 @@ class ReviewSession:
         self._outstanding: dict[str, float] = {}  # event_id -> lease expiry
         self._pushed: set[str] = set()
         self._skipped: set[str] = set()
+        self._expired: set[str] = set()  # leases of this session that ran out
         self._prefetch = 1
 
     def close(self) -> None:
@@ -223,8 +225,15 @@ class ReviewSession:
             yield from self._serve()
         finally:
             self._queue.metrics.review_sessions.dec()
+            self._release_all()
+
+    def _release_all(self) -> None:
+        try:
             released = self._queue.release(self.holder)
-            logger.info("review session of %s ended, %d lease(s) released", self.analyst, released)
+        except Exception as exc:  # store already closed at shutdown: startup releases them
+            logger.debug("review session of %s: leases not released: %s", self.analyst, exc)
+            return
+        logger.info("review session of %s ended, %d lease(s) released", self.analyst, released)
 
     def _read(self, actions: Iterator[ReviewAction]) -> None:
         try:
@@ -278,10 +287,11 @@ class ReviewSession:
     def _push(self) -> Iterator[ReviewEvent]:
         now = self._queue.clock()
         for event_id, expires in list(self._outstanding.items()):
-            if expires <= now:  # the lease ran out: the case is back in the queue
+            if expires <= now:  # the lease ran out: the case is someone else's turn
                 del self._outstanding[event_id]
+                self._expired.add(event_id)
         while len(self._outstanding) < self._prefetch:
-            exclude = self._skipped | set(self._outstanding)
+            exclude = self._skipped | self._expired | set(self._outstanding)
             case = self._queue.lease_next(self.holder, self.analyst, exclude)
             if case is None:
                 return
