@@ -55,7 +55,7 @@ def run_until_signalled(
         service.health.enter_graceful_shutdown()
         if on_stop is not None:
             on_stop()
-        service.stop(grace)
+        service.stop(grace)  # runs the service's own stop hooks, then drains
         logger.info("%s stopped", name)
     finally:
         for sig, handler in previous.items():
