@@ -1,17 +1,26 @@
-"""Fixtures every test tier shares: one real Kafka broker per session, and fresh topics on it."""
+"""Fixtures every test tier shares: a real Kafka broker, a real model bundle, service processes."""
 
 from __future__ import annotations
 
 import logging
 import os
 import re
+import shutil
+import signal
 import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
 
+import grpc
 import pytest
 from confluent_kafka.admin import AdminClient
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from fraudstream.cli.broker import BrokerConfig, LocalKafka
 from fraudstream.cli.kafka_admin import ensure_topics, topic_partitions
@@ -96,3 +105,149 @@ def kafka_topic_factory(
 def kafka_topic(kafka_topic_factory: Callable[..., str]) -> str:
     """One fresh single-partition topic for this test."""
     return kafka_topic_factory(1)
+
+
+# Rows of simulated PaySim data behind the test bundle: enough for ~100 frauds.
+_BUNDLE_ROWS = 80_000
+
+
+@pytest.fixture(scope="session")
+def model_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real model bundle trained by the real commands on simulated PaySim data (once per session).
+
+    Returns the bundle directory; its parent also holds `paysim.csv` and `features.parquet`.
+    """
+    work = tmp_path_factory.mktemp("bundle")
+    csv, parquet, models = work / "paysim.csv", work / "features.parquet", work / "models"
+    for args in (
+        ["data", "simulate", "--rows", str(_BUNDLE_ROWS), "--seed", "11", "--out", str(csv)],
+        ["data", "features", "--input", str(csv), "--output", str(parquet)],
+        ["train", "all", "--input", str(parquet), "--models", str(models)],
+    ):
+        result = subprocess.run(
+            [sys.executable, "-m", "fraudstream.cli.main", *args],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert result.returncode == 0, f"fraudstream {' '.join(args)} failed:\n{result.stderr}"
+    return models
+
+
+# --- services as real processes -------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class ServiceProcess:
+    """One service running as its own process."""
+
+    name: str
+    port: int
+    metrics_port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def health(self, service: str = "", timeout: float = 2.0) -> int:
+        with grpc.insecure_channel(self.address) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout)
+            return int(reply.status)
+
+    def wait_until_listening(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"{self.name} exited early:\n{self.log()}")
+            try:
+                self.health()
+                return
+            except grpc.RpcError:
+                time.sleep(0.1)
+        raise AssertionError(f"{self.name} did not answer health within {timeout}s:\n{self.log()}")
+
+    def wait_until_serving(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while self.health() != health_pb2.HealthCheckResponse.SERVING:
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise AssertionError(f"{self.name} never became SERVING:\n{self.log()}")
+            time.sleep(0.1)
+
+    def wait_for_log(self, text: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.log():
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"{text!r} never appeared in the {self.name} log:\n{self.log()}"
+                )
+            time.sleep(0.1)
+
+    def terminate(self, timeout: float) -> int:
+        """SIGTERM, then wait up to `timeout` s; returns the exit code."""
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=timeout)
+
+
+StartService = Callable[..., ServiceProcess]
+
+
+@pytest.fixture
+def start_service(tmp_path: Path) -> Iterator[StartService]:
+    """Start services as processes; any still running at the end of the test are killed."""
+    started: list[ServiceProcess] = []
+
+    def start(
+        name: str,
+        *args: str,
+        as_module: bool = False,
+        env: dict[str, str] | None = None,
+        wait: bool = True,
+    ) -> ServiceProcess:
+        port, metrics_port = _free_ports(2)
+        command = (
+            [sys.executable, "-m", f"fraudstream.{name}"]
+            if as_module
+            else [sys.executable, "-m", "fraudstream.cli.main", "serve", name]
+        )
+        command += ["--port", str(port), "--metrics-port", str(metrics_port), *args]
+        log_path = tmp_path / f"{name}-{len(started)}.log"
+        process = subprocess.Popen(
+            command,
+            stdout=log_path.open("wb"),
+            stderr=subprocess.STDOUT,
+            cwd=tmp_path,
+            env={**os.environ, "FRAUDSTREAM_LOG_FORMAT": "text", **(env or {})},
+        )
+        service = ServiceProcess(name, port, metrics_port, process, log_path)
+        started.append(service)
+        if wait:
+            service.wait_until_listening()
+        return service
+
+    yield start
+    for service in started:
+        if service.process.poll() is None:
+            service.process.kill()
+            service.process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def grpcurl() -> str:
+    """Path of the real grpcurl binary (installed by `go install`, see .ci/run)."""
+    gopath_bin = Path(os.environ.get("GOPATH", Path.home() / "go")) / "bin" / "grpcurl"
+    found = shutil.which("grpcurl") or (str(gopath_bin) if gopath_bin.exists() else None)
+    if found is None:
+        pytest.fail(
+            "grpcurl is not installed (.ci/run installs it): "
+            "go install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4"
+        )
+    return found

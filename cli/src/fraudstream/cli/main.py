@@ -29,6 +29,15 @@ def _load(target: str) -> click.Command:
     return getattr(importlib.import_module(module_name), attr)  # type: ignore[no-any-return]
 
 
+def _unavailable(name: str, target: str, error: ImportError) -> click.Command:
+    message = f"`fraudstream {name}` is unavailable: cannot import {target} ({error})"
+
+    def fail() -> None:
+        raise click.ClickException(message)
+
+    return click.Command(name, callback=fail, help=f"(unavailable: {error})")
+
+
 class _LazyGroup(click.Group):
     """A group whose subcommands are imported on first use."""
 
@@ -46,7 +55,13 @@ class _LazyGroup(click.Group):
         if command is not None:
             return command
         target = self._targets().get(cmd_name)
-        return _load(target) if target else None
+        if target is None:
+            return None
+        try:
+            return _load(target)
+        except ImportError as exc:
+            # A broken or half-installed package must not take `fraudstream --help` down with it.
+            return _unavailable(cmd_name, target, exc)
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
