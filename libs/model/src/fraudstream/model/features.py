@@ -29,6 +29,8 @@ FEATURE_NAMES: tuple[str, ...] = (
     "orig_error_ratio",
     "dest_error_ratio",
     "amount_over_balance",
+    "drain_gap",
+    "dest_change",
     "orig_emptied",
     "orig_exact_drain",
     "orig_zero_before",
@@ -40,6 +42,8 @@ FEATURE_NAMES: tuple[str, ...] = (
 )
 # Ratios of a balance error to the amount are clipped: beyond a few amounts they only say "large".
 _RATIO_CLIP = 5.0
+# Relative gaps below this floor (log10) are "exactly equal" for the gap features.
+_GAP_FLOOR = 1e-4
 # Amounts are recorded in cents; two balances closer than half a cent are the same balance.
 _HALF_CENT = 0.005
 
@@ -97,16 +101,24 @@ def compute_features(
     out[:, 7] = np.clip(orig_error / per_amount, -_RATIO_CLIP, _RATIO_CLIP)
     out[:, 8] = np.clip(dest_error / per_amount, -_RATIO_CLIP, _RATIO_CLIP)
     out[:, 9] = out[:, 0] - np.log1p(np.maximum(old_o, 0.0))
-    out[:, 10] = (old_o > 0) & (np.abs(new_o) < _HALF_CENT)
-    out[:, 11] = (amount > 0) & (np.abs(old_o - amount) < _HALF_CENT)
-    out[:, 12] = np.abs(old_o) < _HALF_CENT
-    out[:, 13] = (np.abs(old_d) < _HALF_CENT) & (np.abs(new_d) < _HALF_CENT)
-    out[:, 14] = np.asarray(dest_merchant, dtype=bool)
+    merchant = np.asarray(dest_merchant, dtype=bool)
+    # How close the payment comes to exactly emptying the origin (log10 of the gap per amount);
+    # a CASH_IN credits the origin, so it cannot drain it.
+    drain_gap = np.log10(np.abs(old_o - amount) / per_amount + _GAP_FLOOR)
+    out[:, 10] = np.where(codes == TYPE_CODES["CASH_IN"], 0.0, drain_gap)
+    # How much the destination balance moved per amount; merchants' balances are never recorded.
+    dest_change = np.log10(np.abs(new_d - old_d) / per_amount + _GAP_FLOOR)
+    out[:, 11] = np.where(merchant, 0.0, dest_change)
+    out[:, 12] = (old_o > 0) & (np.abs(new_o) < _HALF_CENT)
+    out[:, 13] = (amount > 0) & (np.abs(old_o - amount) < _HALF_CENT)
+    out[:, 14] = np.abs(old_o) < _HALF_CENT
+    out[:, 15] = (np.abs(old_d) < _HALF_CENT) & (np.abs(new_d) < _HALF_CENT)
+    out[:, 16] = merchant
     for i in range(len(TRANSACTION_TYPES)):
-        out[:, 15 + i] = codes == i + 1
+        out[:, 17 + i] = codes == i + 1
     hour = np.asarray(step, dtype=np.float64) % 24.0
-    out[:, 20] = np.sin(2.0 * math.pi * hour / 24.0)
-    out[:, 21] = np.cos(2.0 * math.pi * hour / 24.0)
+    out[:, 22] = np.sin(2.0 * math.pi * hour / 24.0)
+    out[:, 23] = np.cos(2.0 * math.pi * hour / 24.0)
     return out
 
 

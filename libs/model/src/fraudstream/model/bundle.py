@@ -1,0 +1,126 @@
+"""The model bundle on disk: one `*.joblib` per model plus `manifest.json` with their sha256."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import joblib
+
+logger = logging.getLogger(__name__)
+
+MANIFEST_NAME = "manifest.json"
+BUNDLE_FORMAT = 1
+
+
+class BundleError(Exception):
+    """A bundle is missing, incomplete, or an artifact does not match its recorded checksum."""
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A loaded bundle: the manifest as written and each artifact's object, by file name."""
+
+    directory: Path
+    manifest: dict[str, Any]
+    artifacts: dict[str, Any]
+
+    @property
+    def version(self) -> str:
+        """The bundle version (creation time and content hash)."""
+        return str(self.manifest["bundle_version"])
+
+
+def file_sha256(path: Path) -> str:
+    """Lowercase hex sha256 of a file's bytes, read in blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as source:
+        for block in iter(lambda: source.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "wb") as sink:
+        sink.write(data)
+    os.replace(tmp, path)
+
+
+def write_bundle(
+    directory: Path, artifacts: Mapping[str, Any], manifest: Mapping[str, Any]
+) -> Path:
+    """Write each artifact (`name.joblib` -> object) and a manifest with their checksums.
+
+    Artifacts already in the directory and not named here are kept if the manifest lists them
+    under `artifacts` (so one model can be retrained alone). The manifest is written last and
+    atomically: a crash mid-write leaves the old manifest, whose checksums then refuse the load.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    records: dict[str, dict[str, Any]] = dict(manifest.get("artifacts", {}))
+    for name, value in artifacts.items():
+        if not name.endswith(".joblib") or "/" in name:
+            raise ValueError(f"artifact name {name!r} must be a plain `*.joblib` file name")
+        path = directory / name
+        joblib.dump(value, path, compress=3)
+        records[name] = {"sha256": file_sha256(path), "bytes": path.stat().st_size}
+    created = datetime.now(UTC)
+    content = hashlib.sha256(json.dumps(records, sort_keys=True).encode()).hexdigest()[:12]
+    full = {
+        "format": BUNDLE_FORMAT,
+        "bundle_version": f"{created:%Y%m%dT%H%M%SZ}-{content}",
+        "created_time": created.isoformat(timespec="seconds"),
+        **{k: v for k, v in manifest.items() if k != "artifacts"},
+        "artifacts": records,
+    }
+    _atomic_write(directory / MANIFEST_NAME, (json.dumps(full, indent=2) + "\n").encode("utf-8"))
+    logger.info("wrote bundle %s to %s", full["bundle_version"], directory)
+    return directory / MANIFEST_NAME
+
+
+def read_manifest(directory: Path) -> dict[str, Any]:
+    """The manifest of a bundle directory, or BundleError saying what is wrong."""
+    path = directory / MANIFEST_NAME
+    if not path.is_file():
+        raise BundleError(f"no model bundle at {directory}: {MANIFEST_NAME} is missing")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise BundleError(f"{path} is not valid JSON: {exc}") from exc
+    if not isinstance(manifest, dict) or "artifacts" not in manifest:
+        raise BundleError(f"{path} has no `artifacts` section")
+    return manifest
+
+
+def verify_artifact(directory: Path, name: str, record: Mapping[str, Any]) -> Path:
+    """The artifact's path once its sha256 matches the manifest; BundleError naming it otherwise."""
+    path = directory / name
+    if not path.is_file():
+        raise BundleError(f"artifact {name} listed in the manifest is missing from {directory}")
+    actual = file_sha256(path)
+    if actual != record.get("sha256"):
+        raise BundleError(
+            f"artifact {name} failed its checksum: manifest says sha256 {record.get('sha256')}, "
+            f"the file has {actual}; refusing to load it"
+        )
+    return path
+
+
+def load_bundle(directory: Path | str) -> Bundle:
+    """Load a bundle, verifying every artifact's sha256 before unpickling anything."""
+    directory = Path(directory)
+    manifest = read_manifest(directory)
+    paths = {
+        name: verify_artifact(directory, name, record)
+        for name, record in manifest["artifacts"].items()
+    }
+    artifacts = {name: joblib.load(path) for name, path in paths.items()}
+    return Bundle(directory=directory, manifest=manifest, artifacts=artifacts)

@@ -1,0 +1,224 @@
+"""Vectorised scoring of a batch of feature rows by the whole ensemble: scores, risk, decisions."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fraudstream.model.bundle import Bundle, BundleError, load_bundle
+from fraudstream.model.detectors import (
+    AUTOENCODER,
+    CLASSIFIER,
+    ISOLATION_FOREST,
+    AutoencoderDetector,
+    IsolationForestDetector,
+    ScoreMap,
+    columns_of,
+)
+from fraudstream.model.features import FEATURE_NAMES, FEATURE_SCHEMA_HASH
+from fraudstream.model.linear import Contribution, LinearModel, contributions, top_reasons
+
+logger = logging.getLogger(__name__)
+
+# fraudstream.v1.Decision numbers.
+DECISION_ALLOW = 1
+DECISION_REVIEW = 2
+DECISION_BLOCK = 3
+DECISION_NAMES = {DECISION_ALLOW: "ALLOW", DECISION_REVIEW: "REVIEW", DECISION_BLOCK: "BLOCK"}
+# The classifier takes the detectors' 0..1 scores as extra inputs, under these names.
+DETECTOR_INPUT_NAMES = {
+    ISOLATION_FOREST: "isolation_forest_score",
+    AUTOENCODER: "autoencoder_score",
+}
+CLASSIFIER_INPUTS: tuple[str, ...] = (*FEATURE_NAMES, *DETECTOR_INPUT_NAMES.values())
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Risk at or above `review` goes to an analyst; at or above `block` it is stopped."""
+
+    review: float
+    block: float
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.review <= self.block <= 1.0:
+            raise ValueError(f"need 0 <= review <= block <= 1, got {self.review}, {self.block}")
+
+
+def decide(risk: np.ndarray, thresholds: Thresholds) -> np.ndarray:
+    """fraudstream.v1.Decision numbers (ALLOW 1, REVIEW 2, BLOCK 3) for each risk."""
+    risk = np.asarray(risk)
+    return np.where(
+        risk >= thresholds.block,
+        DECISION_BLOCK,
+        np.where(risk >= thresholds.review, DECISION_REVIEW, DECISION_ALLOW),
+    )
+
+
+@dataclass(frozen=True)
+class EnsembleScores:
+    """Everything the ensemble says about a batch, one entry per row in every array."""
+
+    risk: np.ndarray
+    decision: np.ndarray
+    scores: dict[str, np.ndarray]
+    raw: dict[str, np.ndarray]
+    fired: dict[str, np.ndarray]
+    classifier_inputs: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Ensemble:
+    """Isolation Forest + autoencoder + a linear classifier over features and their scores."""
+
+    version: str
+    thresholds: Thresholds
+    isolation_forest: IsolationForestDetector | None = None
+    autoencoder: AutoencoderDetector | None = None
+    classifier: LinearModel | None = None
+    fire_thresholds: dict[str, float] = field(default_factory=dict)
+    feature_schema_hash: str = FEATURE_SCHEMA_HASH
+
+    def detector_scores(
+        self, features: np.ndarray
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """0..1 scores and raw scores of the unsupervised detectors present."""
+        scores: dict[str, np.ndarray] = {}
+        raw: dict[str, np.ndarray] = {}
+        for name, detector in (
+            (ISOLATION_FOREST, self.isolation_forest),
+            (AUTOENCODER, self.autoencoder),
+        ):
+            if detector is not None:
+                raw[name] = detector.raw(features)
+                scores[name] = detector.score_map(raw[name])
+        return scores, raw
+
+    def classifier_inputs(self, features: np.ndarray, scores: dict[str, np.ndarray]) -> np.ndarray:
+        """Features followed by the detector scores, as the classifier expects them."""
+        extra = [scores[name] for name in DETECTOR_INPUT_NAMES if name in scores]
+        return np.column_stack([features, *extra]) if extra else features
+
+    def score(self, features: np.ndarray) -> EnsembleScores:
+        """Score a batch of feature rows (n, len(FEATURE_NAMES))."""
+        features = np.asarray(features, dtype=np.float64)
+        if features.ndim != 2 or features.shape[1] != len(FEATURE_NAMES):
+            raise ValueError(
+                f"expected features of shape (n, {len(FEATURE_NAMES)}), got {features.shape}"
+            )
+        scores, raw = self.detector_scores(features)
+        inputs = None
+        if self.classifier is not None:
+            inputs = self.classifier_inputs(features, scores)
+            logit = self.classifier.logit(inputs)
+            raw[CLASSIFIER] = logit
+            detector_part = contributions(self.classifier, inputs)[:, len(FEATURE_NAMES) :].sum(
+                axis=1
+            )
+            # The classifier's own opinion: its log-odds without the detector-score inputs.
+            scores[CLASSIFIER] = _sigmoid(logit - detector_part)
+            risk = _sigmoid(logit)
+        elif scores:
+            risk = np.max(np.column_stack(list(scores.values())), axis=1)
+        else:
+            raise BundleError("the ensemble has no detector to score with")
+        fired = {
+            name: values >= self.fire_thresholds.get(name, self.thresholds.review)
+            for name, values in scores.items()
+        }
+        return EnsembleScores(
+            risk=risk,
+            decision=decide(risk, self.thresholds),
+            scores=scores,
+            raw=raw,
+            fired=fired,
+            classifier_inputs=inputs,
+        )
+
+    def reasons(self, result: EnsembleScores, top: int = 3) -> list[list[Contribution]]:
+        """Per row: the classifier inputs that pushed the risk up most, then detectors fired."""
+        n = result.risk.shape[0]
+        rows: list[list[Contribution]] = [[] for _ in range(n)]
+        if self.classifier is not None and result.classifier_inputs is not None:
+            rows = top_reasons(self.classifier, result.classifier_inputs, top=top)
+        for name, fired in result.fired.items():
+            if name == CLASSIFIER:
+                continue
+            for row in np.flatnonzero(fired):
+                rows[row].append(
+                    Contribution(
+                        code=name,
+                        text=_fired_text(name, float(result.scores[name][row])),
+                        contribution=0.0,
+                        detector=name,
+                    )
+                )
+        return rows
+
+    def with_classifier(
+        self, classifier: LinearModel, thresholds: Thresholds | None = None
+    ) -> Ensemble:
+        """The same ensemble with a new linear classifier (an online snapshot), checked for fit."""
+        expected = self.classifier.input_names if self.classifier else CLASSIFIER_INPUTS
+        if classifier.input_names != expected:
+            raise ValueError(
+                f"snapshot inputs {list(classifier.input_names)} do not match the ensemble's "
+                f"classifier inputs {list(expected)}"
+            )
+        return replace(self, classifier=classifier, thresholds=thresholds or self.thresholds)
+
+
+def _fired_text(detector: str, score: float) -> str:
+    return f"{detector.replace('_', ' ')} fired (score {score:.2f})"
+
+
+def _sigmoid(logit: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(logit, -50.0, 50.0)))
+
+
+def ensemble_from_bundle(bundle: Bundle) -> Ensemble:
+    """Build the Ensemble from a loaded bundle; refuses a feature schema other than this code's."""
+    manifest = bundle.manifest
+    if manifest.get("feature_schema_hash") != FEATURE_SCHEMA_HASH:
+        raise BundleError(
+            f"bundle {bundle.directory} was trained on feature schema "
+            f"{manifest.get('feature_schema_hash')}, this code computes {FEATURE_SCHEMA_HASH}"
+        )
+    detectors: dict[str, Any] = manifest.get("detectors", {})
+    parts: dict[str, Any] = {}
+    if ISOLATION_FOREST in detectors:
+        spec = detectors[ISOLATION_FOREST]
+        parts["isolation_forest"] = IsolationForestDetector(
+            model=bundle.artifacts[spec["artifact"]],
+            columns=columns_of(tuple(spec["inputs"])),
+            score_map=ScoreMap(**spec["score_map"]),
+        )
+    if AUTOENCODER in detectors:
+        spec = detectors[AUTOENCODER]
+        artifact = bundle.artifacts[spec["artifact"]]
+        parts["autoencoder"] = AutoencoderDetector(
+            scaler=artifact["scaler"],
+            network=artifact["network"],
+            columns=columns_of(tuple(spec["inputs"])),
+            score_map=ScoreMap(**spec["score_map"]),
+        )
+    if CLASSIFIER in detectors:
+        parts["classifier"] = LinearModel.from_dict(detectors[CLASSIFIER]["linear"])
+    thresholds = manifest["thresholds"]
+    return Ensemble(
+        version=bundle.version,
+        thresholds=Thresholds(review=float(thresholds["review"]), block=float(thresholds["block"])),
+        fire_thresholds={
+            k: float(v["fire_threshold"]) for k, v in detectors.items() if "fire_threshold" in v
+        },
+        **parts,
+    )
+
+
+def load_ensemble(directory: Path | str) -> Ensemble:
+    """Load and verify a bundle directory and build its Ensemble."""
+    return ensemble_from_bundle(load_bundle(directory))
