@@ -8,6 +8,7 @@ import random
 import subprocess
 import threading
 import time
+import urllib.request
 import uuid
 
 import grpc
@@ -269,4 +270,15 @@ def test_labels_land_on_fraud_labels_even_when_the_broker_was_down_at_first(
     assert by_key[f"{run}-3"].verdict == alert_pb2.VERDICT_LEGIT
     assert by_key[f"{run}-1"].analyst == "bob"
     assert by_key[f"{run}-0"].features == alerts[0].score.features
+    deadline = time.monotonic() + 10
+    while "feedback_published_total 3.0" not in _metrics(up):
+        assert time.monotonic() < deadline, _metrics(up)
+        time.sleep(0.1)
+    assert "feedback_published_position 3.0" in _metrics(up)
     assert up.terminate() == 0
+
+
+def _metrics(service):
+    url = f"http://127.0.0.1:{service.metrics_port}/metrics"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return response.read().decode()
