@@ -7,12 +7,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from fraudstream.common.errors import InvalidArgument
 from fraudstream.feedback.domain import AlertKind, AlertRecord, Case, CaseState, Label, Verdict
 from fraudstream.feedback.labels import AckLabels, LabelsAction, StartLabels
-from fraudstream.feedback.review import (
-    CaseSkipped,
-    ReviewAction,
-    StartReview,
-    VerdictGiven,
-)
+from fraudstream.feedback.session import CaseSkipped, ReviewAction, StartReview, VerdictGiven
 from fraudstream.v1 import alert_pb2, feedback_service_pb2
 
 _KIND = {

@@ -11,7 +11,7 @@ from fraudstream.common.errors import InvalidArgument, Unauthenticated
 from fraudstream.feedback import convert
 from fraudstream.feedback.core import Feedback
 from fraudstream.feedback.labels import LabelStream
-from fraudstream.feedback.review import CasePushed, ReviewSession, VerdictAcked
+from fraudstream.feedback.session import CasePushed, ReviewSession, VerdictAcked
 from fraudstream.v1 import feedback_service_pb2 as pb
 from fraudstream.v1 import feedback_service_pb2_grpc
 
