@@ -1,24 +1,17 @@
-"""Fixtures of the feedback tests: test alerts, settings, an in-process server, real processes."""
+"""Fixtures of the feedback tests: test alerts, settings, an in-process server, processes."""
 
 from __future__ import annotations
 
 import json
-import os
 import queue
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import grpc
 import pytest
 from google.protobuf import json_format
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from fraudstream.feedback.core import Feedback
 from fraudstream.feedback.metrics import FeedbackMetrics
@@ -115,78 +108,17 @@ def serve_feedback(tmp_path: Path) -> Iterator[Callable[..., InProcessFeedback]]
         served.stop()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class FeedbackProcess:
-    """`fraudstream serve feedback` as its own process."""
-
-    port: int
-    metrics_port: int
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def terminate(self, timeout: float = 15.0) -> int:
-        self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=timeout)
-
-
-def _wait_serving(service: FeedbackProcess, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if service.process.poll() is not None:
-            raise AssertionError(f"feedback exited early:\n{service.log()}")
-        try:
-            with grpc.insecure_channel(service.address) as channel:
-                reply = health_pb2_grpc.HealthStub(channel).Check(
-                    health_pb2.HealthCheckRequest(), timeout=1
-                )
-            if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                return
-        except grpc.RpcError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"feedback not SERVING within {timeout}s:\n{service.log()}")
-
-
 @pytest.fixture
-def feedback_process(tmp_path: Path) -> Iterator[Callable[..., FeedbackProcess]]:
-    """Start the feedback service as a process on free ports; `data_dir` survives restarts."""
-    started: list[FeedbackProcess] = []
+def feedback_process(tmp_path: Path, start_service: Callable[..., Any]) -> Callable[..., Any]:
+    """Start `fraudstream serve feedback` as a process (tests/conftest.py's start_service).
 
-    def start(*args: str, env: dict[str, str] | None = None) -> FeedbackProcess:
-        port, metrics_port = _free_port(), _free_port()
-        log_path = tmp_path / f"feedback-{len(started)}.log"
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "fraudstream.cli.main",
-                "serve",
-                "feedback",
-                "--port",
-                str(port),
-                "--metrics-port",
-                str(metrics_port),
-                *args,
-            ],
-            stdout=log_path.open("wb"),
-            stderr=subprocess.STDOUT,
-            cwd=tmp_path,
+    Every start in one test shares `<tmp_path>/var`, so a restart finds the same state.
+    """
+
+    def start(env: dict[str, str] | None = None) -> Any:
+        service = start_service(
+            "feedback",
             env={
-                **os.environ,
-                "FRAUDSTREAM_LOG_FORMAT": "text",
                 "FRAUDSTREAM_DATA_DIR": str(tmp_path / "var"),
                 "FRAUDSTREAM_ANALYST_TOKENS": TOKEN_SETTING,
                 "FRAUDSTREAM_PUBLISH_LABELS": "false",
@@ -194,16 +126,10 @@ def feedback_process(tmp_path: Path) -> Iterator[Callable[..., FeedbackProcess]]
                 **(env or {}),
             },
         )
-        service = FeedbackProcess(port, metrics_port, process, log_path)
-        started.append(service)
-        _wait_serving(service)
+        service.wait_until_serving()
         return service
 
-    yield start
-    for service in started:
-        if service.process.poll() is None:
-            service.process.kill()
-            service.process.wait(timeout=10)
+    return start
 
 
 @pytest.fixture

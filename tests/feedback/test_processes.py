@@ -80,7 +80,7 @@ def test_alerts_are_stored_once_under_repeats_and_restarts(feedback_process, ale
     accepted, duplicate = pb.ACK_STATUS_ACCEPTED, pb.ACK_STATUS_DUPLICATE
     assert _report(service, alerts[:3]) == [accepted] * 3
     assert _report(service, alerts) == [duplicate] * 3 + [accepted] * 2
-    assert service.terminate() == 0
+    assert service.terminate(15) == 0
     service = feedback_process()
     assert _report(service, alerts) == [duplicate] * 5
     channel, stub = _stub(service)
@@ -201,7 +201,7 @@ def test_labels_survive_a_restart_and_a_consumer_resumes_without_loss_or_repeat(
     reader.start()
     blocking.wait(5)
     time.sleep(0.3)
-    assert service.terminate() == 0
+    assert service.terminate(15) == 0
     reader.join(timeout=5)
     assert ended == [[]] and follower.code() == grpc.StatusCode.OK
     channel.close()
@@ -256,7 +256,7 @@ def test_labels_land_on_fraud_labels_even_when_the_broker_was_down_at_first(
     assert _label(down, auth("alice"), f"{run}-0").position == 1
     assert _label(down, auth("alice"), f"{run}-3", alert_pb2.VERDICT_LEGIT).position == 2
     assert time.monotonic() - started < 2.0
-    assert down.terminate() == 0
+    assert down.terminate(15) == 0
     # Second run: the same log, a live broker. What was never published goes out now.
     up = feedback_process(
         env={"FRAUDSTREAM_PUBLISH_LABELS": "true", "FRAUDSTREAM_KAFKA_BOOTSTRAP": kafka_bootstrap}
@@ -275,7 +275,7 @@ def test_labels_land_on_fraud_labels_even_when_the_broker_was_down_at_first(
         assert time.monotonic() < deadline, _metrics(up)
         time.sleep(0.1)
     assert "feedback_published_position 3.0" in _metrics(up)
-    assert up.terminate() == 0
+    assert up.terminate(15) == 0
 
 
 def _metrics(service):
