@@ -173,7 +173,7 @@ def features(source: Path, output: Path, quiet: bool) -> None:
 @click.option(
     "--fraud-weight",
     type=click.FloatRange(min=1),
-    default=20.0,
+    default=10.0,
     show_default=True,
     help="Weight of a fraud row in the classifier's loss.",
 )

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from fraudstream.model.detectors import COMBINED
-from fraudstream.model.ensemble import Ensemble, load_ensemble
+from fraudstream.model.ensemble import FEATURES_ONLY, Ensemble, load_ensemble
 from fraudstream.training.featurize import iter_labeled
 from fraudstream.training.metrics import detection_metrics
 from fraudstream.training.progress import stderr_progress
@@ -61,6 +61,9 @@ def evaluate(
     }
     for name, values in scores.scores.items():
         detectors[name] = detection_metrics(labels, values, ensemble.fire_thresholds.get(name))
+    if scores.features_only is not None:
+        # Extra: what the classifier's feature weights alone rank (detector inputs at their mean).
+        detectors[FEATURES_ONLY] = detection_metrics(labels, scores.features_only)
     report: dict[str, Any] = {
         "rows": int(labels.size),
         "frauds": int(labels.sum()),

@@ -81,7 +81,7 @@ def fit_classifier(
     seed: int,
     fraud_weight: float,
     epochs: int = 10,
-    alpha: float = 1e-4,
+    alpha: float = 3e-4,
 ) -> tuple[LinearModel, StandardScaler, SGDClassifier]:
     """StandardScaler + SGDClassifier(log loss) with frauds weighted up; returns its numbers too."""
     scaler = StandardScaler().fit(inputs)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fraudstream.model.ensemble import Ensemble
+from fraudstream.model.ensemble import FEATURES_ONLY, Ensemble
 from fraudstream.training.progress import stderr_progress
 
 logger = logging.getLogger(__name__)
@@ -21,6 +21,7 @@ class BatchScores:
 
     risk: np.ndarray
     scores: dict[str, np.ndarray]
+    features_only: np.ndarray | None = None
 
     @classmethod
     def concat(cls, parts: list[BatchScores]) -> BatchScores:
@@ -28,16 +29,18 @@ class BatchScores:
         if not parts:
             return cls(np.empty(0), {})
         names = parts[0].scores.keys()
+        features_only = [p.features_only for p in parts if p.features_only is not None]
         return cls(
             risk=np.concatenate([p.risk for p in parts]),
             scores={n: np.concatenate([p.scores[n] for p in parts]) for n in names},
+            features_only=np.concatenate(features_only) if features_only else None,
         )
 
 
 def score_rows(ensemble: Ensemble, features: np.ndarray) -> BatchScores:
     """One batch."""
     result = ensemble.score(np.asarray(features, dtype=np.float64))
-    return BatchScores(risk=result.risk, scores=result.scores)
+    return BatchScores(result.risk, result.scores, result.raw.get(FEATURES_ONLY))
 
 
 def score_batches(

@@ -43,7 +43,7 @@ class TrainConfig:
     min_block_risk: float = 0.9
     validation_share: float = 0.15
     test_share: float = 0.15
-    fraud_weight: float = 20.0
+    fraud_weight: float = 10.0
     max_classifier_rows: int = 1_500_000
     quiet: bool = False
 
@@ -206,10 +206,14 @@ def _choose_thresholds(
         config.min_block_risk,
         review,
     )
+    # An unsupervised detector "fires" in the top alert-budget share of validation rows; the
+    # classifier's probability is the risk, so it fires at REVIEW.
     fire = {
         name: float(np.quantile(values, 1.0 - config.alert_budget))
         for name, values in validation.scores.items()
     }
+    if CLASSIFIER in fire:
+        fire[CLASSIFIER] = review
     logger.info("thresholds: review %.4f, block %.4f", review, block)
     return replace(
         ensemble, thresholds=Thresholds(review=review, block=block), fire_thresholds=fire

@@ -35,6 +35,8 @@ DETECTOR_INPUT_NAMES = {
     AUTOENCODER: "autoencoder_score",
 }
 CLASSIFIER_INPUTS: tuple[str, ...] = (*FEATURE_NAMES, *DETECTOR_INPUT_NAMES.values())
+# Key in EnsembleScores.raw of the classifier's log-odds without the detector-score inputs.
+FEATURES_ONLY = "classifier_features_only"
 
 
 @dataclass(frozen=True)
@@ -116,12 +118,13 @@ class Ensemble:
             inputs = self.classifier_inputs(features, scores)
             logit = self.classifier.logit(inputs)
             raw[CLASSIFIER] = logit
-            detector_part = contributions(self.classifier, inputs)[:, len(FEATURE_NAMES) :].sum(
-                axis=1
-            )
-            # The classifier's own opinion: its log-odds without the detector-score inputs.
-            scores[CLASSIFIER] = _sigmoid(logit - detector_part)
+            # For analysis only: the log-odds with the detector-score inputs at their mean.
+            detector_part = contributions(self.classifier, inputs)[:, len(FEATURE_NAMES) :]
+            raw[FEATURES_ONLY] = logit - detector_part.sum(axis=1)
+            # The ensemble is stacked: the classifier weighs features and detector scores, so
+            # its probability is the combined risk.
             risk = _sigmoid(logit)
+            scores[CLASSIFIER] = risk
         elif scores:
             risk = np.max(np.column_stack(list(scores.values())), axis=1)
         else:
@@ -177,7 +180,8 @@ def _fired_text(detector: str, score: float) -> str:
 
 
 def _sigmoid(logit: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(logit, -50.0, 50.0)))
+    # Clipped only where exp() would overflow, so very low risks keep their order.
+    return 1.0 / (1.0 + np.exp(-np.clip(logit, -700.0, 700.0)))
 
 
 def ensemble_from_bundle(bundle: Bundle) -> Ensemble:

@@ -17,8 +17,8 @@ from fraudstream.model.reasons import input_text
 
 logger = logging.getLogger(__name__)
 
-# Logits are clipped so exp() never overflows; the risk saturates long before.
-_LOGIT_CLIP = 50.0
+# Logits are clipped only where exp() would overflow, so tiny risks keep their order.
+_LOGIT_CLIP = 700.0
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class Contribution:
     detector: str = "classifier"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LinearModel:
     """A fitted linear classifier in numbers: logit = intercept + coef . (x - mean) / scale."""
 
