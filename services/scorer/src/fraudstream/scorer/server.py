@@ -1,13 +1,15 @@
-"""Wiring of the scorer service: servicer, health, reflection, interceptors, metrics."""
+"""Wiring of the scorer service: engine, servicer, health, reflection, interceptors, metrics."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import grpc
 
 from fraudstream.common.grpc_server import GrpcService, build_grpc_service
+from fraudstream.scorer.engine import ScoringEngine
 from fraudstream.scorer.metrics import ScorerMetrics
+from fraudstream.scorer.models import ModelHolder
 from fraudstream.scorer.servicer import ScoringServiceServicer
 from fraudstream.scorer.settings import ScorerSettings
 from fraudstream.v1 import scoring_service_pb2, scoring_service_pb2_grpc
@@ -19,18 +21,22 @@ SERVICE_NAME = scoring_service_pb2.DESCRIPTOR.services_by_name["ScoringService"]
 class ScorerDeps:
     """What the scorer server needs besides its settings."""
 
-    metrics: ScorerMetrics
+    metrics: ScorerMetrics = field(default_factory=ScorerMetrics)
+    holder: ModelHolder = field(default_factory=ModelHolder)
 
 
 def build_server(settings: ScorerSettings, deps: ScorerDeps) -> GrpcService:
-    """Build the scorer gRPC server (not started). Tests call this with port 0."""
+    """Build the scorer gRPC server (not started). Tests call this with port 0.
+
+    Health is SERVING once `deps.holder` has a model: at once if it has one already.
+    """
+    engine = ScoringEngine(deps.holder, deps.metrics, settings.max_batch_size)
+    servicer = ScoringServiceServicer(engine)
 
     def register(server: grpc.Server) -> None:
-        scoring_service_pb2_grpc.add_ScoringServiceServicer_to_server(
-            ScoringServiceServicer(), server
-        )
+        scoring_service_pb2_grpc.add_ScoringServiceServicer_to_server(servicer, server)
 
-    return build_grpc_service(
+    service = build_grpc_service(
         host=settings.host,
         port=settings.port,
         max_workers=settings.max_workers,
@@ -38,3 +44,7 @@ def build_server(settings: ScorerSettings, deps: ScorerDeps) -> GrpcService:
         register=register,
         metrics=deps.metrics.grpc,
     )
+    service.stop_hooks.append(servicer.shutdown)
+    if deps.holder.current is not None:
+        service.set_serving(True)
+    return service

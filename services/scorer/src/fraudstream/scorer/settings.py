@@ -21,6 +21,12 @@ class ScorerSettings(ServiceSettings):
     learner_addr: str = Field(
         "localhost:50053", description="Learner address for SyncModels (empty: no online updates)."
     )
+    scorer_id: str = Field(
+        "", description="Name this scorer gives the learner (default: hostname:port)."
+    )
+    model_retry_seconds: float = Field(
+        5.0, gt=0, description="How often to retry loading a missing or damaged bundle."
+    )
     max_batch_size: int = Field(
         4096, ge=1, description="Largest batch StreamScores and Score accept."
     )

@@ -1,0 +1,45 @@
+"""Loads the bundle at start, retrying until it is there and valid; flips health when it is."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from fraudstream.scorer.metrics import ScorerMetrics
+from fraudstream.scorer.models import ModelHolder, ModelLoadError, ServingModel, load_serving_model
+
+logger = logging.getLogger(__name__)
+
+
+def load_until_ready(
+    directory: Path,
+    holder: ModelHolder,
+    metrics: ScorerMetrics,
+    stop: threading.Event,
+    retry_seconds: float,
+    on_loaded: Callable[[ServingModel], None],
+) -> None:
+    """Try to load `directory` every `retry_seconds` until it loads or `stop` is set.
+
+    A missing or damaged bundle is logged with its reason (once per distinct reason) and the
+    scorer stays NOT_SERVING; fixing the bundle on disk is enough, no restart needed.
+    """
+    last_error = ""
+    while not stop.is_set():
+        try:
+            model = load_serving_model(directory)
+        except ModelLoadError as exc:
+            if str(exc) != last_error:
+                logger.error("%s; staying NOT_SERVING, retrying every %ss", exc, retry_seconds)
+                last_error = str(exc)
+            stop.wait(retry_seconds)
+            continue
+        holder.set_model(model)
+        metrics.model_loaded.set(1)
+        metrics.model_version.set(model.snapshot_version)
+        metrics.model_loaded_timestamp.set(model.loaded_at.timestamp())
+        logger.info("loaded model bundle %s from %s", model.bundle_version, directory)
+        on_loaded(model)
+        return

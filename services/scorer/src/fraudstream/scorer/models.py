@@ -1,0 +1,120 @@
+"""The model being served: loaded from the bundle, swapped atomically when a snapshot arrives."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from fraudstream.model.bundle import BundleError, load_bundle
+from fraudstream.model.ensemble import Ensemble, Thresholds, ensemble_from_bundle
+from fraudstream.model.linear import LinearModel
+from fraudstream.model.snapshot import SnapshotRejected, check_snapshot
+from fraudstream.v1.model_pb2 import ModelSnapshot
+
+logger = logging.getLogger(__name__)
+
+
+class ModelLoadError(Exception):
+    """The bundle cannot be served (missing, incomplete, or an artifact fails its checksum)."""
+
+
+@dataclass(frozen=True)
+class ServingModel:
+    """One immutable model state; a batch keeps the one it started with."""
+
+    ensemble: Ensemble
+    bundle_version: str
+    bundle_created: datetime | None
+    snapshot_version: int
+    loaded_at: datetime
+
+    @property
+    def model_version(self) -> str:
+        """What scores carry: the bundle and the online snapshot applied on top of it."""
+        return f"{self.bundle_version}+s{self.snapshot_version}"
+
+
+def load_serving_model(directory: Path) -> ServingModel:
+    """Load and verify the bundle in `directory`."""
+    try:
+        bundle = load_bundle(directory)
+        ensemble = ensemble_from_bundle(bundle)
+    except (BundleError, OSError, ValueError, KeyError) as exc:
+        raise ModelLoadError(f"cannot load the model bundle in {directory}: {exc}") from exc
+    created = bundle.manifest.get("created_at")
+    return ServingModel(
+        ensemble=ensemble,
+        bundle_version=bundle.version,
+        bundle_created=datetime.fromisoformat(created) if isinstance(created, str) else None,
+        snapshot_version=0,
+        loaded_at=datetime.now(UTC),
+    )
+
+
+class ModelHolder:
+    """Holds the current ServingModel. Readers take `current` without locking; writers swap."""
+
+    def __init__(self, model: ServingModel | None = None) -> None:
+        self._current = model
+        self._swap_lock = threading.Lock()
+        self._loaded = threading.Event()
+        if model is not None:
+            self._loaded.set()
+
+    @property
+    def current(self) -> ServingModel | None:
+        return self._current
+
+    def wait_loaded(self, timeout: float | None = None) -> bool:
+        return self._loaded.wait(timeout)
+
+    def set_model(self, model: ServingModel) -> None:
+        with self._swap_lock:
+            self._current = model
+            self._loaded.set()
+
+    def apply_snapshot(self, snapshot: ModelSnapshot) -> ServingModel:
+        """Swap in `snapshot`, or raise SnapshotRejected and keep serving the current model."""
+        with self._swap_lock:
+            current = self._current
+            if current is None:
+                raise SnapshotRejected("no bundle is loaded yet")
+            classifier = current.ensemble.classifier
+            if classifier is None:
+                raise SnapshotRejected("the loaded bundle has no classifier to update")
+            if snapshot.version <= current.snapshot_version:
+                raise SnapshotRejected(
+                    f"snapshot v{snapshot.version} is not newer than the served "
+                    f"v{current.snapshot_version}"
+                )
+            if snapshot.bundle_version != current.bundle_version:
+                raise SnapshotRejected(
+                    f"snapshot v{snapshot.version} was built on bundle {snapshot.bundle_version}, "
+                    f"this scorer serves bundle {current.bundle_version}"
+                )
+            check_snapshot(
+                snapshot,
+                feature_schema_hash=current.ensemble.feature_schema_hash,
+                input_names=classifier.input_names,
+            )
+            linear = LinearModel(
+                input_names=tuple(snapshot.classifier.input_names),
+                mean=np.asarray(snapshot.scaler.mean),
+                scale=np.asarray(snapshot.scaler.scale),
+                coefficients=np.asarray(snapshot.classifier.coefficients),
+                intercept=snapshot.classifier.intercept,
+            )
+            thresholds = Thresholds(snapshot.thresholds.review, snapshot.thresholds.block)
+            updated = replace(
+                current,
+                ensemble=current.ensemble.with_classifier(linear, thresholds),
+                snapshot_version=snapshot.version,
+                loaded_at=datetime.now(UTC),
+            )
+            self._current = updated
+            return updated

@@ -1,0 +1,84 @@
+"""In-process scorer fixtures: build_server() on port 0 with the session's real bundle."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import pytest
+from google.protobuf import json_format
+
+from fraudstream.common.grpc_server import GrpcService
+from fraudstream.model.snapshot import seal
+from fraudstream.scorer.models import ModelHolder, ServingModel, load_serving_model
+from fraudstream.scorer.server import ScorerDeps, build_server
+from fraudstream.scorer.settings import ScorerSettings
+from fraudstream.v1 import model_pb2, scoring_service_pb2_grpc
+from fraudstream.v1.transaction_pb2 import Transaction
+
+TESTDATA = Path(__file__).resolve().parents[1] / "testdata"
+MAX_BATCH = 1024
+
+
+@pytest.fixture(scope="session")
+def sample_transactions() -> list[Transaction]:
+    """Six PaySim-like transactions (legitimate and account-takeover shapes)."""
+    records = json.loads((TESTDATA / "scorer_transactions.json").read_text())
+    return [json_format.ParseDict(record, Transaction()) for record in records]
+
+
+@dataclass
+class RunningScorer:
+    service: GrpcService
+    deps: ScorerDeps
+    stub: scoring_service_pb2_grpc.ScoringServiceStub
+    channel: grpc.Channel
+    max_batch: int = MAX_BATCH
+
+
+@pytest.fixture
+def scorer(model_bundle: Path) -> Iterator[RunningScorer]:
+    """A started in-process scorer serving the session bundle, and a stub connected to it."""
+    deps = ScorerDeps(holder=ModelHolder(load_serving_model(model_bundle)))
+    settings = ScorerSettings(port=0, learner_addr="", max_batch_size=MAX_BATCH)
+    service = build_server(settings, deps)
+    service.start()
+    channel = grpc.insecure_channel(f"127.0.0.1:{service.port}")
+    yield RunningScorer(
+        service, deps, scoring_service_pb2_grpc.ScoringServiceStub(channel), channel
+    )
+    channel.close()
+    service.stop(0)
+
+
+def snapshot_of(
+    model: ServingModel, version: int, intercept_shift: float = 0.0
+) -> model_pb2.ModelSnapshot:
+    """A sealed snapshot of `model`'s classifier with its intercept moved by `intercept_shift`."""
+    linear = model.ensemble.classifier
+    assert linear is not None
+    return seal(
+        model_pb2.ModelSnapshot(
+            version=version,
+            bundle_version=model.bundle_version,
+            feature_schema_hash=model.ensemble.feature_schema_hash,
+            scaler=model_pb2.StandardScaler(mean=linear.mean.tolist(), scale=linear.scale.tolist()),
+            classifier=model_pb2.LinearModel(
+                input_names=list(linear.input_names),
+                coefficients=linear.coefficients.tolist(),
+                intercept=linear.intercept + intercept_shift,
+            ),
+            thresholds=model_pb2.Thresholds(
+                review=model.ensemble.thresholds.review, block=model.ensemble.thresholds.block
+            ),
+        )
+    )
+
+
+@pytest.fixture
+def make_snapshot():
+    """snapshot_of(model, version, intercept_shift): a valid sealed snapshot of a served model."""
+    return snapshot_of
