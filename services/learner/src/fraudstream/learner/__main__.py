@@ -9,8 +9,10 @@ from fraudstream.common.logs import setup_logging
 from fraudstream.common.runner import run_until_signalled, start_metrics_server
 from fraudstream.common.settings import parse_settings
 from fraudstream.learner.metrics import LearnerMetrics
-from fraudstream.learner.server import LearnerDeps, build_server
+from fraudstream.learner.server import build_server, open_deps
 from fraudstream.learner.settings import LearnerSettings
+from fraudstream.learner.store import StateError
+from fraudstream.model.bundle import BundleError
 
 logger = logging.getLogger(__name__)
 
@@ -22,14 +24,30 @@ def main(argv: list[str] | None = None) -> int:
     )
     setup_logging(settings.log_level, settings.log_format, service="learner")
     metrics = LearnerMetrics()
-    service = build_server(settings, LearnerDeps(metrics=metrics))
+    try:
+        deps = open_deps(settings, metrics)
+    except (BundleError, StateError, OSError, ValueError) as exc:
+        logger.error("learner cannot start: %s", exc)
+        return 1
+    service = build_server(settings, deps)
+    consumer = deps.label_consumer(settings)
     metrics_port = start_metrics_server(settings.host, settings.metrics_port, metrics.registry)
     logger.info("metrics on %s:%d/metrics", settings.host, metrics_port)
+
+    def on_start() -> None:
+        service.set_serving(True)
+        if consumer is not None:
+            consumer.start()
+            logger.info("consuming labels from %s", settings.feedback_addr)
+        else:
+            logger.warning("no feedback address: the learner consumes no labels")
+
     run_until_signalled(
         service,
         name="learner",
         grace=settings.grace_seconds,
-        on_start=lambda: service.set_serving(True),
+        on_start=on_start,
+        on_stop=consumer.stop if consumer is not None else None,
     )
     return 0
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from fraudstream.common.grpc_errors import GrpcMetrics
+
+# Label-to-served latency: a label recorded by an analyst until a scorer serves a model
+# that learned from it. The target is p99 <= 1 s; the long tail covers idle windows.
+_LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0, 30.0, 120.0)
 
 
 class LearnerMetrics:
@@ -13,3 +17,93 @@ class LearnerMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         self.grpc = GrpcMetrics(self.registry)
+        # The seed's name and meaning: online updates of the classifier (partial_fit calls).
+        self.online_updates = Counter(
+            "online_updates_total",
+            "partial_fit updates of the challenger classifier (one per batch of labels).",
+            registry=self.registry,
+        )
+        self.labels_consumed = Counter(
+            "learner_labels_consumed_total",
+            "Labels read from the feedback label log and learned from, by verdict.",
+            ["verdict"],
+            registry=self.registry,
+        )
+        self.examples_refused = Counter(
+            "learner_examples_refused_total",
+            "Labeled examples skipped because they cannot be learned from, by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.promotions = Counter(
+            "learner_promotions_total",
+            "Challengers promoted to champion (each is a new snapshot version).",
+            registry=self.registry,
+        )
+        self.refusals = Counter(
+            "learner_promotion_refusals_total",
+            "Promotion checks the challenger failed (worse than the champion beyond the margin).",
+            registry=self.registry,
+        )
+        self.prequential_pr_auc = Gauge(
+            "learner_prequential_pr_auc",
+            "PR-AUC on the recent label window, each label scored before it was learned from.",
+            ["model"],
+            registry=self.registry,
+        )
+        self.prequential_recall = Gauge(
+            "learner_prequential_recall",
+            "Recall at the REVIEW threshold on the recent label window (prequential).",
+            ["model"],
+            registry=self.registry,
+        )
+        self.window_labels = Gauge(
+            "learner_window_labels",
+            "Labels in the prequential window.",
+            registry=self.registry,
+        )
+        self.label_to_served = Histogram(
+            "learner_label_to_served_seconds",
+            "From the label_time of the newest label in a snapshot to the first scorer "
+            "acking that snapshot as applied.",
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.snapshot_acks = Counter(
+            "learner_snapshot_acks_total",
+            "Scorer answers to pushed snapshots, by result (applied or rejected).",
+            ["result"],
+            registry=self.registry,
+        )
+        self.connected_scorers = Gauge(
+            "learner_connected_scorers",
+            "Scorers with an open SyncModels stream.",
+            registry=self.registry,
+        )
+        self.champion_version = Gauge(
+            "learner_champion_version",
+            "Snapshot version of the champion (0: the bundle's own classifier).",
+            registry=self.registry,
+        )
+        self.last_promotion = Gauge(
+            "learner_last_promotion_timestamp_seconds",
+            "Unix time of the last promotion (0: none yet).",
+            registry=self.registry,
+        )
+        self.label_position = Gauge(
+            "learner_label_position",
+            "Last label-log position durably applied to the learner's state.",
+            registry=self.registry,
+        )
+        self.feedback_connected = Gauge(
+            "learner_feedback_connected",
+            "1 while the StreamLabels stream to the feedback service is open.",
+            registry=self.registry,
+        )
+        for model in ("champion", "challenger"):
+            self.prequential_pr_auc.labels(model)
+            self.prequential_recall.labels(model)
+        for verdict in ("fraud", "legit"):
+            self.labels_consumed.labels(verdict)
+        for result in ("applied", "rejected"):
+            self.snapshot_acks.labels(result)

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from dataclasses import dataclass
 
 import grpc
 
 from fraudstream.common.grpc_server import GrpcService, build_grpc_service
+from fraudstream.learner.consumer import LabelConsumer
+from fraudstream.learner.examples import ExampleReader
+from fraudstream.learner.learner import Baseline, Learner, LearnerConfig
 from fraudstream.learner.metrics import LearnerMetrics
+from fraudstream.learner.scorers import ScorerRegistry
 from fraudstream.learner.servicer import LearnerServiceServicer
 from fraudstream.learner.settings import LearnerSettings
+from fraudstream.learner.store import SnapshotStore
+from fraudstream.model.bundle import BundleError
+from fraudstream.model.ensemble import load_ensemble
 from fraudstream.v1 import learner_service_pb2, learner_service_pb2_grpc
+
+logger = logging.getLogger(__name__)
 
 SERVICE_NAME = learner_service_pb2.DESCRIPTOR.services_by_name["LearnerService"].full_name
 
@@ -20,6 +31,53 @@ class LearnerDeps:
     """What the learner server needs besides its settings."""
 
     metrics: LearnerMetrics
+    learner: Learner
+    registry: ScorerRegistry
+    reader: ExampleReader
+
+    def label_consumer(self, settings: LearnerSettings) -> LabelConsumer | None:
+        """The StreamLabels client for `settings.feedback_addr` (None when it is empty)."""
+        if not settings.feedback_addr:
+            return None
+        return LabelConsumer(
+            settings.feedback_addr,
+            self.learner,
+            self.reader,
+            self.metrics,
+            initial_backoff=settings.feedback_retry_seconds,
+            max_backoff=settings.feedback_max_retry_seconds,
+        )
+
+
+def load_baseline(settings: LearnerSettings) -> Baseline:
+    """The bundle's classifier and thresholds (BundleError when it has no classifier)."""
+    ensemble = load_ensemble(settings.models)
+    if ensemble.classifier is None:
+        raise BundleError(f"the bundle in {settings.models} has no classifier to learn on")
+    return Baseline(
+        bundle_version=ensemble.version,
+        feature_schema_hash=ensemble.feature_schema_hash,
+        classifier=ensemble.classifier,
+        thresholds=ensemble.thresholds,
+    )
+
+
+def open_deps(settings: LearnerSettings, metrics: LearnerMetrics) -> LearnerDeps:
+    """Load the bundle, restore the saved state for it, and connect learner and registry."""
+    baseline = load_baseline(settings)
+    # One lineage of snapshots per bundle: snapshots of another bundle mean nothing to it.
+    lineage = re.sub(r"[^A-Za-z0-9._-]", "_", baseline.bundle_version)
+    store = SnapshotStore(settings.state_root / lineage)
+    registry = ScorerRegistry(metrics, baseline.bundle_version, baseline.feature_schema_hash)
+    learner = Learner(baseline, store, LearnerConfig.from_settings(settings), metrics)
+    learner.set_on_promotion(registry.publish)
+    if (snapshot := learner.champion_snapshot) is not None:
+        registry.publish(snapshot)
+    learner.publish_gauges()
+    reader = ExampleReader(
+        baseline.classifier.input_names, baseline.feature_schema_hash, baseline.bundle_version
+    )
+    return LearnerDeps(metrics=metrics, learner=learner, registry=registry, reader=reader)
 
 
 def build_server(settings: LearnerSettings, deps: LearnerDeps) -> GrpcService:
@@ -27,10 +85,10 @@ def build_server(settings: LearnerSettings, deps: LearnerDeps) -> GrpcService:
 
     def register(server: grpc.Server) -> None:
         learner_service_pb2_grpc.add_LearnerServiceServicer_to_server(
-            LearnerServiceServicer(), server
+            LearnerServiceServicer(deps.learner, deps.registry), server
         )
 
-    return build_grpc_service(
+    service = build_grpc_service(
         host=settings.host,
         port=settings.port,
         max_workers=settings.max_workers,
@@ -38,3 +96,6 @@ def build_server(settings: LearnerSettings, deps: LearnerDeps) -> GrpcService:
         register=register,
         metrics=deps.metrics.grpc,
     )
+    # SyncModels streams live as long as their scorer: end them before the drain.
+    service.stop_hooks.append(deps.registry.close)
+    return service

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from fraudstream.common.settings import ServiceSettings
 
@@ -19,8 +19,70 @@ class LearnerSettings(ServiceSettings):
         Path("models"), description="Model bundle directory the learner starts from."
     )
     data_dir: Path = Field(
-        Path("var"), description="Durable state directory (snapshots, label position)."
+        Path("var"),
+        description="Durable state directory; the learner keeps its snapshots and label "
+        "position under <data_dir>/learner/<bundle version>/.",
     )
     feedback_addr: str = Field(
-        "localhost:50052", description="Feedback service address (StreamLabels)."
+        "localhost:50052",
+        description="Feedback service address (StreamLabels); empty: consume no labels.",
     )
+    batch_size: int = Field(
+        32, ge=1, le=4096, description="Labels per partial_fit update of the challenger."
+    )
+    window_size: int = Field(
+        1000,
+        ge=10,
+        description="Recent labels the prequential guardrail compares champion and challenger on.",
+    )
+    promotion_margin: float = Field(
+        0.02,
+        ge=0.0,
+        le=1.0,
+        description="How much lower than the champion's the challenger's window PR-AUC and "
+        "recall at the REVIEW threshold may be for it to still be promoted.",
+    )
+    min_window_labels: int = Field(
+        50, ge=1, description="Labels the window must hold before any promotion."
+    )
+    min_window_frauds: int = Field(
+        5, ge=1, description="FRAUD labels the window must hold before any promotion."
+    )
+    learning_rate: float = Field(
+        1.0,
+        gt=0.0,
+        description="Constant SGD step size (scikit-learn eta0), in the bundle's "
+        "standardised input space. The offline classifier's log-odds run into the hundreds, "
+        "so steps much below 1 barely move it.",
+    )
+    l2_penalty: float = Field(
+        1e-5, ge=0.0, description="L2 regularisation of the SGD updates (scikit-learn alpha)."
+    )
+    max_class_weight: float = Field(
+        50.0,
+        ge=1.0,
+        description="Cap on the class weight that balances FRAUD and LEGIT labels "
+        "(weights are n / (2 * n_class) over all labels seen).",
+    )
+    feedback_retry_seconds: float = Field(
+        0.5, gt=0.0, description="First wait before reconnecting to the feedback service."
+    )
+    feedback_max_retry_seconds: float = Field(
+        15.0, gt=0.0, description="Longest wait between reconnects to the feedback service."
+    )
+
+    @model_validator(mode="after")
+    def _window_can_promote(self) -> LearnerSettings:
+        if self.min_window_labels > self.window_size:
+            raise ValueError(
+                f"min_window_labels ({self.min_window_labels}) exceeds window_size "
+                f"({self.window_size}): nothing could ever be promoted"
+            )
+        if self.min_window_frauds > self.min_window_labels:
+            raise ValueError("min_window_frauds must not exceed min_window_labels")
+        return self
+
+    @property
+    def state_root(self) -> Path:
+        """Where the learner's durable state lives (one subdirectory per bundle version)."""
+        return self.data_dir / "learner"

@@ -1,0 +1,71 @@
+"""Translation between the learner core's types and fraudstream.v1 messages."""
+
+from __future__ import annotations
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from fraudstream.common.errors import InvalidArgument
+from fraudstream.learner.learner import LearnerStatus
+from fraudstream.learner.online import WindowMetrics
+from fraudstream.learner.scorers import ScorerHello, ScorerView
+from fraudstream.v1 import learner_service_pb2, model_pb2
+
+
+def hello_of(request: learner_service_pb2.SyncModelsRequest | None) -> ScorerHello:
+    """The scorer's hello, or InvalidArgument when the stream does not start with one."""
+    if request is None or request.WhichOneof("action") != "hello":
+        raise InvalidArgument("the first SyncModels message must be 'hello'")
+    hello = request.hello
+    if not hello.scorer_id:
+        raise InvalidArgument("hello.scorer_id must name the scorer")
+    if hello.snapshot_version < 0:
+        raise InvalidArgument(f"hello.snapshot_version must be >= 0, got {hello.snapshot_version}")
+    return ScorerHello(
+        scorer_id=hello.scorer_id,
+        snapshot_version=hello.snapshot_version,
+        feature_schema_hash=hello.feature_schema_hash,
+        bundle_version=hello.bundle_version,
+    )
+
+
+def _timestamp(seconds: float) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromNanoseconds(int(seconds * 1e9))
+    return stamp
+
+
+def _metrics(measured: WindowMetrics, champion: WindowMetrics) -> model_pb2.SnapshotMetrics:
+    return model_pb2.SnapshotMetrics(
+        pr_auc=measured.pr_auc,
+        recall=measured.recall,
+        window_size=measured.labels,
+        champion_pr_auc=champion.pr_auc,
+    )
+
+
+def status_response(
+    status: LearnerStatus, scorers: list[ScorerView]
+) -> learner_service_pb2.GetLearnerStatusResponse:
+    response = learner_service_pb2.GetLearnerStatusResponse(
+        champion_version=status.champion_version,
+        bundle_version=status.bundle_version,
+        label_position=status.label_position,
+        labels_seen=status.labels_seen,
+        updates=status.updates,
+        promotions=status.promotions,
+        refusals=status.refusals,
+        champion_metrics=_metrics(status.champion, status.champion),
+        challenger_metrics=_metrics(status.challenger, status.champion),
+        scorers=[
+            learner_service_pb2.ConnectedScorer(
+                scorer_id=scorer.scorer_id,
+                applied_version=scorer.applied_version,
+                last_rejection=scorer.last_rejection,
+                connected_time=_timestamp(scorer.connected_at),
+            )
+            for scorer in scorers
+        ],
+    )
+    if status.last_promotion_time is not None:
+        response.last_promotion_time.CopyFrom(_timestamp(status.last_promotion_time))
+    return response
