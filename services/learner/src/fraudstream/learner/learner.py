@@ -312,6 +312,7 @@ class Learner:
             "learned_position": self._learned_position,
             "learned_label_time": self._learned_label_time,
             "served_label_time": self._served_label_time,
+            "last_judgement": self._last_judgement,
             "saved_time": self._clock(),
             "challenger": self._challenger.to_dict(),
             "window": self._window.to_dict(),
@@ -360,6 +361,7 @@ class Learner:
         self._learned_position = int(state["learned_position"])
         self._learned_label_time = state["learned_label_time"]
         self._served_label_time = state["served_label_time"]
+        self._last_judgement = state["last_judgement"]
         self._challenger = Challenger(self._champion, config.learning_rate, config.l2_penalty)
         saved = state["challenger"]
         self._challenger.set_weights(saved["coefficients"], saved["intercept"])

@@ -44,6 +44,9 @@ class Challenger:
             eta0=learning_rate,
             alpha=l2_penalty,
             penalty="l2",
+            # Label-log order, no shuffling: the same labels always give the same model, so
+            # a restarted learner ends exactly where an uninterrupted one would.
+            shuffle=False,
         )
         self.set_weights(champion.coefficients, champion.intercept)
 
