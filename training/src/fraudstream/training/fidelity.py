@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -58,3 +59,44 @@ def fidelity_stats(frame: pd.DataFrame) -> dict[str, Any]:
         "merchant_dest_share": float(frame["nameDest"].astype(str).str.startswith("M").mean()),
     }
     return stats
+
+
+def _flatten(stats: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    flat: dict[str, float] = {}
+    for key, value in stats.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{name}."))
+        elif isinstance(value, list):
+            flat.update({f"{name}.q{p:g}": v for p, v in zip(AMOUNT_PROBS, value, strict=True)})
+        else:
+            flat[name] = float(value)
+    return flat
+
+
+def volume_by_period(frame: pd.DataFrame) -> dict[str, float]:
+    """Share of rows and of frauds in PaySim's uneven periods (days 1-2, 3-14, 15-31)."""
+    day = (frame["step"].to_numpy() - 1) // 24
+    fraud = frame["isFraud"].to_numpy() == 1
+    periods = {"days_1_2": day < 2, "days_3_14": (day >= 2) & (day < 14), "days_15_31": day >= 14}
+    result = {f"rows_{k}": float(v.mean()) for k, v in periods.items()}
+    result |= {
+        f"fraud_rate_{k}": float(fraud[v].mean()) if v.any() else 0.0 for k, v in periods.items()
+    }
+    return result
+
+
+def markdown_table(simulated: Path, reference: Path) -> str:
+    """A markdown table of every statistic, reference next to simulation."""
+    ref_frame, sim_frame = pd.read_csv(reference), pd.read_csv(simulated)
+    ref = _flatten(fidelity_stats(ref_frame)) | volume_by_period(ref_frame)
+    sim = _flatten(fidelity_stats(sim_frame)) | volume_by_period(sim_frame)
+    lines = ["| statistic | PaySim reference | fraudstream simulator |", "|---|---:|---:|"]
+    lines += [f"| {k} | {ref[k]:.6g} | {sim.get(k, float('nan')):.6g} |" for k in ref]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(markdown_table(Path(sys.argv[1]), Path(sys.argv[2])))

@@ -1,1 +1,1 @@
-"""placeholder"""
+"""Model code shared by training and serving: features, bundle, ensemble, linear, detectors."""

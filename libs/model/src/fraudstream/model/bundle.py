@@ -52,6 +52,8 @@ def _atomic_write(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     with os.fdopen(fd, "wb") as sink:
         sink.write(data)
+    # mkstemp creates the file private; a bundle is read by other processes and images.
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
 
 
