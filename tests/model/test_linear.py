@@ -12,6 +12,7 @@ from fraudstream.model.linear import (
     contributions,
     linear_from_sklearn,
     risk_from_linear,
+    risk_from_logit,
     top_reasons,
 )
 
@@ -59,3 +60,10 @@ def test_invalid_numbers_are_refused() -> None:
         LinearModel(("a",), np.zeros(1), np.zeros(1), np.zeros(1), 0.0)
     with pytest.raises(ValueError, match="non-finite"):
         LinearModel(("a",), np.zeros(1), np.ones(1), np.array([np.nan]), 0.0)
+
+
+def test_risk_from_logit_never_overflows() -> None:
+    risk = risk_from_logit(np.array([-1e6, -800.0, 0.0, 800.0, 1e6]))
+    assert np.isfinite(risk).all()
+    assert risk[2] == 0.5
+    assert list(risk) == sorted(risk)

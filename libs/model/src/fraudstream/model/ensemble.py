@@ -20,7 +20,13 @@ from fraudstream.model.detectors import (
     columns_of,
 )
 from fraudstream.model.features import FEATURE_NAMES, FEATURE_SCHEMA_HASH
-from fraudstream.model.linear import Contribution, LinearModel, contributions, top_reasons
+from fraudstream.model.linear import (
+    Contribution,
+    LinearModel,
+    contributions,
+    risk_from_logit,
+    top_reasons,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +129,7 @@ class Ensemble:
             raw[FEATURES_ONLY] = logit - detector_part.sum(axis=1)
             # The ensemble is stacked: the classifier weighs features and detector scores, so
             # its probability is the combined risk.
-            risk = _sigmoid(logit)
+            risk = risk_from_logit(logit)
             scores[CLASSIFIER] = risk
         elif scores:
             risk = np.max(np.column_stack(list(scores.values())), axis=1)
@@ -177,11 +183,6 @@ class Ensemble:
 
 def _fired_text(detector: str, score: float) -> str:
     return f"{detector.replace('_', ' ')} fired (score {score:.2f})"
-
-
-def _sigmoid(logit: np.ndarray) -> np.ndarray:
-    # Clipped only where exp() would overflow, so very low risks keep their order.
-    return 1.0 / (1.0 + np.exp(-np.clip(logit, -700.0, 700.0)))
 
 
 def ensemble_from_bundle(bundle: Bundle) -> Ensemble:

@@ -97,10 +97,13 @@ def risk_from_linear(
     inputs: np.ndarray, mean: Any, scale: Any, coefficients: Any, intercept: float
 ) -> np.ndarray:
     """Fraud probability (0..1) from plain arrays; the one formula evaluation and scorers use."""
-    logit = np.clip(
-        logit_from_linear(inputs, mean, scale, coefficients, intercept), -_LOGIT_CLIP, _LOGIT_CLIP
-    )
-    return 1.0 / (1.0 + np.exp(-logit))
+    return risk_from_logit(logit_from_linear(inputs, mean, scale, coefficients, intercept))
+
+
+def risk_from_logit(logit: np.ndarray) -> np.ndarray:
+    """The logistic function as every fraudstream component applies it to log-odds."""
+    clipped = np.clip(np.asarray(logit, dtype=np.float64), -_LOGIT_CLIP, _LOGIT_CLIP)
+    return np.asarray(1.0 / (1.0 + np.exp(-clipped)))
 
 
 def contributions(model: LinearModel, inputs: np.ndarray) -> np.ndarray:
