@@ -47,3 +47,13 @@ def test_bad_header_and_missing_file_exit_non_zero(tmp_path: Path) -> None:
     assert "line 1: header" in result.output
     result = runner.invoke(data, ["validate", "--input", str(tmp_path / "none.csv"), "--quiet"])
     assert result.exit_code == 1
+
+
+def test_blank_lines_and_extra_fields_keep_file_line_numbers() -> None:
+    report = validate(TESTDATA / "paysim_bad_shape.csv", quiet=True)
+    assert not report.ok
+    text = "\n".join(report.errors)
+    assert "line 3: blank line" in text
+    assert "line 4: unknown transaction type 'WIRE'" in text
+    assert "line 5: 12 fields, expected 11" in text
+    assert report.rows == 3

@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 MAX_ERRORS = 20
 _NUMERIC = ("step", "amount", *BALANCE_COLUMNS, "isFraud", "isFlaggedFraud")
 _LABELS = ("isFraud", "isFlaggedFraud")
+_SPARE_FIELDS = 20
 
 
 @dataclass
@@ -91,8 +92,26 @@ def _read_header(path: Path) -> str:
         return str(source.readline()).rstrip("\r\n").lstrip("\ufeff")
 
 
+def _check_shape(report: ValidationReport, chunk: pd.DataFrame, lines: np.ndarray) -> np.ndarray:
+    """Report blank lines and rows with extra fields; returns the mask of blank lines."""
+    blank = chunk.isna().all(axis=1).to_numpy()
+    for line in lines[blank][:3]:
+        report.add_error(f"line {line}: blank line")
+    report.error_count += max(int(blank.sum()) - 3, 0)
+    fields = chunk.notna().to_numpy()[:, ::-1].argmax(axis=1)
+    width = np.where(blank, 0, chunk.shape[1] - fields)
+    extra = width > len(PAYSIM_COLUMNS)
+    for line, count in zip(lines[extra][:3], width[extra][:3], strict=False):
+        report.add_error(f"line {line}: {count} fields, expected {len(PAYSIM_COLUMNS)}")
+    report.error_count += max(int(extra.sum()) - 3, 0)
+    return blank
+
+
 def _check_chunk(report: ValidationReport, chunk: pd.DataFrame, first_line: int) -> None:
     lines = np.arange(first_line, first_line + len(chunk))
+    blank = _check_shape(report, chunk, lines)
+    chunk, lines = chunk[~blank], lines[~blank]
+    report.rows += len(chunk)
     for column in PAYSIM_COLUMNS:
         missing = chunk[column].isna().to_numpy()
         report.nulls[column] += int(missing.sum())
@@ -177,8 +196,19 @@ def validate(path: Path, chunk_rows: int = 500_000, quiet: bool = False) -> Vali
             f"line 1: header is {header!r}, expected the PaySim header {PAYSIM_HEADER!r}"
         )
         return report
+    # Blank lines are kept (as empty rows) so every reported line number is the file's own.
+    # Spare columns catch rows with too many fields instead of failing the whole chunk.
+    spare = [f"_extra{i}" for i in range(_SPARE_FIELDS)]
     reader = pd.read_csv(
-        path, dtype=str, chunksize=chunk_rows, keep_default_na=False, na_values=[""]
+        path,
+        header=None,
+        skiprows=1,
+        names=[*PAYSIM_COLUMNS, *spare],
+        dtype=str,
+        chunksize=chunk_rows,
+        keep_default_na=False,
+        na_values=[""],
+        skip_blank_lines=False,
     )
     line = 2
     with reader, stderr_progress(quiet) as bar:
@@ -187,7 +217,6 @@ def validate(path: Path, chunk_rows: int = 500_000, quiet: bool = False) -> Vali
             for chunk in reader:
                 _check_chunk(report, chunk, line)
                 line += len(chunk)
-                report.rows += len(chunk)
                 bar.update(task, advance=len(chunk))
         except pd.errors.ParserError as exc:
             report.add_error(f"near line {line}: malformed CSV: {exc}")
