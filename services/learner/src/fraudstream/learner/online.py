@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 from sklearn.linear_model import SGDClassifier
-from sklearn.metrics import average_precision_score
 
 from fraudstream.model.linear import LinearModel
 
@@ -174,13 +173,29 @@ class PrequentialWindow:
         self.since_promotion = min(int(saved["since_promotion"]), len(self._fraud))
 
 
+def average_precision(fraud: np.ndarray, score: np.ndarray) -> float:
+    """PR-AUC as scikit-learn's average_precision_score computes it (ties form one step).
+
+    Written in numpy because it runs after every label batch, where scikit-learn's input
+    validation costs more than the computation.
+    """
+    order = np.argsort(-score, kind="mergesort")
+    ranked, hits = score[order], fraud[order]
+    # Last index of each group of equal scores: one threshold per distinct score.
+    ends = np.r_[np.flatnonzero(np.diff(ranked)), ranked.shape[0] - 1]
+    true_positives = np.cumsum(hits)[ends]
+    precision = true_positives / (ends + 1)
+    recall = true_positives / true_positives[-1]
+    return float(np.sum(np.diff(recall, prepend=0.0) * precision))
+
+
 def _measure(fraud: np.ndarray, logit: np.ndarray, review: float) -> WindowMetrics:
     frauds = int(fraud.sum())
     labels = int(fraud.shape[0])
     if frauds == 0 or frauds == labels:
         # PR-AUC needs both classes; report NaN rather than a number that means nothing.
         return WindowMetrics(math.nan, math.nan if frauds == 0 else 1.0, labels, frauds)
-    pr_auc = float(average_precision_score(fraud, logit))
+    pr_auc = average_precision(fraud, logit)
     recall = float(np.mean(risk_of(logit[fraud]) >= review))
     return WindowMetrics(pr_auc, recall, labels, frauds)
 

@@ -82,7 +82,9 @@ class SnapshotStore:
 
     def save_state(self, state: dict[str, Any]) -> None:
         body = {"format": STATE_FORMAT, **state}
-        atomic_write(self.state_path, (json.dumps(body, indent=1) + "\n").encode("utf-8"))
+        # Compact on purpose: json's C encoder only runs without indent, and this is written
+        # after every label batch (`jq . state.json` shows it readably).
+        atomic_write(self.state_path, (json.dumps(body) + "\n").encode("utf-8"))
 
     def load_state(self) -> dict[str, Any] | None:
         """The saved state, or None when this directory has never been used."""
