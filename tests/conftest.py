@@ -211,8 +211,11 @@ def start_service(tmp_path: Path) -> Iterator[StartService]:
         as_module: bool = False,
         env: dict[str, str] | None = None,
         wait: bool = True,
+        port: int | None = None,
     ) -> ServiceProcess:
-        port, metrics_port = _free_ports(2)
+        """Start service `name`; `port` pins the gRPC port (to restart a service in place)."""
+        free, metrics_port = _free_ports(2)
+        port = port or free
         command = (
             [sys.executable, "-m", f"fraudstream.{name}"]
             if as_module

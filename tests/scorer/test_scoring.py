@@ -162,6 +162,7 @@ def test_model_info_describes_the_bundle(scorer, model_bundle):
     assert info.max_batch_size == scorer.max_batch
     assert len(info.detectors) == 3
     assert info.loaded_time.seconds > 0
+    assert info.bundle_created_time.seconds > 0
 
 
 def test_health_is_serving_with_a_model(scorer):

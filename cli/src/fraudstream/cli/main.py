@@ -15,6 +15,7 @@ logger = logging.getLogger(__name__)
 # `fraudstream --help` stays fast.
 _BUILTIN_COMMANDS: dict[str, str] = {
     "kafka": "fraudstream.cli.kafka:kafka",
+    "replay": "fraudstream.cli.replay:replay_command",
     "review": "fraudstream.cli.review:review",
     "serve": "fraudstream.cli.serve:serve",
 }

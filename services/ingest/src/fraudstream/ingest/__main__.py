@@ -1,14 +1,16 @@
-"""Run the ingest service: `fraudstream serve ingest` or `python -m fraudstream.ingest`."""
+"""Run the ingest bridge: `fraudstream serve ingest` or `python -m fraudstream.ingest`."""
 
 from __future__ import annotations
 
 import logging
 import sys
+import threading
 
 from fraudstream.common.logs import setup_logging
 from fraudstream.common.runner import run_until_signalled, start_metrics_server
 from fraudstream.common.settings import parse_settings
 from fraudstream.ingest.metrics import IngestMetrics
+from fraudstream.ingest.pipeline import IngestPipeline
 from fraudstream.ingest.server import IngestDeps, build_server
 from fraudstream.ingest.settings import IngestSettings
 
@@ -16,22 +18,42 @@ logger = logging.getLogger(__name__)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse settings, set up logging and metrics, serve until SIGTERM/SIGINT."""
+    """Parse settings, run the Kafka bridge, serve health until SIGTERM/SIGINT, then drain."""
     settings = parse_settings(
         IngestSettings, sys.argv[1:] if argv is None else argv, "fraudstream serve ingest"
     )
     setup_logging(settings.log_level, settings.log_format, service="ingest")
-    metrics = IngestMetrics()
-    service = build_server(settings, IngestDeps(metrics=metrics))
-    metrics_port = start_metrics_server(settings.host, settings.metrics_port, metrics.registry)
+    deps = IngestDeps(metrics=IngestMetrics())
+    service = build_server(settings, deps)
+    metrics_port = start_metrics_server(settings.host, settings.metrics_port, deps.metrics.registry)
     logger.info("metrics on %s:%d/metrics", settings.host, metrics_port)
+    pipeline = IngestPipeline(settings, deps.metrics)
+    stop = threading.Event()
+    failed = threading.Event()
+
+    def run_bridge() -> None:
+        try:
+            pipeline.run(stop, drain_seconds=settings.grace_seconds)
+        except Exception:
+            logger.exception("the bridge stopped on an error")
+            failed.set()
+            service.set_serving(False)
+
+    bridge = threading.Thread(target=run_bridge, name="bridge")
+
+    def on_start() -> None:
+        bridge.start()
+        if pipeline.bridge.running.wait(30):
+            service.set_serving(True)
+
+    def on_stop() -> None:
+        stop.set()
+        bridge.join(timeout=settings.grace_seconds + 15)
+
     run_until_signalled(
-        service,
-        name="ingest",
-        grace=settings.grace_seconds,
-        on_start=lambda: service.set_serving(False),
+        service, name="ingest", grace=settings.grace_seconds, on_start=on_start, on_stop=on_stop
     )
-    return 0
+    return 1 if failed.is_set() else 0
 
 
 if __name__ == "__main__":

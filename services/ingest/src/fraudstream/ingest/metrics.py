@@ -1,15 +1,89 @@
-"""Prometheus metrics of the ingest service, created once and passed in."""
+"""Prometheus metrics of the ingest bridge, created once and passed in."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from fraudstream.common.grpc_errors import GrpcMetrics
 
+_LATENCY_SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+_BATCH_SIZES = (1, 8, 32, 64, 128, 256, 512, 1024, 2048, 4096)
+
 
 class IngestMetrics:
-    """Every metric the ingest service exports, on one registry."""
+    """Every metric the bridge exports, on one registry (the first three keep the seed's names)."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        self.registry = registry if registry is not None else CollectorRegistry()
-        self.grpc = GrpcMetrics(self.registry)
+        self.registry = r = registry if registry is not None else CollectorRegistry()
+        self.grpc = GrpcMetrics(r)
+        self.events_in = Counter(
+            "stream_events_in_total", "Messages consumed from the transactions topic.", registry=r
+        )
+        self.events_anomaly = Counter(
+            "stream_events_anomaly_total",
+            "Transactions scored REVIEW or BLOCK (alerts raised).",
+            registry=r,
+        )
+        self.last_latency_ms = Gauge(
+            "stream_last_process_latency_ms",
+            "Kafka timestamp to routed, in milliseconds, of the newest event of the last batch.",
+            registry=r,
+        )
+        self.event_latency = Histogram(
+            "ingest_event_latency_seconds",
+            "Time from an event's Kafka timestamp to its score being routed (delivery confirmed).",
+            buckets=_LATENCY_SECONDS,
+            registry=r,
+        )
+        self.batch_size = Histogram(
+            "ingest_batch_size",
+            "Transactions per batch sent to the scorer.",
+            buckets=_BATCH_SIZES,
+            registry=r,
+        )
+        self.in_flight = Gauge(
+            "ingest_in_flight_batches", "Batches consumed and not yet fully routed.", registry=r
+        )
+        self.paused = Gauge(
+            "ingest_fetch_paused",
+            "1 while fetching is paused because the window is full.",
+            registry=r,
+        )
+        self.routed = Counter(
+            "ingest_events_routed_total",
+            "Messages produced, by destination topic.",
+            ["topic"],
+            registry=r,
+        )
+        self.dead_letters = Counter(
+            "ingest_dead_letters_total",
+            "Messages sent to the dead-letter topic, by reason.",
+            ["reason"],
+            registry=r,
+        )
+        self.alerts_reported = Counter(
+            "ingest_alerts_reported_total",
+            "Cases acked by the feedback service, by kind and outcome.",
+            ["kind", "status"],
+            registry=r,
+        )
+        self.consumer_lag = Gauge(
+            "ingest_consumer_lag",
+            "Messages behind the end of the partition, per partition.",
+            ["partition"],
+            registry=r,
+        )
+        self.reconnects = Counter(
+            "ingest_reconnects_total",
+            "Streams re-opened after a failure, by peer.",
+            ["peer"],
+            registry=r,
+        )
+        self.commits = Counter(
+            "ingest_offset_commits_total", "Offset commits after fully routed batches.", registry=r
+        )
+        self.produce_retries = Counter(
+            "ingest_produce_retries_total",
+            "Messages produced again after a failed delivery.",
+            registry=r,
+        )

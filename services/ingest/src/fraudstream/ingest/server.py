@@ -1,8 +1,8 @@
-"""Wiring of the ingest service: servicer, health, reflection, interceptors, metrics."""
+"""Wiring of the ingest bridge's gRPC server: health and reflection only (its work is Kafka)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import grpc
 
@@ -15,14 +15,14 @@ from fraudstream.ingest.settings import IngestSettings
 class IngestDeps:
     """What the ingest server needs besides its settings."""
 
-    metrics: IngestMetrics
+    metrics: IngestMetrics = field(default_factory=IngestMetrics)
 
 
 def build_server(settings: IngestSettings, deps: IngestDeps) -> GrpcService:
-    """Build the ingest gRPC server (not started). Tests call this with port 0."""
+    """Build the bridge's health/reflection server (not started). Tests call this with port 0."""
 
     def register(server: grpc.Server) -> None:
-        """The bridge serves only health and reflection; its work is the Kafka loop."""
+        """The bridge has no API of its own; health says whether its loop runs."""
 
     return build_grpc_service(
         host=settings.host,

@@ -1,20 +1,43 @@
-"""Settings of the ingest service (flags and FRAUDSTREAM_* environment variables)."""
+"""Settings of the ingest bridge (flags and FRAUDSTREAM_* environment variables)."""
 
 from __future__ import annotations
 
 from pydantic import Field
 
+from fraudstream.common import topics
 from fraudstream.common.settings import ServiceSettings
 
 
 class IngestSettings(ServiceSettings):
     """Ingest bridge: consumes transactions from Kafka, scores them, routes scores and alerts."""
 
-    port: int = Field(50054, ge=0, le=65535, description="gRPC port.")
+    port: int = Field(50054, ge=0, le=65535, description="gRPC port (health and reflection).")
     metrics_port: int = Field(9104, ge=0, le=65535, description="Prometheus /metrics port.")
 
     kafka_bootstrap: str = Field("localhost:9092", description="Kafka bootstrap servers.")
+    group_id: str = Field("fraudstream-ingest", description="Kafka consumer group of the bridges.")
     scorer_addr: str = Field("localhost:50051", description="Scorer address (StreamScores).")
     feedback_addr: str = Field(
-        "localhost:50052", description="Feedback service address (ReportAlerts)."
+        "localhost:50052",
+        description="Feedback address (ReportAlerts); empty: alerts to Kafka only.",
+    )
+    batch_size: int = Field(512, ge=1, le=4096, description="Most transactions per scored batch.")
+    batch_wait_ms: float = Field(
+        5.0, ge=0, description="Longest a partial batch waits for more events before it is sent."
+    )
+    max_in_flight: int = Field(
+        8,
+        ge=1,
+        description="Batches consumed but not yet fully routed; beyond it, fetching pauses.",
+    )
+    audit_sample_rate: float = Field(
+        0.002, ge=0, le=1, description="Share of ALLOW decisions sent to analysts as audit cases."
+    )
+    seed: int = Field(0, description="Seed of the audit sampler (0: a fresh one each start).")
+    transactions_topic: str = Field(topics.TRANSACTIONS, description="Topic consumed.")
+    scored_topic: str = Field(topics.TRANSACTIONS_SCORED, description="Topic every score goes to.")
+    alerts_topic: str = Field(topics.FRAUD_ALERTS, description="Topic REVIEW/BLOCK alerts go to.")
+    dlq_topic: str = Field(topics.TRANSACTIONS_DLQ, description="Dead-letter topic.")
+    reconnect_max_seconds: float = Field(
+        5.0, gt=0, description="Longest wait between reconnection attempts to scorer or feedback."
     )

@@ -46,7 +46,7 @@ def load_serving_model(directory: Path) -> ServingModel:
         ensemble = ensemble_from_bundle(bundle)
     except (BundleError, OSError, ValueError, KeyError) as exc:
         raise ModelLoadError(f"cannot load the model bundle in {directory}: {exc}") from exc
-    created = bundle.manifest.get("created_at")
+    created = bundle.manifest.get("created_time")
     return ServingModel(
         ensemble=ensemble,
         bundle_version=bundle.version,

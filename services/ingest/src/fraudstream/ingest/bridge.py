@@ -1,0 +1,206 @@
+"""The Kafka side of the bridge: consume, batch, keep a bounded window, commit what is routed."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+
+from fraudstream.common.codec import CONTENT_TYPE_HEADER, DecodeError, decode_transaction
+from fraudstream.ingest.metrics import IngestMetrics
+from fraudstream.ingest.router import Router
+from fraudstream.ingest.window import Batch, InFlightWindow
+
+logger = logging.getLogger(__name__)
+
+# How long a rebalance or a shutdown waits for in-flight batches before giving up on them
+# (they are then consumed again by whoever owns the partition: at-least-once).
+DRAIN_SECONDS = 20.0
+
+
+class Bridge:
+    """Consumes `transactions`, sends batches to `submit_batch`, commits routed prefixes."""
+
+    def __init__(
+        self,
+        consumer: Consumer,
+        router: Router,
+        metrics: IngestMetrics,
+        submit_batch: Callable[[Batch], None],
+        batch_size: int,
+        batch_wait_ms: float,
+        max_in_flight: int,
+    ) -> None:
+        self._consumer = consumer
+        self._router = router
+        self._metrics = metrics
+        self._submit_batch = submit_batch
+        self._batch_size = batch_size
+        self._batch_wait = batch_wait_ms / 1000.0
+        self.window = InFlightWindow(max_in_flight)
+        self._seq = 0
+        self._paused = False
+        self._assignment: list[TopicPartition] = []
+        self.running = threading.Event()
+
+    # --- the consumer thread -------------------------------------------------------------
+
+    def run(self, stop: threading.Event, drain_seconds: float = DRAIN_SECONDS) -> None:
+        """Consume until `stop` is set, then drain the window and commit."""
+        self._consumer.subscribe(
+            [self._router.routes.transactions], on_assign=self._on_assign, on_revoke=self._on_revoke
+        )
+        self.running.set()
+        buffered: list[Message] = []
+        first_at = 0.0
+        try:
+            while not stop.is_set():
+                self._commit_routed()
+                if self.window.full():
+                    self._pause()
+                    # poll() keeps group membership and rebalance callbacks alive; a message
+                    # it returns (from a partition assigned meanwhile) is kept, never dropped.
+                    messages = [m for m in [self._consumer.poll(0)] if m is not None]
+                    if not messages:
+                        self.window.wait_for_change(0.05)
+                else:
+                    self._resume()
+                    wait = self._batch_wait - (time.monotonic() - first_at) if buffered else 0.1
+                    messages = self._consumer.consume(
+                        num_messages=self._batch_size - len(buffered), timeout=max(wait, 0.0)
+                    )
+                for message in messages:
+                    error = message.error()
+                    if error is not None:
+                        if error.code() != KafkaError._PARTITION_EOF:
+                            logger.warning("consumer error: %s", error)
+                        continue
+                    if not buffered:
+                        first_at = time.monotonic()
+                    buffered.append(message)
+                full = len(buffered) >= self._batch_size
+                waited = time.monotonic() - first_at >= self._batch_wait
+                if buffered and (full or waited) and not (self.window.full() and not full):
+                    self._dispatch(buffered)
+                    buffered = []
+        finally:
+            if buffered:
+                self._dispatch(buffered)
+            self._drain_and_commit(drain_seconds)
+            self.running.clear()
+
+    def _dispatch(self, messages: list[Message]) -> None:
+        self._seq += 1
+        batch = Batch(seq=self._seq, batch_id=f"b{self._seq}", next_offsets={})
+        self._metrics.events_in.inc(len(messages))
+        batch.hold()  # released at the end of dispatch, so routing cannot finish early
+        self.window.add(batch)
+        for message in messages:
+            source = (
+                str(message.topic()),
+                int(message.partition() or 0),
+                int(message.offset() or 0),
+            )
+            batch.next_offsets[(source[0], source[1])] = source[2] + 1
+            _kind, timestamp = message.timestamp()
+            batch.timestamps_ms.append(timestamp)
+            content_type = _header(message, CONTENT_TYPE_HEADER)
+            try:
+                transaction = decode_transaction(message.value(), content_type)
+            except DecodeError as exc:
+                self._router.dead_letter(
+                    batch, exc.reason, str(exc), source, message.key(), message.value()
+                )
+                continue
+            batch.transactions.append(transaction)
+            batch.sources.append(source)
+        self._metrics.in_flight.set(len(self.window))
+        if batch.transactions:
+            self._metrics.batch_size.observe(len(batch.transactions))
+            batch.hold()  # released by the router once the scores are routed
+            self._submit_batch(batch)
+        batch.release()
+
+    def _commit_routed(self, asynchronous: bool = True) -> None:
+        offsets, done = self.window.take_committable()
+        if not done:
+            return
+        now_ms = time.time() * 1000.0
+        newest = 0.0
+        for batch in done:
+            for timestamp in batch.timestamps_ms:
+                latency_ms = max(now_ms - timestamp, 0.0)
+                self._metrics.event_latency.observe(latency_ms / 1000.0)
+            newest = max(batch.timestamps_ms, default=newest)
+        if newest:
+            self._metrics.last_latency_ms.set(max(now_ms - newest, 0.0))
+        self._metrics.in_flight.set(len(self.window))
+        partitions = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
+        try:
+            if asynchronous:
+                self._consumer.commit(offsets=partitions, asynchronous=True)
+            else:
+                self._consumer.commit(offsets=partitions, asynchronous=False)
+            self._metrics.commits.inc()
+        except Exception as exc:  # a failed commit only means redelivery
+            logger.warning("offset commit failed (%s); those events may be consumed again", exc)
+
+    def _drain_and_commit(self, timeout: float) -> None:
+        if not self.window.wait_routed(timeout):
+            logger.warning(
+                "%d batches not routed within %.0fs; they will be consumed again",
+                len(self.window),
+                timeout,
+            )
+        self._commit_routed(asynchronous=False)
+
+    # --- flow control and rebalances -------------------------------------------------------
+
+    def _pause(self) -> None:
+        if not self._paused and self._assignment:
+            self._consumer.pause(self._assignment)
+            self._paused = True
+            self._metrics.paused.set(1)
+
+    def _resume(self) -> None:
+        if self._paused:
+            self._consumer.resume(self._assignment)
+            self._paused = False
+            self._metrics.paused.set(0)
+
+    def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        logger.info("assigned partitions %s", sorted(p.partition for p in partitions))
+        self._assignment = list(partitions)
+        self._paused = False
+
+    def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        logger.info("partitions %s revoked; draining", sorted(p.partition for p in partitions))
+        self._drain_and_commit(DRAIN_SECONDS)
+        self._assignment = []
+        self._paused = False
+
+    def update_lag(self, stats_json: str) -> None:
+        """librdkafka statistics callback: per-partition consumer lag."""
+        stats: dict[str, Any] = json.loads(stats_json)
+        for partition, info in (
+            stats.get("topics", {})
+            .get(self._router.routes.transactions, {})
+            .get("partitions", {})
+            .items()
+        ):
+            lag = info.get("consumer_lag", -1)
+            if partition != "-1" and lag >= 0:
+                self._metrics.consumer_lag.labels(partition).set(lag)
+
+
+def _header(message: Message, name: str) -> str | None:
+    headers: Any = message.headers() or []
+    for key, value in headers:
+        if key == name and value is not None:
+            return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+    return None
