@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fraudstream.cli.replayer import transactions_of
 from fraudstream.learner.examples import ExampleReader, LabelBatch
 from fraudstream.learner.learner import Learner, LearnerConfig
 from fraudstream.learner.metrics import LearnerMetrics
@@ -56,6 +57,7 @@ def served_examples(
     ensemble: Ensemble,
     features: np.ndarray,
     fraud: np.ndarray,
+    transactions: list | None = None,
     first_position: int = 1,
     prefix: str = "ex",
 ) -> list[alert_pb2.LabeledExample]:
@@ -86,6 +88,9 @@ def served_examples(
             kind=alert_pb2.ALERT_KIND_ALERT,
         )
         example.label_time.FromNanoseconds(int(now * 1e9))
+        if transactions is not None:
+            example.transaction.CopyFrom(transactions[row])
+            example.transaction.event_id = event_id
         examples.append(example)
     return examples
 
@@ -107,8 +112,10 @@ def drift_stream(model_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -
     legit = rng.choice(np.flatnonzero(~fraud), LEGIT_PER_FRAUD * int(fraud.sum()), replace=False)
     rows = np.sort(np.concatenate([np.flatnonzero(fraud), legit]))
     ensemble = load_ensemble(model_bundle)
-    features = features_from_frame(frame.iloc[rows].reset_index(drop=True))
-    examples = served_examples(ensemble, features, fraud[rows])
+    labeled = frame.iloc[rows].reset_index(drop=True)
+    features = features_from_frame(labeled)
+    transactions = list(transactions_of(labeled, "drift", 0))
+    examples = served_examples(ensemble, features, fraud[rows], transactions)
     drift = fraud[rows] & (frame["step"].to_numpy()[rows] >= DRIFT_STEP)
     return LabeledStream(examples, drift, ensemble.version)
 
