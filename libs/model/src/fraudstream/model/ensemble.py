@@ -20,6 +20,7 @@ from fraudstream.model.detectors import (
     columns_of,
 )
 from fraudstream.model.features import FEATURE_NAMES, FEATURE_SCHEMA_HASH
+from fraudstream.model.forest import CompactForest
 from fraudstream.model.linear import (
     Contribution,
     LinearModel,
@@ -198,7 +199,8 @@ def ensemble_from_bundle(bundle: Bundle) -> Ensemble:
     if ISOLATION_FOREST in detectors:
         spec = detectors[ISOLATION_FOREST]
         parts["isolation_forest"] = IsolationForestDetector(
-            model=bundle.artifacts[spec["artifact"]],
+            # Same scores as the scikit-learn forest, without its per-call cost (forest.py).
+            model=CompactForest(bundle.artifacts[spec["artifact"]]),
             columns=columns_of(tuple(spec["inputs"])),
             score_map=ScoreMap(**spec["score_map"]),
         )
