@@ -149,17 +149,23 @@ class Ensemble:
             classifier_inputs=inputs,
         )
 
-    def reasons(self, result: EnsembleScores, top: int = 3) -> list[list[Contribution]]:
-        """Per row: the classifier inputs that pushed the risk up most, then detectors fired."""
-        n = result.risk.shape[0]
-        rows: list[list[Contribution]] = [[] for _ in range(n)]
+    def reasons(
+        self, result: EnsembleScores, top: int = 3, rows: np.ndarray | None = None
+    ) -> list[list[Contribution]]:
+        """For each of `rows` (default: all): the classifier inputs that pushed the risk up
+        most, then the detectors that fired. Entries follow the order of `rows`."""
+        picked = np.arange(result.risk.shape[0]) if rows is None else np.asarray(rows)
+        explained: list[list[Contribution]] = [[] for _ in range(picked.size)]
+        if picked.size == 0:
+            return explained
         if self.classifier is not None and result.classifier_inputs is not None:
-            rows = top_reasons(self.classifier, result.classifier_inputs, top=top)
+            explained = top_reasons(self.classifier, result.classifier_inputs[picked], top=top)
         for name, fired in result.fired.items():
             if name == CLASSIFIER:
                 continue
-            for row in np.flatnonzero(fired):
-                rows[row].append(
+            for position in np.flatnonzero(fired[picked]).tolist():
+                row = int(picked[position])
+                explained[position].append(
                     Contribution(
                         code=name,
                         text=_fired_text(name, float(result.scores[name][row])),
@@ -167,7 +173,7 @@ class Ensemble:
                         detector=name,
                     )
                 )
-        return rows
+        return explained
 
     def with_classifier(
         self, classifier: LinearModel, thresholds: Thresholds | None = None

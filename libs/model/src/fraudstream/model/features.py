@@ -6,6 +6,7 @@ import hashlib
 import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -157,32 +158,105 @@ def features_from_rows(rows: Iterable[Mapping[str, Any]]) -> np.ndarray:
     return features_from_frame(frame)
 
 
+@dataclass(frozen=True)
+class TransactionColumns:
+    """A batch of Transaction messages as column arrays (one pass over the messages per field)."""
+
+    event_ids: list[str]
+    step: np.ndarray
+    type_code: np.ndarray
+    amount: np.ndarray
+    old_balance_orig: np.ndarray
+    new_balance_orig: np.ndarray
+    old_balance_dest: np.ndarray
+    new_balance_dest: np.ndarray
+    dest_merchant: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.event_ids)
+
+    def take(self, rows: np.ndarray) -> TransactionColumns:
+        """The columns of the given rows only."""
+        return TransactionColumns(
+            event_ids=[self.event_ids[i] for i in rows.tolist()],
+            **{name: getattr(self, name)[rows] for name in _NUMERIC_COLUMNS},
+        )
+
+
+_NUMERIC_COLUMNS = (
+    "step",
+    "type_code",
+    "amount",
+    "old_balance_orig",
+    "new_balance_orig",
+    "old_balance_dest",
+    "new_balance_dest",
+    "dest_merchant",
+)
+_BALANCE_FIELDS = ("old_balance_orig", "new_balance_orig", "old_balance_dest", "new_balance_dest")
+
+
+def transaction_columns(transactions: Sequence[Transaction]) -> TransactionColumns:
+    """Column arrays of a batch of fraudstream.v1.Transaction messages."""
+    f64 = np.float64
+    return TransactionColumns(
+        event_ids=[tx.event_id for tx in transactions],
+        step=np.fromiter((tx.step for tx in transactions), f64, len(transactions)),
+        type_code=np.fromiter((tx.type for tx in transactions), np.int64, len(transactions)),
+        amount=np.fromiter((tx.amount for tx in transactions), f64, len(transactions)),
+        old_balance_orig=np.fromiter((tx.old_balance_orig for tx in transactions), f64),
+        new_balance_orig=np.fromiter((tx.new_balance_orig for tx in transactions), f64),
+        old_balance_dest=np.fromiter((tx.old_balance_dest for tx in transactions), f64),
+        new_balance_dest=np.fromiter((tx.new_balance_dest for tx in transactions), f64),
+        dest_merchant=np.fromiter(
+            (tx.name_dest.startswith("M") for tx in transactions), bool, len(transactions)
+        ),
+    )
+
+
+def transaction_problems(columns: TransactionColumns) -> dict[int, tuple[str, str]]:
+    """Row -> (field, message) for rows that cannot be scored; vectorised, {} for a clean batch."""
+    problems: dict[int, tuple[str, str]] = {}
+    codes = columns.type_code
+    for row in np.flatnonzero((codes < 1) | (codes > len(TRANSACTION_TYPES))).tolist():
+        problems[row] = ("type", f"transaction type {codes[row]} is not a known TransactionType")
+    amount = columns.amount
+    for row in np.flatnonzero(~np.isfinite(amount) | (amount < 0)).tolist():
+        problems.setdefault(
+            row, ("amount", f"amount {amount[row]} must be finite and not negative")
+        )
+    for field in _BALANCE_FIELDS:
+        values = getattr(columns, field)
+        for row in np.flatnonzero(~np.isfinite(values)).tolist():
+            problems.setdefault(row, (field, f"{field} must be finite"))
+    for row, event_id in enumerate(columns.event_ids):
+        if not event_id:
+            problems.setdefault(
+                row, ("event_id", "event_id is required (it pairs the score with the event)")
+            )
+    return problems
+
+
+def features_from_columns(columns: TransactionColumns) -> np.ndarray:
+    """Features of transactions given as columns (all rows must be valid)."""
+    return compute_features(
+        step=columns.step,
+        type_code=columns.type_code,
+        amount=columns.amount,
+        old_balance_orig=columns.old_balance_orig,
+        new_balance_orig=columns.new_balance_orig,
+        old_balance_dest=columns.old_balance_dest,
+        new_balance_dest=columns.new_balance_dest,
+        dest_merchant=columns.dest_merchant,
+    )
+
+
 def features_from_transactions(transactions: Sequence[Transaction]) -> np.ndarray:
     """Features of a batch of fraudstream.v1.Transaction messages."""
-    n = len(transactions)
-    columns = np.empty((7, n), dtype=np.float64)
-    merchant = np.empty(n, dtype=bool)
-    for i, tx in enumerate(transactions):
-        columns[:, i] = (
-            tx.step,
-            tx.type,
-            tx.amount,
-            tx.old_balance_orig,
-            tx.new_balance_orig,
-            tx.old_balance_dest,
-            tx.new_balance_dest,
-        )
-        merchant[i] = tx.name_dest.startswith("M")
-    return compute_features(*columns, dest_merchant=merchant)  # type: ignore[misc]
+    return features_from_columns(transaction_columns(transactions))
 
 
 def transaction_error(transaction: Transaction) -> str | None:
-    """Why a Transaction cannot be scored (unknown type, non-finite or negative amount), or None."""
-    if not 1 <= transaction.type <= len(TRANSACTION_TYPES):
-        return f"transaction type {transaction.type} is not a known TransactionType"
-    if not math.isfinite(transaction.amount) or transaction.amount < 0:
-        return f"amount {transaction.amount} must be finite and not negative"
-    for field in ("old_balance_orig", "new_balance_orig", "old_balance_dest", "new_balance_dest"):
-        if not math.isfinite(getattr(transaction, field)):
-            return f"{field} must be finite"
-    return None
+    """Why a Transaction cannot be scored (unknown type, non-finite or negative amount, ...)."""
+    problems = transaction_problems(transaction_columns([transaction]))
+    return problems[0][1] if problems else None

@@ -41,7 +41,7 @@ class CompactForest:
         trees = model.estimators_
         self.depth = max(int(tree.tree_.max_depth) for tree in trees)
         inner, width = 2**self.depth - 1, 2**self.depth
-        feature = np.zeros((len(trees), inner), dtype=np.int32)
+        feature = np.zeros((len(trees), inner), dtype=np.int32)  # global feature index
         threshold = np.full((len(trees), inner), np.inf)
         leaf_value = np.zeros((len(trees), width))
         for t, (tree, tree_features) in enumerate(
@@ -57,9 +57,23 @@ class CompactForest:
         self._feature = feature.ravel()
         self._threshold = _round_down_to_float32(threshold.ravel())
         self._leaf_value = leaf_value.ravel()
-        self._tree_inner_base = np.arange(self.n_trees, dtype=np.int64) * inner
-        self._tree_leaf_base = np.arange(self.n_trees, dtype=np.int64) * width - inner
+        self._tree_inner_base = np.arange(self.n_trees, dtype=np.int32) * inner
+        self._tree_leaf_base = np.arange(self.n_trees, dtype=np.int32) * width - inner
         self._denominator = self.n_trees * float(average_path_length([model._max_samples])[0])
+        self._lanes = self._lane_bases(0)
+
+    def _lane_bases(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per (row, tree) lane: where the row's values, the tree's nodes and its leaves start.
+
+        The arrays for n rows are prefixes of those for more rows, so one set (for the largest
+        batch seen) serves every batch size.
+        """
+        rows = np.arange(n, dtype=np.int32) * self.n_features
+        return (
+            np.repeat(rows, self.n_trees),
+            np.tile(self._tree_inner_base, n),
+            np.tile(self._tree_leaf_base, n),
+        )
 
     def score_samples(self, x: NDArray[np.floating]) -> NDArray[np.float64]:
         """Equal to IsolationForest.score_samples: minus the anomaly score (lower = odder)."""
@@ -67,16 +81,22 @@ class CompactForest:
         if values.ndim != 2 or values.shape[1] != self.n_features:
             raise ValueError(f"expected shape (n, {self.n_features}), got {values.shape}")
         n = values.shape[0]
+        lanes = n * self.n_trees
+        if self._lanes[0].size < lanes:
+            self._lanes = self._lane_bases(n)
+        row_base, tree_base, leaf_base = (bases[:lanes] for bases in self._lanes)
         flat = values.ravel()
-        # One lane per (row, tree): where the row's values start, where the tree starts.
-        row_base = np.repeat(np.arange(n, dtype=np.int64) * self.n_features, self.n_trees)
-        tree_base = np.tile(self._tree_inner_base, n)
-        node = np.zeros(n * self.n_trees, dtype=np.int64)
+        node = np.zeros(lanes, dtype=np.int32)
+        at, index = np.empty_like(node), np.empty_like(node)
+        go_right = np.empty(lanes, dtype=bool)
         for _ in range(self.depth):
-            at = tree_base + node
-            go_right = flat.take(row_base + self._feature.take(at)) > self._threshold.take(at)
-            node = 2 * node + 1 + go_right
-        path = self._leaf_value.take(np.tile(self._tree_leaf_base, n) + node)
+            np.add(tree_base, node, out=at)
+            np.add(row_base, self._feature.take(at), out=index)
+            np.greater(flat.take(index), self._threshold.take(at), out=go_right)
+            node *= 2
+            node += 1
+            node += go_right
+        path = self._leaf_value.take(leaf_base + node)
         return -(2.0 ** (-path.reshape(n, self.n_trees).sum(axis=1) / self._denominator))
 
     def decision_function(self, x: NDArray[np.floating]) -> NDArray[np.float64]:

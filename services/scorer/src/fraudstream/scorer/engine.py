@@ -10,8 +10,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from fraudstream.common.errors import FailedPrecondition, InvalidArgument
-from fraudstream.model.ensemble import DECISION_NAMES, EnsembleScores
-from fraudstream.model.features import features_from_transactions, transaction_error
+from fraudstream.model.ensemble import DECISION_ALLOW, DECISION_NAMES, EnsembleScores
+from fraudstream.model.features import (
+    features_from_columns,
+    transaction_columns,
+    transaction_problems,
+)
 from fraudstream.model.linear import Contribution
 from fraudstream.scorer.metrics import ScorerMetrics
 from fraudstream.scorer.models import ModelHolder, ServingModel
@@ -21,34 +25,22 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class ItemProblem:
-    """Why one transaction of a batch was not scored."""
-
-    field: str
-    message: str
-
-
-@dataclass(frozen=True)
 class ScoredBatch:
-    """A batch's outcome. `rows[i]` is the row of transaction i in `scores`, or -1 if invalid."""
+    """A batch's outcome, as arrays over the valid rows.
+
+    `rows[i]` is transaction i's row in `scores` and `features`, or -1 when it was invalid (its
+    `(field, message)` is in `problems`). `reasons[j]` explains row `explained[j]`: reasons are
+    given where a decision or a detector flags the row, since nothing raised an ALLOW otherwise.
+    """
 
     model: ServingModel
+    event_ids: list[str]
     rows: np.ndarray
-    problems: dict[int, ItemProblem]
+    problems: dict[int, tuple[str, str]]
     features: np.ndarray
-    scores: EnsembleScores
+    scores: EnsembleScores | None
+    explained: np.ndarray
     reasons: list[list[Contribution]]
-
-
-def check_transaction(transaction: Transaction) -> ItemProblem | None:
-    """The first problem that keeps `transaction` from being scored, or None."""
-    if not transaction.event_id:
-        return ItemProblem("event_id", "event_id is required (it pairs the score with the event)")
-    message = transaction_error(transaction)
-    if message is None:
-        return None
-    field = message.split(" ", 1)[0]
-    return ItemProblem("type" if field == "transaction" else field, message)
 
 
 class ScoringEngine:
@@ -60,8 +52,8 @@ class ScoringEngine:
         self.max_batch_size = max_batch_size
 
     def score(self, transactions: Sequence[Transaction]) -> ScoredBatch:
-        """Score a batch; raises InvalidArgument for an oversize batch, FailedPrecondition
-        when no model is loaded. Invalid items get a problem, the rest are scored."""
+        """Score a batch. Raises InvalidArgument for an oversize batch and FailedPrecondition
+        when no model is loaded; invalid items get a problem and the rest are scored."""
         started = time.perf_counter()
         n = len(transactions)
         if n > self.max_batch_size:
@@ -72,31 +64,45 @@ class ScoringEngine:
         model = self.holder.current
         if model is None:
             raise FailedPrecondition("no model is loaded yet; the scorer is NOT_SERVING")
-        problems: dict[int, ItemProblem] = {}
-        for i, transaction in enumerate(transactions):
-            problem = check_transaction(transaction)
-            if problem is not None:
-                problems[i] = problem
-        rows = np.full(n, -1, dtype=np.int64)
-        valid = [i for i in range(n) if i not in problems] if problems else range(n)
-        rows[list(valid)] = np.arange(len(valid))
-        batch = transactions if not problems else [transactions[i] for i in valid]
-        features = features_from_transactions(batch)
-        scores = model.ensemble.score(features)
-        reasons = model.ensemble.reasons(scores)
+        columns = transaction_columns(transactions)
+        event_ids = columns.event_ids
+        problems = transaction_problems(columns)
+        rows = np.arange(n)
+        if problems:
+            valid = np.ones(n, dtype=bool)
+            valid[list(problems)] = False
+            rows = np.full(n, -1)
+            rows[valid] = np.arange(int(valid.sum()))
+            columns = columns.take(np.flatnonzero(valid))
+        scores, explained, reasons = None, np.empty(0, dtype=np.int64), []
+        features = np.empty((0, 0))
+        if len(columns):
+            features = features_from_columns(columns)
+            scores = model.ensemble.score(features)
+            flagged = scores.decision != DECISION_ALLOW
+            for fired in scores.fired.values():
+                flagged |= fired
+            explained = np.flatnonzero(flagged)
+            reasons = model.ensemble.reasons(scores, rows=explained)
+        batch = ScoredBatch(model, event_ids, rows, problems, features, scores, explained, reasons)
         self._observe(n, problems, scores, time.perf_counter() - started)
-        return ScoredBatch(model, rows, problems, features, scores, reasons)
+        return batch
 
     def _observe(
-        self, n: int, problems: dict[int, ItemProblem], scores: EnsembleScores, seconds: float
+        self,
+        n: int,
+        problems: dict[int, tuple[str, str]],
+        scores: EnsembleScores | None,
+        seconds: float,
     ) -> None:
         m = self.metrics
         m.batches.inc()
         m.batch_size.observe(n)
         m.latency.observe(seconds)
         m.transactions.inc(n - len(problems))
-        for problem in problems.values():
-            m.invalid.labels(problem.field).inc()
-        kinds, counts = np.unique(scores.decision, return_counts=True)
-        for kind, count in zip(kinds.tolist(), counts.tolist(), strict=True):
-            m.decisions.labels(DECISION_NAMES[kind].lower()).inc(count)
+        for field, _message in problems.values():
+            m.invalid.labels(field).inc()
+        if scores is not None:
+            kinds, counts = np.unique(scores.decision, return_counts=True)
+            for kind, count in zip(kinds.tolist(), counts.tolist(), strict=True):
+                m.decisions.labels(DECISION_NAMES[kind].lower()).inc(count)

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import grpc
-
 from fraudstream.common.grpc_server import GrpcService, build_grpc_service
 from fraudstream.scorer.engine import ScoringEngine
 from fraudstream.scorer.metrics import ScorerMetrics
 from fraudstream.scorer.models import ModelHolder
-from fraudstream.scorer.servicer import ScoringServiceServicer
+from fraudstream.scorer.servicer import SERVICE_NAME, ScoringServiceServicer, register
 from fraudstream.scorer.settings import ScorerSettings
-from fraudstream.v1 import scoring_service_pb2, scoring_service_pb2_grpc
-
-SERVICE_NAME = scoring_service_pb2.DESCRIPTOR.services_by_name["ScoringService"].full_name
 
 
 @dataclass
@@ -33,15 +28,12 @@ def build_server(settings: ScorerSettings, deps: ScorerDeps) -> GrpcService:
     engine = ScoringEngine(deps.holder, deps.metrics, settings.max_batch_size)
     servicer = ScoringServiceServicer(engine)
 
-    def register(server: grpc.Server) -> None:
-        scoring_service_pb2_grpc.add_ScoringServiceServicer_to_server(servicer, server)
-
     service = build_grpc_service(
         host=settings.host,
         port=settings.port,
         max_workers=settings.max_workers,
         service_names=(SERVICE_NAME,),
-        register=register,
+        register=lambda server: register(servicer, server),
         metrics=deps.metrics.grpc,
     )
     service.stop_hooks.append(servicer.shutdown)
