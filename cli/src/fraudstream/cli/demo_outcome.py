@@ -1,0 +1,131 @@
+"""What a run decided, read back from `transactions.scored` and judged against ground truth."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from typing import Any
+
+import numpy as np
+from confluent_kafka import Consumer, KafkaError
+
+from fraudstream.cli.analysts import row_of
+from fraudstream.common import topics
+from fraudstream.v1 import score_pb2
+
+logger = logging.getLogger(__name__)
+
+_UNSEEN = 0
+_FLAGGED = (score_pb2.DECISION_REVIEW, score_pb2.DECISION_BLOCK)
+
+
+def _ratio(numerator: float, denominator: float) -> float | None:
+    return round(numerator / denominator, 4) if denominator else None
+
+
+class ScoredReader:
+    """Reads every score of one run (event ids `<run_id>-<row>`) from the scored topic.
+
+    Keeps one decision and one model version per row, so redelivered scores
+    (the bridge is at-least-once) count once.
+    """
+
+    def __init__(self, bootstrap: str, run_id: str, truth: np.ndarray) -> None:
+        self.run_id = run_id
+        self._prefix = f"{run_id}-".encode()
+        self._truth = truth.astype(bool)
+        self._decision = np.zeros(len(truth), dtype=np.int8)
+        self._version = np.zeros(len(truth), dtype=np.int16)
+        self._versions: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self.scored = 0
+        self.flagged = 0
+        self.redelivered = 0
+        self._consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": f"fraudstream-demo-{uuid.uuid4().hex[:8]}",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+            }
+        )
+        self._thread = threading.Thread(target=self._run, name="scored-reader", daemon=True)
+
+    def start(self) -> None:
+        self._consumer.subscribe([topics.TRANSACTIONS_SCORED])
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                for message in self._consumer.consume(num_messages=2000, timeout=0.2):
+                    error = message.error()
+                    if error is not None:
+                        if error.code() != KafkaError._PARTITION_EOF:
+                            logger.warning("scored topic: %s", error)
+                        continue
+                    self._count(message.key() or b"", message.value() or b"")
+        finally:
+            self._consumer.close()
+
+    def _count(self, key: bytes, value: bytes) -> None:
+        if not key.startswith(self._prefix):
+            return  # another run's score
+        row = row_of(key.decode())
+        if row is None or row >= len(self._truth):
+            return
+        score = score_pb2.Score.FromString(value)
+        with self._lock:
+            if self._decision[row] != _UNSEEN:
+                self.redelivered += 1
+                return
+            self._decision[row] = score.decision or -1  # an item error still counts as seen
+            version = self._versions.setdefault(score.model_version, len(self._versions) + 1)
+            self._version[row] = version
+            self.scored += 1
+            self.flagged += score.decision in _FLAGGED
+
+    def detection(self) -> dict[str, Any]:
+        """Confusion of REVIEW/BLOCK against isFraud, overall, for BLOCK alone and per model."""
+        with self._lock:
+            decision = self._decision.copy()
+            version = self._version.copy()
+            names = {index: name for name, index in self._versions.items()}
+        seen = decision != _UNSEEN
+        truth = self._truth
+        flagged = np.isin(decision, _FLAGGED)
+        blocked = decision == score_pb2.DECISION_BLOCK
+
+        def confusion(mask: np.ndarray, alarm: np.ndarray) -> dict[str, Any]:
+            tp = int(np.sum(mask & alarm & truth))
+            fp = int(np.sum(mask & alarm & ~truth))
+            fn = int(np.sum(mask & ~alarm & truth))
+            tn = int(np.sum(mask & ~alarm & ~truth))
+            return {
+                "transactions": int(mask.sum()),
+                "frauds": tp + fn,
+                "tp": tp,
+                "fp": fp,
+                "fn": fn,
+                "tn": tn,
+                "precision": _ratio(tp, tp + fp),
+                "recall": _ratio(tp, tp + fn),
+            }
+
+        return {
+            "scored": int(seen.sum()),
+            "unscored": int((~seen).sum()),
+            "redelivered": self.redelivered,
+            "errors": int(np.sum(decision == -1)),
+            "flagged": confusion(seen, flagged),
+            "blocked": confusion(seen, blocked),
+            "by_model_version": {
+                names[index]: confusion(version == index, flagged) for index in sorted(names)
+            },
+        }
