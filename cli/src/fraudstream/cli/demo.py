@@ -216,7 +216,7 @@ def demo(
     Outputs of earlier runs (data, features, models) are reused when their
     inputs are unchanged.
     """
-    console = Console()
+    console = Console(highlight=False)
     run_dir = workdir / "run"
     if stop_only:
         stopped = stop_detached(run_dir)

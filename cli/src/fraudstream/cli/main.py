@@ -16,6 +16,7 @@ logger = logging.getLogger(__name__)
 _BUILTIN_COMMANDS: dict[str, str] = {
     "demo": "fraudstream.cli.demo:demo",
     "kafka": "fraudstream.cli.kafka:kafka",
+    "readiness": "fraudstream.cli.readiness:readiness",
     "replay": "fraudstream.cli.replay:replay_command",
     "review": "fraudstream.cli.review:review",
     "serve": "fraudstream.cli.serve:serve",

@@ -206,6 +206,7 @@ class Stack:
                 for s in self.services
             ],
             "kafka": str(self.kafka.data_dir) if self.kafka is not None else None,
+            "bootstrap": self.kafka.bootstrap if self.kafka is not None else None,
         }
         path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         return path
