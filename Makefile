@@ -5,7 +5,7 @@ GOBIN ?= $(shell go env GOPATH 2>/dev/null)/bin
 export PATH := $(CURDIR)/.venv/bin:$(GOBIN):$(PATH)
 PROTO_OUT := libs/proto/src/fraudstream/v1
 
-.PHONY: install generate check-generated lint test test-unit kafka-jars clean
+.PHONY: install generate check-generated lint test test-unit kafka-jars demo clean
 
 install:  ## create .venv from uv.lock (exact versions)
 	$(UV) sync --frozen
@@ -34,6 +34,37 @@ test: check-generated lint  ## everything CI checks
 
 test-unit:  ## fast tests only (no broker, no subprocesses)
 	pytest -m "not integration"
+
+DEMO_ARGS ?=
+UV_VERSION ?= 0.13.8
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+demo:  ## the whole pipeline on this machine, installing what is missing first (DEMO_ARGS="--rows 100000")
+	@started=$$SECONDS; \
+	step() { printf '\n==> %s\n' "$$*"; t=$$SECONDS; }; \
+	done_step() { printf '    done in %ss\n' "$$((SECONDS - t))"; }; \
+	step "system packages (JDK 17 for the broker, Maven for its jars)"; \
+	missing=(); \
+	command -v java >/dev/null || missing+=(openjdk-17-jdk-headless); \
+	command -v mvn >/dev/null || missing+=(maven); \
+	if (($${#missing[@]})); then \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) apt-get install -y -qq --no-install-recommends "$${missing[@]}" || exit 1; \
+	fi; \
+	java -version 2>&1 | head -1; done_step; \
+	step "Python environment from uv.lock"; \
+	uv=$(UV); \
+	if ! command -v $$uv >/dev/null; then \
+	  python3 -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)" || exit 1; \
+	  uv="python3 -m uv"; \
+	fi; \
+	$$uv sync --frozen --quiet || exit 1; done_step; \
+	step "Kafka broker jars (Maven Central)"; \
+	.venv/bin/fraudstream kafka fetch || exit 1; done_step; \
+	.venv/bin/fraudstream demo $(DEMO_ARGS); status=$$?; \
+	printf '\nmake demo: %ss in all\n' "$$((SECONDS - started))"; \
+	exit $$status
 
 clean:
 	rm -rf .pytest_cache .mypy_cache .ruff_cache
