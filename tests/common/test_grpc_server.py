@@ -103,21 +103,3 @@ def test_domain_errors_end_streams_with_their_status(served):
         next(responses)
     assert ended.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert ended.value.details() == "no model loaded yet"
-
-
-def test_stubbed_rpcs_answer_unimplemented():
-    from fraudstream.scorer.metrics import ScorerMetrics
-    from fraudstream.scorer.server import ScorerDeps, build_server
-    from fraudstream.scorer.settings import ScorerSettings
-    from fraudstream.v1 import scoring_service_pb2, scoring_service_pb2_grpc
-
-    service = build_server(ScorerSettings(port=0), ScorerDeps(metrics=ScorerMetrics()))
-    service.start()
-    try:
-        with grpc.insecure_channel(f"127.0.0.1:{service.port}") as channel:
-            stub = scoring_service_pb2_grpc.ScoringServiceStub(channel)
-            with pytest.raises(grpc.RpcError) as unimplemented:
-                stub.GetModelInfo(scoring_service_pb2.GetModelInfoRequest(), timeout=5)
-            assert unimplemented.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    finally:
-        service.stop(0)
