@@ -42,7 +42,7 @@ class Bridge:
         self._submit_batch = submit_batch
         self._batch_size = batch_size
         self._batch_wait = batch_wait_ms / 1000.0
-        self.window = InFlightWindow(max_in_flight)
+        self.window = InFlightWindow(max_in_flight, on_routed=self._observe_routed)
         self._seq = 0
         self._paused = False
         self._assignment: list[TopicPartition] = []
@@ -130,15 +130,6 @@ class Bridge:
         offsets, done = self.window.take_committable()
         if not done:
             return
-        now_ms = time.time() * 1000.0
-        newest = 0.0
-        for batch in done:
-            for timestamp in batch.timestamps_ms:
-                latency_ms = max(now_ms - timestamp, 0.0)
-                self._metrics.event_latency.observe(latency_ms / 1000.0)
-            newest = max(batch.timestamps_ms, default=newest)
-        if newest:
-            self._metrics.last_latency_ms.set(max(now_ms - newest, 0.0))
         self._metrics.in_flight.set(len(self.window))
         partitions = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
         try:
@@ -149,6 +140,14 @@ class Bridge:
             self._metrics.commits.inc()
         except Exception as exc:  # a failed commit only means redelivery
             logger.warning("offset commit failed (%s); those events may be consumed again", exc)
+
+    def _observe_routed(self, batch: Batch) -> None:
+        """Event latency: Kafka timestamp to the moment the batch's last delivery confirmed."""
+        now_ms = time.time() * 1000.0
+        for timestamp in batch.timestamps_ms:
+            self._metrics.event_latency.observe(max(now_ms - timestamp, 0.0) / 1000.0)
+        if batch.timestamps_ms:
+            self._metrics.last_latency_ms.set(max(now_ms - max(batch.timestamps_ms), 0.0))
 
     def _drain_and_commit(self, timeout: float) -> None:
         if not self.window.wait_routed(timeout):

@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,8 +52,9 @@ class Batch:
 class InFlightWindow:
     """At most `capacity` batches between consumption and full routing, committed in order."""
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, on_routed: Callable[[Batch], None] | None = None) -> None:
         self.capacity = capacity
+        self._on_routed = on_routed
         self._batches: deque[Batch] = deque()
         self._routed: set[int] = set()
         self._changed = threading.Condition()
@@ -70,6 +72,8 @@ class InFlightWindow:
             self._batches.append(batch)
 
     def _mark_routed(self, batch: Batch) -> None:
+        if self._on_routed is not None:
+            self._on_routed(batch)
         with self._changed:
             self._routed.add(batch.seq)
             self._changed.notify_all()
