@@ -14,6 +14,7 @@ logger = logging.getLogger(__name__)
 # Commands that live in this package, imported only when used so that
 # `fraudstream --help` stays fast.
 _BUILTIN_COMMANDS: dict[str, str] = {
+    "bench": "fraudstream.cli.bench:bench",
     "demo": "fraudstream.cli.demo:demo",
     "kafka": "fraudstream.cli.kafka:kafka",
     "readiness": "fraudstream.cli.readiness:readiness",
