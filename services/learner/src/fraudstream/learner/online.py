@@ -11,19 +11,11 @@ from typing import Any
 import numpy as np
 from sklearn.linear_model import SGDClassifier
 
-from fraudstream.model.linear import LinearModel
+from fraudstream.model.linear import LinearModel, risk_from_logit
 
 logger = logging.getLogger(__name__)
 
 _CLASSES = np.array([0, 1])
-# Same clip as the scorer's risk formula (fraudstream.model.linear), so recall here is
-# recall as served.
-_LOGIT_CLIP = 50.0
-
-
-def risk_of(logit: np.ndarray) -> np.ndarray:
-    """Fraud probability from log-odds, clipped exactly as scorers compute it."""
-    return np.asarray(1.0 / (1.0 + np.exp(-np.clip(logit, -_LOGIT_CLIP, _LOGIT_CLIP))))
 
 
 class Challenger:
@@ -196,7 +188,8 @@ def _measure(fraud: np.ndarray, logit: np.ndarray, review: float) -> WindowMetri
         # PR-AUC needs both classes; report NaN rather than a number that means nothing.
         return WindowMetrics(math.nan, math.nan if frauds == 0 else 1.0, labels, frauds)
     pr_auc = average_precision(fraud, logit)
-    recall = float(np.mean(risk_of(logit[fraud]) >= review))
+    # The scorers' own logistic, so recall here is recall as served.
+    recall = float(np.mean(risk_from_logit(logit[fraud]) >= review))
     return WindowMetrics(pr_auc, recall, labels, frauds)
 
 
