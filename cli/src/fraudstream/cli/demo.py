@@ -228,6 +228,8 @@ def demo(
             f"stop it first: fraudstream demo --stop --workdir {workdir}"
         )
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    # Ctrl-C must stop the demo even when started where SIGINT is ignored (a background job).
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     began = time.monotonic()
     steps = Steps(console)
     try:
@@ -256,4 +258,5 @@ def demo(
         ) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
     console.print(f"demo finished in {time.monotonic() - began:.0f} s")

@@ -20,10 +20,14 @@ if TYPE_CHECKING:
 SUMMARY_FILE = "demo_summary.json"
 
 
-def _quantiles(sample: PipelineSample, service: str, histogram: str) -> dict[str, float | None]:
+def _quantiles(sample: PipelineSample, service: str, histogram: str) -> dict[str, Any]:
     counts = buckets(getattr(sample, service), histogram)
     values = {f"p{round(q * 100)}": quantile(counts, q) for q in (0.5, 0.95, 0.99)}
-    return {k: None if v is None else round(v, 6) for k, v in values.items()}
+    result: dict[str, Any] = {k: None if v is None else round(v, 6) for k, v in values.items()}
+    top = max((bound for bound in counts if bound != float("inf")), default=None)
+    if top is not None and any(v is not None and v >= top for v in values.values()):
+        result["capped_at"] = top  # beyond the last bucket: the true value is at least this
+    return result
 
 
 def summarise(
@@ -126,8 +130,11 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
 
 
-def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value * 1000:,.1f} ms"
+def _ms(value: float | None, capped_at: float | None = None) -> str:
+    if value is None:
+        return "-"
+    at_least = ">= " if capped_at is not None and value >= capped_at else ""
+    return f"{at_least}{value * 1000:,.1f} ms"
 
 
 def print_summary(console: Console, summary: dict[str, Any]) -> None:
@@ -136,6 +143,7 @@ def print_summary(console: Console, summary: dict[str, Any]) -> None:
     blocked = summary["detection"]["blocked"]
     throughput, latency = summary["throughput"], summary["latency_seconds"]
     routed = latency["kafka_to_routed"]
+    cap = routed.get("capped_at")
     learner, analysts = summary["learner"], summary["analysts"]
     table = Table(title=f"fraudstream demo: summary of {summary['run_id']}", show_header=False)
     table.add_column("what", style="bold")
@@ -152,7 +160,7 @@ def print_summary(console: Console, summary: dict[str, Any]) -> None:
     )
     table.add_row(
         "latency Kafka -> routed",
-        f"p50 {_ms(routed['p50'])}, p99 {_ms(routed['p99'])}"
+        f"p50 {_ms(routed['p50'], cap)}, p99 {_ms(routed['p99'], cap)}"
         f"; scorer batch p99 {_ms(latency['scorer_batch']['p99'])}",
     )
     table.add_row(
@@ -180,10 +188,37 @@ def print_summary(console: Console, summary: dict[str, Any]) -> None:
             f"label-to-served p50 {_ms(served['p50'])}, p99 {_ms(served['p99'])}",
         )
     table.add_row("scorer model at the end", summary["scorer"]["model_version"])
-    for version, numbers in summary["detection"]["by_model_version"].items():
+    for what, numbers in _bundle_vs_online(summary["detection"]["by_model_version"]).items():
         table.add_row(
-            f"  served by {version}",
+            f"  served by {what}",
             f"{numbers['transactions']:,} tx, recall {_pct(numbers['recall'])}, "
             f"precision {_pct(numbers['precision'])}",
         )
     console.print(table)
+    replay_rate = summary["replay"]["tx_per_second"] or 0
+    if routed["p50"] is not None and replay_rate > 1.2 * (throughput["tx_per_second"] or 0):
+        console.print(
+            "[dim]the replay outran the pipeline, so latency includes the wait behind the "
+            f"backlog; for serving latency run with --rate below "
+            f"{throughput['tx_per_second']:,.0f}[/]"
+        )
+
+
+def _bundle_vs_online(by_version: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Detection of the offline bundle (snapshot 0) and of all online snapshots together."""
+    groups: dict[str, dict[str, Any]] = {}
+    for version, numbers in by_version.items():
+        online = not version.endswith("+s0")
+        key = "online snapshots" if online else "the offline bundle"
+        group = groups.setdefault(key, {"transactions": 0, "tp": 0, "fp": 0, "fn": 0, "n": 0})
+        group["n"] += 1
+        for field in ("transactions", "tp", "fp", "fn"):
+            group[field] += numbers[field]
+    for group in groups.values():
+        tp = group["tp"]
+        group["recall"] = tp / (tp + group["fn"]) if tp + group["fn"] else None
+        group["precision"] = tp / (tp + group["fp"]) if tp + group["fp"] else None
+    if "online snapshots" in groups:
+        count = groups["online snapshots"].pop("n")
+        groups[f"{count} online snapshots"] = groups.pop("online snapshots")
+    return groups

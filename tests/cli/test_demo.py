@@ -1,0 +1,117 @@
+"""`fraudstream demo` end to end on a small run: reports written, reuse, nothing left running."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from fraudstream.cli.stack import PIDS_FILE
+
+pytestmark = pytest.mark.integration
+
+TOKEN = "tok-demo-test-7c2"
+_CLI = (sys.executable, "-m", "fraudstream.cli.main")
+# Small enough for CI: 20k replayed rows (a few dozen frauds), a 50k-row training set.
+SMALL = ("--rows", "20000", "--train-rows", "50000", "--free-ports", "--analyst-delay", "0")
+
+
+def _demo(workdir: Path, reports: Path, *args: str, timeout: float = 400) -> str:
+    result = subprocess.run(
+        [*_CLI, "demo", *SMALL, *args, "--workdir", str(workdir), "--reports", str(reports)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "FRAUDSTREAM_ANALYST_TOKENS": f"ci:{TOKEN}", "COLUMNS": "160"},
+    )
+    assert result.returncode == 0, f"demo failed:\n{result.stdout[-6000:]}\n{result.stderr[-6000:]}"
+    return result.stdout
+
+
+def _running_under(workdir: Path) -> list[str]:
+    """Processes whose command line or working directory lies in `workdir`."""
+    found = []
+    root = str(workdir.resolve())
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            cwd = os.readlink(proc / "cwd")
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z" and (root in cmdline or cwd.startswith(root)):
+            found.append(f"{proc.name}: {cmdline[:200]}")
+    return found
+
+
+def test_a_small_demo_runs_end_to_end_then_reuses_the_build_and_stops_on_ctrl_c(tmp_path: Path):
+    workdir, reports = tmp_path / "demo", tmp_path / "reports"
+    out = _demo(workdir, reports)
+    assert "==> train the ensemble" in out and "done in" in out
+    summary = json.loads((reports / "demo_summary.json").read_text())
+    assert summary["complete"] and summary["replayed"] == 20_000
+    detection = summary["detection"]
+    assert detection["scored"] == 20_000 and detection["unscored"] == 0
+    flagged = detection["flagged"]
+    assert flagged["frauds"] > 0 and flagged["recall"] is not None and flagged["recall"] > 0.5
+    assert summary["throughput"]["tx_per_second"] > 0
+    assert summary["latency_seconds"]["kafka_to_routed"]["p99"] is not None
+    assert summary["analysts"]["labels"] > 0 and summary["learner"]["labels_seen"] > 0
+    assert [s["step"].split()[0] for s in summary["steps"]][:4] == [
+        "simulate",
+        "simulate",
+        "features",
+        "train",
+    ]
+    assert _running_under(workdir) == [], "the demo left processes running"
+
+    # A second run reuses data, features and bundle; Ctrl-C during the replay stops everything.
+    process = subprocess.Popen(
+        [*_CLI, "demo", *SMALL, "--rows", "400000", "--workdir", str(workdir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "COLUMNS": "160"},
+    )
+    lines = []
+    assert process.stdout is not None
+    for line in process.stdout:
+        lines.append(line)
+        if line.startswith("==> replay"):
+            time.sleep(3)
+            process.send_signal(signal.SIGINT)
+            break
+    out = "".join(lines) + process.communicate(timeout=120)[0]
+    assert process.returncode == 130, out
+    assert out.count("reused: built by an earlier run") == 3, out  # train CSV, features, bundle
+    assert "interrupted: every process the demo started is stopped" in out
+    assert _running_under(workdir) == [], "Ctrl-C left processes running"
+
+
+def test_a_demo_left_running_must_be_stopped_first(tmp_path: Path):
+    run = tmp_path / "run"
+    run.mkdir()
+    # What --keep-running leaves behind, with processes that have gone since.
+    (run / PIDS_FILE).write_text(
+        json.dumps({"services": [{"name": "scorer", "pid": 999_999_999}], "kafka": None})
+    )
+    refused = subprocess.run(
+        [*_CLI, "demo", "--workdir", str(tmp_path)], capture_output=True, text=True, timeout=60
+    )
+    assert refused.returncode == 1 and "fraudstream demo --stop" in refused.stderr
+    stopped = subprocess.run(
+        [*_CLI, "demo", "--stop", "--workdir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert stopped.returncode == 0 and not (run / PIDS_FILE).exists()
+    assert "nothing runs" in stopped.stdout or "stopped" in stopped.stdout
