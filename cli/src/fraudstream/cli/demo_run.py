@@ -85,16 +85,21 @@ class _ReplayThread(threading.Thread):
 
 
 def _ports(name: str, free: bool) -> tuple[int | None, int | None]:
-    if free:
-        return None, None
-    ports = DEFAULT_PORTS[name]
-    for port in ports:
-        if not port_is_free(port):
-            raise StackError(
-                f"port {port} for the {name} is in use (a demo still running? "
-                "`fraudstream demo --stop`; or run with --free-ports)"
-            )
-    return ports
+    return (None, None) if free else DEFAULT_PORTS[name]
+
+
+def check_ports_free() -> None:
+    """Fail before starting anything when one of DESIGN.md's ports is taken."""
+    wanted = {"Kafka": KAFKA_PORT}
+    for name, (port, metrics_port) in DEFAULT_PORTS.items():
+        wanted |= {f"{name} gRPC": port, f"{name} metrics": metrics_port}
+    taken = [f"{port} ({what})" for what, port in wanted.items() if not port_is_free(port)]
+    if taken:
+        raise StackError(
+            f"port {', '.join(taken)} in use on 127.0.0.1: a demo still running "
+            "(`fraudstream demo --stop`), a broker (`fraudstream kafka stop`) or another "
+            "program; or run with --free-ports"
+        )
 
 
 def _start(
@@ -125,6 +130,8 @@ class LiveRun:
     def execute(self, truth: GroundTruth, truth_column: Any) -> dict[str, Any]:
         """Start everything, replay, watch, summarise; stop everything unless keep_running."""
         c = self.config
+        if not c.free_ports:
+            check_ports_free()
         shutil.rmtree(self.run_dir, ignore_errors=True)  # each run starts from empty state
         self.run_dir.mkdir(parents=True)
         with Stack(self.run_dir) as stack:
