@@ -14,6 +14,8 @@ from rich.console import Console
 
 from fraudstream.cli.broker import BrokerError
 from fraudstream.cli.demo_build import Builder, BuildError, Steps
+from fraudstream.cli.kafka_admin import TopicError
+from fraudstream.cli.kafka_jars import KafkaSetupError
 from fraudstream.cli.stack import PIDS_FILE, StackError, stop_detached
 
 if TYPE_CHECKING:
@@ -252,7 +254,7 @@ def demo(
     except KeyboardInterrupt:
         console.print("[yellow]interrupted: every process the demo started is stopped[/]")
         raise SystemExit(130) from None
-    except (BuildError, BrokerError, StackError) as exc:
+    except (BuildError, BrokerError, KafkaSetupError, TopicError, StackError) as exc:
         raise click.ClickException(
             f"{exc}\n(every process the demo started is stopped; logs in {run_dir / 'logs'})"
         ) from None
