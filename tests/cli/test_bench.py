@@ -27,6 +27,7 @@ _FIGURES = {
     "scorer.baseline_tx_per_s",
     "scorer.baseline_p99_ms",
     "endtoend.tx_per_s",
+    "endtoend.backlog_drain_tx_per_s",
     "endtoend.p50_ms",
     "endtoend.p99_ms",
 }
@@ -128,6 +129,7 @@ def test_end_to_end_saw_every_event_and_measured_latency_per_event(bench_run):
     endtoend = bench_run["report"]["sections"]["endtoend"]
     sizes = bench_run["report"]["sizes"]
     assert endtoend["throughput"]["events"] == sizes["endtoend_throughput_events"]
+    assert endtoend["backlog_drain"]["events"] == sizes["endtoend_throughput_events"]
     latency = endtoend["latency_at_offered_rate"]
     assert latency["events"] == sizes["endtoend_latency_events"]
     assert latency["latency"]["p50_ms"] <= latency["latency"]["p99_ms"]

@@ -1,13 +1,14 @@
 """End to end on one machine: broker, ingest and scorer processes, `transactions` to `.scored`.
 
-Two phases on a fresh broker:
-- sustained throughput: `fraudstream replay --rate 0` writes the events first, then the ingest
-  bridge starts and drains that backlog; the rate is measured from the first to the last Kafka
-  timestamp of their scores on `transactions.scored` (so it is the pipeline's capacity, not the
-  producer's speed);
-- latency: with the bridge running, `fraudstream replay --rate R` offers R events/s, and each
+Phases on a fresh broker:
+- sustained throughput: with the bridge running, `fraudstream replay --rate 0` writes the events
+  as fast as it can; the rate is measured from the first to the last Kafka timestamp of their
+  scores on `transactions.scored`;
+- latency: `fraudstream replay --rate R` offers R events/s to the running bridge, and each
   event's latency is its score's Kafka timestamp minus its own on `transactions`, matched by
-  event id.
+  event id;
+- catch-up: the bridge is stopped, the same number of events is written, and a new bridge
+  drains that backlog (the rate a bridge recovers at after an outage).
 Timestamps are read back from Kafka after each phase, so reading them costs the run nothing.
 """
 
@@ -191,11 +192,12 @@ def run_endtoend(
     latency_events: int,
     offered_rate: float,
 ) -> dict[str, Any]:
-    """Both phases on a fresh broker with one scorer and one ingest bridge."""
+    """The three phases on a fresh broker with one scorer and one ingest bridge."""
     stack_dir = workdir / "endtoend"
     if stack_dir.exists():
         shutil.rmtree(stack_dir)  # a fresh broker: no events from earlier runs
     stack_dir.mkdir(parents=True)
+    scored_so_far = 0
     with Stack(stack_dir) as stack:
         say("end to end: starting Kafka")
         bootstrap = stack.start_kafka()
@@ -203,41 +205,48 @@ def run_endtoend(
             "scorer", "--models", str(models.resolve()), "--learner-addr", ""
         )
         scorer.wait_serving(120)
-        ingest_args = (
-            "--kafka-bootstrap",
-            bootstrap,
-            "--scorer-addr",
-            scorer.address,
-            "--feedback-addr",
-            "",
-        )
-
-        say(f"end to end: replaying {throughput_events:,} events (rate 0) before the bridge runs")
-        replay_seconds = _replay(bootstrap, csv, "tput", throughput_events, 0)
-        say(f"end to end: backlog written in {replay_seconds:.1f}s; starting the ingest bridge")
+        ingest_args = ["--kafka-bootstrap", bootstrap, "--scorer-addr", scorer.address]
+        ingest_args += ["--feedback-addr", ""]
         ingest = stack.start_service("ingest", *ingest_args)
         ingest.wait_serving(120)
-        _wait_scored(bootstrap, throughput_events, ingest, 600, "throughput")
-        ingest.stop(30)  # drains and commits, so the next bridge starts after the backlog
 
-        ingest = stack.start_service("ingest", *ingest_args)
-        ingest.wait_serving(120)
+        def phase(run_id: str, events: int, rate: float, label: str) -> float:
+            nonlocal scored_so_far
+            seconds = _replay(bootstrap, csv, run_id, events, rate)
+            scored_so_far += events
+            _wait_scored(bootstrap, scored_so_far, ingest, 600, label)
+            return seconds
+
         say("end to end: warming the bridge up at the offered rate")
-        _replay(bootstrap, csv, "warm", _WARMUP_EVENTS, offered_rate)
-        _wait_scored(bootstrap, throughput_events + _WARMUP_EVENTS, ingest, 120, "warm-up")
+        phase("warm", _WARMUP_EVENTS, offered_rate, "warm-up")
+        say(f"end to end: replaying {throughput_events:,} events at rate 0 into the live bridge")
+        live_seconds = phase("live", throughput_events, 0, "throughput")
         say(f"end to end: offering {latency_events:,} events at {offered_rate:,.0f} tx/s")
-        _replay(bootstrap, csv, "lat", latency_events, offered_rate)
-        _wait_scored(
-            bootstrap, throughput_events + _WARMUP_EVENTS + latency_events, ingest, 300, "latency"
-        )
+        phase("lat", latency_events, offered_rate, "latency")
+        ingest.stop(30)  # drains and commits, so the next bridge starts after what is done
+        say(f"end to end: backlog of {throughput_events:,} events, then a bridge drains it")
+        backlog_seconds = _replay(bootstrap, csv, "drain", throughput_events, 0)
+        ingest = stack.start_service("ingest", *ingest_args)
+        ingest.wait_serving(120)
+        scored_so_far += throughput_events
+        _wait_scored(bootstrap, scored_so_far, ingest, 600, "backlog drain")
         say("end to end: reading timestamps back from Kafka")
         scored = _timestamps(bootstrap, topics.TRANSACTIONS_SCORED, _scored_id)
         produced = _timestamps(bootstrap, topics.TRANSACTIONS, _transaction_id)
-    throughput = _throughput(scored, "tput", throughput_events)
-    throughput["replay_rate_0_tx_per_s"] = throughput_events / replay_seconds
-    throughput["how"] = (
-        "events written to `transactions` first, then the bridge drains the backlog; first to "
-        "last Kafka timestamp of their scores on `transactions.scored`"
+    live = _throughput(scored, "live", throughput_events)
+    live["replay_rate_0_tx_per_s"] = throughput_events / live_seconds
+    # Scores cannot come out faster than the replayer writes events in: close to its rate, the
+    # figure is the producer's bound, not the pipeline's.
+    live["bounded_by_replay"] = live["tx_per_s"] >= 0.9 * live["replay_rate_0_tx_per_s"]
+    live["how"] = (
+        "`fraudstream replay --rate 0` into the running bridge; first to last Kafka timestamp "
+        "of the events' scores on `transactions.scored`"
+    )
+    drain = _throughput(scored, "drain", throughput_events)
+    drain["replay_rate_0_tx_per_s"] = throughput_events / backlog_seconds
+    drain["how"] = (
+        "events written while no bridge runs, then one starts and catches up; first to last "
+        "Kafka timestamp of their scores"
     )
     latency = _latency(produced, scored, "lat")
     latency["offered_rate"] = offered_rate
@@ -247,18 +256,7 @@ def run_endtoend(
     )
     return {
         "processes": "1 Kafka broker (KRaft), 1 ingest bridge, 1 scorer; feedback not attached",
-        "throughput": throughput,
+        "throughput": live,
+        "backlog_drain": drain,
         "latency_at_offered_rate": latency,
-        "targets": {
-            "tx_per_s": {
-                "target": f">= {TARGET_TX_PER_S:,.0f}",
-                "value": throughput["tx_per_s"],
-                "met": throughput["tx_per_s"] >= TARGET_TX_PER_S,
-            },
-            "p99_ms_at_offered_rate": {
-                "target": f"<= {TARGET_P99_MS:.0f}",
-                "value": latency["latency"]["p99_ms"],
-                "met": latency["latency"]["p99_ms"] <= TARGET_P99_MS,
-            },
-        },
     }

@@ -71,7 +71,7 @@ def _bars(axis: Any, rows: list[tuple[str, float, str]], title: str, unit: str) 
     axis.set_title(title, fontsize=10)
     axis.set_xlabel(unit)
     for position, value in zip(positions, values, strict=True):
-        axis.text(value, position, f" {value:,.3g}", va="center", fontsize=7)
+        axis.text(value, position, f" {_number(value)}", va="center", fontsize=7)
 
 
 _OURS, _BASE, _PEER = "#1f77b4", "#bbbbbb", "#ff7f0e"
@@ -82,6 +82,7 @@ _THROUGHPUT = (
     ("mlserver.fraudstream_batched_rows_per_s", "fraudstream Score, 64 rows/request", _OURS),
     ("scorer.stream_tx_per_s", "fraudstream StreamScores, 512/batch", _OURS),
     ("endtoend.tx_per_s", "end to end Kafka->scored", _OURS),
+    ("endtoend.backlog_drain_tx_per_s", "end to end, backlog catch-up", _OURS),
 )
 _LATENCY = (
     ("scorer.baseline_p99_ms", "scikit-learn per event p99", _BASE),
@@ -102,8 +103,19 @@ def write_chart(report: dict[str, Any], path: Path) -> Path | None:
     import matplotlib.pyplot as plt
 
     figures = headline(report)
-    throughput = [(lbl, figures[k]["value"], c) for k, lbl, c in _THROUGHPUT if k in figures]
-    latency = [(lbl, figures[k]["value"], c) for k, lbl, c in _LATENCY if k in figures]
+
+    def rows(panel: tuple[tuple[str, str, str], ...]) -> list[tuple[str, float, str]]:
+        chosen = []
+        for key, label, colour in panel:
+            if key in figures:
+                entry = figures[key]
+                if "target" in entry:
+                    sign = ">=" if entry["better"] == "higher" else "<="
+                    label += f"\n(target {sign} {_number(entry['target'])})"
+                chosen.append((label, float(entry["value"]), colour))
+        return chosen
+
+    throughput, latency = rows(_THROUGHPUT), rows(_LATENCY)
     if not throughput and not latency:
         return None
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.8))
