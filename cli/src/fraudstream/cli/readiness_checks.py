@@ -29,7 +29,7 @@ class Readiness(PipelineTrace):
     def run(self) -> list[Check]:
         kafka_ok = self.kafka()
         healthy = {name: self.health(name, addrs) for name, addrs in self.t.services.items()}
-        infos = self.scorer_models() if healthy["scorer"] else []
+        infos = self.scorer_models()  # a NOT_SERVING scorer may still say why: no model yet
         if healthy["learner"] and infos:
             self.versions(infos)
         else:
