@@ -160,7 +160,12 @@ def bench(
             scorer.wait_serving(120)
             address, venv = scorer.address, mlserver_venv.resolve()
             if "scorer" in serving:
-                _run(report, "scorer", lambda: scorer_section(address, models, transactions, sizes))
+                pid = scorer.process.pid
+                _run(
+                    report,
+                    "scorer",
+                    lambda: scorer_section(address, models, transactions, sizes, pid),
+                )
             if "mlserver" in serving:
                 _run(
                     report,

@@ -12,6 +12,7 @@ from typing import Any
 import grpc
 
 from fraudstream.cli.bench.loadgen import concurrent_throughput, sequential_latency
+from fraudstream.cli.bench.machine import process_cpu_seconds
 from fraudstream.v1 import scoring_service_pb2, scoring_service_pb2_grpc
 from fraudstream.v1.transaction_pb2 import Transaction
 
@@ -51,8 +52,13 @@ def stream_once(
     batches: Sequence[scoring_service_pb2.StreamScoresRequest],
     count: int,
     in_flight: int,
+    scorer_pid: int | None = None,
 ) -> dict[str, Any]:
-    """One StreamScores stream of `count` batches with at most `in_flight` unanswered."""
+    """One StreamScores stream of `count` batches with at most `in_flight` unanswered.
+
+    Also how many cores the client (this process) and the scorer kept busy meanwhile: on a
+    small machine they share the cores, so a busy client leaves the scorer less.
+    """
     window = threading.Semaphore(in_flight)
 
     def requests() -> Iterator[scoring_service_pb2.StreamScoresRequest]:
@@ -61,6 +67,8 @@ def stream_once(
             yield batches[i % len(batches)]
 
     scored = errors = answered = 0
+    client_cpu = time.process_time()
+    scorer_cpu = process_cpu_seconds(scorer_pid) if scorer_pid else 0.0
     began = time.perf_counter()
     for i, response in enumerate(stub.StreamScores(requests(), timeout=600)):
         expected = batches[i % len(batches)]
@@ -73,14 +81,19 @@ def stream_once(
         answered += 1
         window.release()
     seconds = time.perf_counter() - began
+    client_cores = (time.process_time() - client_cpu) / seconds
     if answered != count:
         raise RuntimeError(f"StreamScores answered {answered} of {count} batches")
-    return {
+    trial = {
         "transactions": scored,
         "seconds": seconds,
         "tx_per_s": scored / seconds,
         "item_errors": errors,
+        "client_cores_busy": client_cores,
     }
+    if scorer_pid:
+        trial["scorer_cores_busy"] = (process_cpu_seconds(scorer_pid) - scorer_cpu) / seconds
+    return trial
 
 
 def stream_throughput(
@@ -90,6 +103,7 @@ def stream_throughput(
     in_flight: int,
     total: int,
     trials: int,
+    scorer_pid: int | None = None,
 ) -> dict[str, Any]:
     """StreamScores transactions per second: `trials` streams of `total` transactions each."""
     batches = batches_of(transactions, batch_size)
@@ -97,7 +111,7 @@ def stream_throughput(
     with channel(address) as opened:
         stub = scoring_service_pb2_grpc.ScoringServiceStub(opened)
         stream_once(stub, batches, min(count, 50), in_flight)  # warm-up
-        runs = [stream_once(stub, batches, count, in_flight) for _ in range(trials)]
+        runs = [stream_once(stub, batches, count, in_flight, scorer_pid) for _ in range(trials)]
     rates = [run["tx_per_s"] for run in runs]
     return {
         "batch_size": batch_size,

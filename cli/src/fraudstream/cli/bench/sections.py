@@ -57,7 +57,11 @@ class Sizes:
 
 
 def scorer_section(
-    address: str, models: Path, transactions: list[Transaction], sizes: Sizes
+    address: str,
+    models: Path,
+    transactions: list[Transaction],
+    sizes: Sizes,
+    scorer_pid: int | None = None,
 ) -> dict[str, Any]:
     """StreamScores throughput and Score latency against the per-event scikit-learn baseline."""
     say(
@@ -71,6 +75,7 @@ def scorer_section(
         sizes.in_flight,
         sizes.stream_transactions,
         sizes.stream_trials,
+        scorer_pid,
     )
     say(
         f"scorer: StreamScores {stream['tx_per_s']:,.0f} tx/s; Score latency, "
