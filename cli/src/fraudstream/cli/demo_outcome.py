@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -31,8 +32,15 @@ class ScoredReader:
     (the bridge is at-least-once) count once.
     """
 
-    def __init__(self, bootstrap: str, run_id: str, truth: np.ndarray) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        run_id: str,
+        truth: np.ndarray,
+        on_score: Callable[[int, score_pb2.Score], None] | None = None,
+    ) -> None:
         self.run_id = run_id
+        self._on_score = on_score
         self._prefix = f"{run_id}-".encode()
         self._truth = truth.astype(bool)
         self._decision = np.zeros(len(truth), dtype=np.int8)
@@ -90,6 +98,16 @@ class ScoredReader:
             self._version[row] = version
             self.scored += 1
             self.flagged += score.decision in _FLAGGED
+        if self._on_score is not None:
+            self._on_score(row, score)
+
+    def decisions(self) -> tuple[np.ndarray, list[str | None]]:
+        """Per row: the decision (0 unseen) and the model version that made it."""
+        with self._lock:
+            names: list[str | None] = [None] * (len(self._versions) + 1)
+            for name, index in self._versions.items():
+                names[index] = name
+            return self._decision.copy(), [names[v] for v in self._version]
 
     def detection(self) -> dict[str, Any]:
         """Confusion of REVIEW/BLOCK against isFraud, overall, for BLOCK alone and per model."""

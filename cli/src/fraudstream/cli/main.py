@@ -16,6 +16,7 @@ logger = logging.getLogger(__name__)
 _BUILTIN_COMMANDS: dict[str, str] = {
     "bench": "fraudstream.cli.bench:bench",
     "demo": "fraudstream.cli.demo:demo",
+    "experiment": "fraudstream.cli.experiment:experiment",
     "kafka": "fraudstream.cli.kafka:kafka",
     "readiness": "fraudstream.cli.readiness:readiness",
     "replay": "fraudstream.cli.replay:replay_command",
