@@ -211,7 +211,7 @@ def drift(
     then compares recall on the new pattern of the online system with the same
     bundle frozen, and writes reports/experiment_drift.json and .png.
     """
-    from fraudstream.cli.experiment_report import analyse, write
+    from fraudstream.cli.experiment_report import analyse, frozen_flags, write
 
     console = Console(highlight=False)
     steps = Steps(console)
@@ -270,7 +270,8 @@ def drift(
         label_events = _label_events(bootstrap)
         learner_metrics = scrape(learner.metrics_url)
     with steps.step("score the replayed rows with the frozen bundle and compare"):
-        result = analyse(frame, drift_step, models, run_id, outcome, label_events, learner_metrics)
+        frozen = frozen_flags(frame, models)
+        result = analyse(frame, drift_step, frozen, run_id, outcome, label_events, learner_metrics)
     result["steps"] = steps.as_dict()
     result["settings"] = {
         "rows": rows,

@@ -36,22 +36,26 @@ def _recall(flags: np.ndarray) -> float | None:
     return round(float(flags.mean()), 4) if flags.size >= 1 else None
 
 
+def frozen_flags(frame: pd.DataFrame, models: Path) -> np.ndarray:
+    """Which rows the bundle alone, never updated, sends to REVIEW or BLOCK."""
+    from fraudstream.model.ensemble import load_ensemble
+    from fraudstream.model.features import features_from_frame
+
+    return np.isin(load_ensemble(models).score(features_from_frame(frame)).decision, _FLAGGED)
+
+
 def analyse(
     frame: pd.DataFrame,
     drift_step: int,
-    models: Path,
+    frozen: np.ndarray,
     run_id: str,
     outcome: dict[str, Any],
     label_events: dict[int, str],
     learner_metrics: Samples,
 ) -> dict[str, Any]:
     """Recall on the new pattern over time, labels it took, label-to-served latency."""
-    from fraudstream.model.ensemble import load_ensemble
-    from fraudstream.model.features import features_from_frame
-
     target = new_pattern(frame, drift_step)
     rows = np.flatnonzero(target)  # in replay order, which is event time
-    frozen = np.isin(load_ensemble(models).score(features_from_frame(frame)).decision, _FLAGGED)
     decisions: np.ndarray = outcome["decisions"]
     online = np.isin(decisions, _FLAGGED)
     seen = decisions[rows] != 0

@@ -1,0 +1,59 @@
+"""The drift experiment's analysis on a hand-made run (no processes): recall, labels, plot."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fraudstream.cli.experiment_report import analyse, new_pattern, write
+
+DRIFT = 10
+
+
+def _frame() -> pd.DataFrame:
+    """40 rows: 10 legit before the drift, then 30 structuring frauds, all in step order."""
+    rows = [("PAYMENT", 50.0, 0, step) for step in range(5, 10)] * 2
+    rows += [("TRANSFER", 9_000.0, 1, DRIFT + i) for i in range(30)]
+    return pd.DataFrame(rows, columns=["type", "amount", "isFraud", "step"])
+
+
+def test_recall_over_time_and_labels_to_reach_the_target(tmp_path: Path):
+    frame = _frame()
+    target = np.flatnonzero(new_pattern(frame, DRIFT))
+    assert target.tolist() == list(range(10, 40))
+    # Snapshot 0 misses the first 10 frauds; snapshot 1 (12 of them learned) catches the rest.
+    decisions = np.full(len(frame), 1, dtype=np.int8)
+    decisions[20:] = 3
+    versions = ["b+s0"] * 20 + ["b+s1"] * 20
+    labels = {position: f"run-{row}" for position, row in enumerate(range(10, 22), start=1)}
+    labels[13] = "run-2"  # a legit label does not count as a new-pattern one
+    outcome = {
+        "decisions": decisions,
+        "versions": versions,
+        "position_of": {0: 0, 1: 13},
+        "reported": 10,
+    }
+    frozen = np.zeros(len(frame), dtype=bool)
+    metrics = {
+        "learner_label_to_served_seconds_bucket": [({"le": "0.1"}, 3.0), ({"le": "+Inf"}, 4.0)],
+        "learner_label_to_served_seconds_count": [({}, 4.0)],
+        "learner_promotions_total": [({}, 1.0)],
+    }
+
+    result = analyse(frame, DRIFT, frozen, "run", outcome, labels, metrics)
+
+    assert result["new_pattern"]["rows"] == 30
+    assert result["new_pattern"]["online_recall"] == round(20 / 30, 4)
+    assert result["new_pattern"]["frozen_recall"] == 0.0
+    assert result["labels_to_recall"]["new_pattern_labels"] == 12
+    assert result["labels_to_recall"]["new_pattern_labels_total"] == 12
+    assert [w["online_recall"] for w in result["over_time"]][:3] == [0.0, 0.0, 0.0]
+    assert result["over_time"][-1]["new_pattern_labels_learned"] == 12
+    assert result["label_to_served_seconds"]["count"] == 4 and result["promotions"] == 1
+
+    json_path, png_path = write(result, tmp_path)
+    assert json.loads(json_path.read_text())["new_pattern"]["rows"] == 30
+    assert png_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
