@@ -59,12 +59,14 @@ def _env(deploy_dir) -> dict[str, str]:
     return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
 
 
+@pytest.mark.integration
 def test_compose_file_is_valid(compose, deploy_dir):
     result = _config(compose, deploy_dir, "-q")
     assert result.returncode == 0, result.stderr
     assert "is not set" not in result.stderr, result.stderr
 
 
+@pytest.mark.integration
 def test_compose_has_kafka_the_services_prometheus_and_grafana(compose, deploy_dir):
     result = _config(compose, deploy_dir, "--services")
     assert result.returncode == 0, result.stderr
@@ -78,6 +80,7 @@ def test_every_variable_comes_from_the_env_file(deploy_dir):
     assert {name: int(env[name]) for name in DEFAULT_PORTS} == DEFAULT_PORTS
 
 
+@pytest.mark.integration
 def test_ports_and_mounts_resolve(compose, deploy_dir):
     rendered = _config(compose, deploy_dir).stdout
     for port in DEFAULT_PORTS.values():

@@ -204,7 +204,9 @@ def test_every_dashboard_panel_has_data(
     assert _scalar(prometheus, 'count(up{job=~"ingest|scorer|feedback|learner"} == 1)') == 4
 
     dashboard = json.loads(DASHBOARD.read_text())
-    checked, empty, idle = [], [], []
+    checked: list[str] = []
+    empty: list[str] = []
+    idle: list[str] = []
     for title, legend, expr in panel_queries(dashboard):
         result = prometheus.api(
             "query_range", query=expr, start=str(started), end=str(ended), step="1"

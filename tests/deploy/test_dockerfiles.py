@@ -78,6 +78,7 @@ def _hadolint() -> list[str]:
     return [uv, "tool", "run", "--from", HADOLINT, "hadolint"]
 
 
+@pytest.mark.integration
 def test_hadolint_passes():
     dockerfiles = [str(REPO / "services" / name / "Dockerfile") for name in SERVICES]
     result = subprocess.run(

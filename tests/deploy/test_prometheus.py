@@ -26,18 +26,21 @@ def _targets(config: str) -> dict[str, str]:
     )
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("config", CONFIGS)
 def test_promtool_check_config(promtool, deploy_dir, config):
     output = _run(promtool, "check", "config", config, cwd=deploy_dir / "prometheus")
     assert "1 rule files found" in output
 
 
+@pytest.mark.integration
 def test_promtool_check_rules(promtool, deploy_dir):
     rules = sorted(str(p) for p in (deploy_dir / "prometheus" / "rules").glob("*.yml"))
     assert rules
     _run(promtool, "check", "rules", *rules, cwd=deploy_dir)
 
 
+@pytest.mark.integration
 def test_promtool_test_rules(promtool, deploy_dir):
     tests = sorted(str(p) for p in (deploy_dir / "prometheus" / "tests").glob("*.yml"))
     assert tests
