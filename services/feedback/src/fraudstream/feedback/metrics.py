@@ -48,6 +48,8 @@ class FeedbackMetrics:
             ["verdict"],
             registry=self.registry,
         )
+        for verdict in ("fraud", "legit"):  # at 0 from the start, so rate() sees the first
+            self.verdicts.labels(verdict)
         self.duplicate_verdicts = Counter(
             "feedback_duplicate_verdicts_total",
             "Verdicts on cases that already had one (the first verdict stands).",

@@ -39,6 +39,8 @@ class ScorerMetrics:
         self.decisions = Counter(
             "scorer_decisions_total", "Decisions made, by kind.", ["decision"], registry=r
         )
+        for decision in ("allow", "review", "block"):  # at 0 from the start: rate() sees the first
+            self.decisions.labels(decision)
         self.model_version = Gauge(
             "scorer_model_snapshot_version",
             "Online snapshot version being served (0: the bundle's own classifier).",
