@@ -87,7 +87,11 @@ _THROUGHPUT = (
 _LATENCY = (
     ("scorer.baseline_p99_ms", "scikit-learn per event p99", _BASE),
     ("mlserver.one_row_p99_ms", "MLServer IF one row p99", _PEER),
-    ("mlserver.fraudstream_one_row_p99_ms", "fraudstream Score one row p99", _OURS),
+    (
+        "mlserver.fraudstream_one_row_p99_ms",
+        "fraudstream Score one row p99 (MLServer section)",
+        _OURS,
+    ),
     ("scorer.score_p99_ms", "fraudstream Score p99", _OURS),
     ("scorer.score_p50_ms", "fraudstream Score p50", _OURS),
     ("endtoend.p99_ms", "end to end p99 at offered rate", _OURS),
