@@ -44,7 +44,7 @@ def status_line(progress: Progress, now: PipelineSample, before: PipelineSample 
     p99 = _recent_quantile(now, before, "ingest", _EVENT_LATENCY, 0.99)
     return (
         f"replayed {progress.replayed:,}/{progress.rows:,}, scored {progress.scored:,} "
-        f"({_rate(now, before):,.0f} tx/s, p99 {_ms(p99)}), "
+        f"({_rate(now, before):,.0f} tx/s, p99 {p99}), "
         f"alerts {total(now.ingest, 'stream_events_anomaly_total'):,.0f}, "
         f"queue {total(now.feedback, 'feedback_queue_depth'):,.0f}, {learner}, "
         f"model {now.scorer_version}"
@@ -62,13 +62,17 @@ def _rate(now: PipelineSample, before: PipelineSample | None) -> float:
 
 def _recent_quantile(
     now: PipelineSample, before: PipelineSample | None, service: str, histogram: str, q: float
-) -> float | None:
+) -> str:
+    """The quantile over the last interval (else since start), '>= x' beyond the last bucket."""
     current = buckets(getattr(now, service), histogram)
+    value = None
     if before is not None:
-        recent = bucket_delta(current, buckets(getattr(before, service), histogram))
-        if quantile(recent, q) is not None:
-            return quantile(recent, q)
-    return quantile(current, q)
+        value = quantile(bucket_delta(current, buckets(getattr(before, service), histogram)), q)
+    if value is None:
+        value = quantile(current, q)
+    top = max((bound for bound in current if not math.isinf(bound)), default=None)
+    at_least = ">= " if value is not None and top is not None and value >= top else ""
+    return at_least + _ms(value)
 
 
 def render(progress: Progress, now: PipelineSample, before: PipelineSample | None) -> Table:
@@ -87,9 +91,9 @@ def render(progress: Progress, now: PipelineSample, before: PipelineSample | Non
     )
     table.add_row(
         "latency (Kafka -> routed)",
-        f"p50 {_ms(_recent_quantile(now, before, 'ingest', _EVENT_LATENCY, 0.5))}",
-        f"p99 {_ms(_recent_quantile(now, before, 'ingest', _EVENT_LATENCY, 0.99))}, "
-        f"scorer batch p99 {_ms(_recent_quantile(now, before, 'scorer', _BATCH_LATENCY, 0.99))}",
+        f"p50 {_recent_quantile(now, before, 'ingest', _EVENT_LATENCY, 0.5)}",
+        f"p99 {_recent_quantile(now, before, 'ingest', _EVENT_LATENCY, 0.99)}, "
+        f"scorer batch p99 {_recent_quantile(now, before, 'scorer', _BATCH_LATENCY, 0.99)}",
     )
     blocked = total(now.scorer, "scorer_decisions_total", decision="block")
     table.add_row(
