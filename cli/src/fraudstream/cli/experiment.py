@@ -141,8 +141,12 @@ def _label_events(bootstrap: str) -> dict[int, str]:
 
 
 def _split(csv: Path, drift_step: int, context_steps: int, workdir: Path) -> tuple[Path, Path]:
+    train = workdir / f"{csv.stem}-pre.csv"
+    replayed = workdir / f"{csv.stem}-from-{drift_step - context_steps}.csv"
+    source = csv.stat().st_mtime_ns
+    if all(p.exists() and p.stat().st_mtime_ns >= source for p in (train, replayed)):
+        return train, replayed  # unchanged: keep the files so features and bundle are reused
     frame = pd.read_csv(csv)
-    train, replayed = workdir / "pre-drift.csv", workdir / "replay.csv"
     frame[frame["step"] < drift_step].to_csv(train, index=False)
     frame[frame["step"] >= drift_step - context_steps].to_csv(replayed, index=False)
     return train, replayed
@@ -225,7 +229,7 @@ def drift(
     ):
         train_csv, replay_csv = _split(csv, drift_step, context_steps, workdir)
     models = builder.train(
-        builder.features(train_csv, workdir / "pre-drift.parquet"), workdir / "models"
+        builder.features(train_csv, train_csv.with_suffix(".parquet")), workdir / "models"
     )
     frame = pd.read_csv(replay_csv)
     run_id = "drift" + time.strftime("%H%M%S")
