@@ -21,6 +21,9 @@ logger = logging.getLogger(__name__)
 # How long a rebalance or a shutdown waits for in-flight batches before giving up on them
 # (they are then consumed again by whoever owns the partition: at-least-once).
 DRAIN_SECONDS = 20.0
+# A window full for longer than this (scorer or feedback down, say) pauses the partitions, so
+# the consumer keeps polling (group membership) without fetching.
+PAUSE_AFTER_SECONDS = 2.0
 
 
 class Bridge:
@@ -57,18 +60,26 @@ class Bridge:
         )
         self.running.set()
         buffered: list[Message] = []
-        first_at = 0.0
+        first_at = full_since = 0.0
         try:
             while not stop.is_set():
                 self._commit_routed()
                 if self.window.full():
-                    self._pause()
-                    # poll() keeps group membership and rebalance callbacks alive; a message
-                    # it returns (from a partition assigned meanwhile) is kept, never dropped.
-                    messages = [m for m in [self._consumer.poll(0)] if m is not None]
-                    if not messages:
+                    full_since = full_since or time.monotonic()
+                    messages = []
+                    if time.monotonic() - full_since < PAUSE_AFTER_SECONDS:
+                        # A short wait: stop consuming and keep librdkafka's (bounded) prefetch;
+                        # pausing would purge it and cost a fetch round trip per batch.
                         self.window.wait_for_change(0.05)
+                    else:
+                        self._pause()
+                        # poll() keeps group membership and rebalance callbacks alive; a message
+                        # it returns (from a partition assigned meanwhile) is kept, not dropped.
+                        messages = [m for m in [self._consumer.poll(0)] if m is not None]
+                        if not messages:
+                            self.window.wait_for_change(0.05)
                 else:
+                    full_since = 0.0
                     self._resume()
                     wait = self._batch_wait - (time.monotonic() - first_at) if buffered else 0.1
                     messages = self._consumer.consume(

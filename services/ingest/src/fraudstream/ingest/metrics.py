@@ -51,7 +51,7 @@ class IngestMetrics:
         )
         self.routed = Counter(
             "ingest_events_routed_total",
-            "Messages produced, by destination topic.",
+            "Messages produced (delivery confirmed before the offset commit), by topic.",
             ["topic"],
             registry=r,
         )

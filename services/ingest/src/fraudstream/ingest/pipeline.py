@@ -95,6 +95,8 @@ class IngestPipeline:
                 "group.id": settings.group_id,
                 "enable.auto.commit": False,
                 "auto.offset.reset": "earliest",
+                # Bounded prefetch: what librdkafka may hold while the window is full.
+                "queued.max.messages.kbytes": 16384,
                 "statistics.interval.ms": 5000,
                 "stats_cb": lambda stats: self.bridge.update_lag(stats),
                 "logger": logging.getLogger("fraudstream.ingest.librdkafka"),

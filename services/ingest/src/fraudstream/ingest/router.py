@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-import random
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from confluent_kafka import KafkaError, Message, Producer
 
 from fraudstream.common import topics
@@ -63,7 +63,7 @@ class Router:
         self._producer = producer
         self._metrics = metrics
         self._audit_rate = audit_sample_rate
-        self._rng = random.Random(seed or None)
+        self._rng = np.random.default_rng(seed or None)
         self._rng_lock = threading.Lock()
         self.submit_alerts: AlertSubmit | None = None
 
@@ -77,24 +77,32 @@ class Router:
     ) -> None:
         """Produce one message for `batch`; the batch stays held until it is delivered."""
         batch.hold()
+        if batch.on_delivery is None:
+            batch.on_delivery = self._delivery_callback(batch)
+        self._produce(topic, value, key, headers, batch.on_delivery)
 
-        def delivered(err: KafkaError | None, _msg: Message) -> None:
-            if err is not None:
-                # Never skip: produce again (the broker de-duplicates idempotent retries).
-                logger.warning("delivery to %s failed (%s); producing again", topic, err)
-                self._metrics.produce_retries.inc()
-                self._producer.produce(topic, value, key, headers=headers, on_delivery=delivered)
-                return
-            self._metrics.routed.labels(topic).inc()
-            batch.release()
-
+    def _produce(self, topic: str, value: Any, key: Any, headers: Any, callback: Any) -> None:
         while True:
             try:
-                self._producer.produce(topic, value, key, headers=headers, on_delivery=delivered)
+                self._producer.produce(topic, value, key, headers=headers, on_delivery=callback)
                 return
             except BufferError:
                 # The local queue is full: serve delivery reports until there is room.
                 self._producer.poll(0.05)
+
+    def _delivery_callback(self, batch: Batch) -> Callable[[KafkaError | None, Message], None]:
+        """One delivery callback per batch: release on success, produce again on failure."""
+
+        def delivered(err: KafkaError | None, msg: Message) -> None:
+            if err is None:
+                batch.release()
+                return
+            # Never skip: produce again (the broker de-duplicates idempotent retries).
+            logger.warning("delivery to %s failed (%s); producing again", msg.topic(), err)
+            self._metrics.produce_retries.inc()
+            self._produce(str(msg.topic()), msg.value(), msg.key(), msg.headers(), delivered)
+
+        return delivered
 
     def dead_letter(
         self,
@@ -106,6 +114,7 @@ class Router:
         value: bytes | None,
     ) -> None:
         self._metrics.dead_letters.labels(reason).inc()
+        self._metrics.routed.labels(self.routes.dlq).inc()
         self.produce(
             batch,
             self.routes.dlq,
@@ -117,8 +126,9 @@ class Router:
     def route_scores(self, batch: Batch, scores: Sequence[score_pb2.Score]) -> None:
         """Route a batch's scores; called once per batch, in order, by the scorer stream."""
         alerts: list[alert_pb2.Alert] = []
-        anomalies = 0
+        scored = flagged = 0
         transactions: list[Transaction] = batch.transactions
+        audit = self._audit_draws(len(scores))
         for index, (transaction, score) in enumerate(zip(transactions, scores, strict=True)):
             if score.HasField("error"):
                 self.dead_letter(
@@ -131,25 +141,31 @@ class Router:
                 )
                 continue
             self.produce(batch, self.routes.scored, score.event_id, score.SerializeToString())
+            scored += 1
             if score.decision in ALERT_DECISIONS:
-                anomalies += 1
+                flagged += 1
                 alert = alert_pb2.Alert(
                     transaction=transaction, score=score, kind=alert_pb2.ALERT_KIND_ALERT
                 )
                 alert.alert_time.GetCurrentTime()
                 self.produce(batch, self.routes.alerts, score.event_id, alert.SerializeToString())
                 alerts.append(alert)
-            elif self._audit_rate and self._sample():
+            elif audit[index]:
                 alert = alert_pb2.Alert(
                     transaction=transaction, score=score, kind=alert_pb2.ALERT_KIND_AUDIT
                 )
                 alert.alert_time.GetCurrentTime()
                 alerts.append(alert)
-        self._metrics.events_anomaly.inc(anomalies)
+        self._metrics.routed.labels(self.routes.scored).inc(scored)
+        self._metrics.routed.labels(self.routes.alerts).inc(flagged)
+        self._metrics.events_anomaly.inc(flagged)
         if alerts and self.submit_alerts is not None:
             batch.hold()  # released when the feedback service acks them
             self.submit_alerts(batch, alerts)
 
-    def _sample(self) -> bool:
+    def _audit_draws(self, n: int) -> np.ndarray:
+        """Which of n rows to send to analysts as audit cases if the model allows them."""
+        if not self._audit_rate:
+            return np.zeros(n, dtype=bool)
         with self._rng_lock:
-            return self._rng.random() < self._audit_rate
+            return self._rng.random(n) < self._audit_rate

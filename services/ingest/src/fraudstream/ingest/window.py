@@ -33,6 +33,7 @@ class Batch:
     timestamps_ms: list[int] = field(default_factory=list)
     consumed_at: float = field(default_factory=time.monotonic)
     request: Any = None
+    on_delivery: Any = None
     _pending: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _on_routed: Any = None
