@@ -8,7 +8,12 @@ import threading
 from collections.abc import Callable
 from types import FrameType
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import (
+    CollectorRegistry,
+    PlatformCollector,
+    ProcessCollector,
+    start_http_server,
+)
 
 from fraudstream.common.grpc_server import GrpcService
 
@@ -16,7 +21,10 @@ logger = logging.getLogger(__name__)
 
 
 def start_metrics_server(host: str, port: int, registry: CollectorRegistry) -> int:
-    """Serve /metrics for `registry`; returns the bound port."""
+    """Serve /metrics for `registry` plus process metrics (CPU, memory, start time); returns
+    the bound port."""
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
     try:
         httpd, _thread = start_http_server(port, addr=host, registry=registry)
     except OSError as exc:

@@ -191,6 +191,9 @@ class Bridge:
     def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         logger.info("partitions %s revoked; draining", sorted(p.partition for p in partitions))
         self._drain_and_commit(DRAIN_SECONDS)
+        for partition in partitions:
+            # Another bridge reports these partitions' lag from now on.
+            self._metrics.consumer_lag.remove(str(partition.partition))
         self._assignment = []
         self._paused = False
 
