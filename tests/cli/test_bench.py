@@ -27,7 +27,7 @@ _FIGURES = {
     "scorer.baseline_tx_per_s",
     "scorer.baseline_p99_ms",
     "endtoend.tx_per_s",
-    "endtoend.backlog_drain_tx_per_s",
+    "endtoend.live_replay_tx_per_s",
     "endtoend.p50_ms",
     "endtoend.p99_ms",
 }
@@ -128,8 +128,11 @@ def test_ratios_come_from_this_runs_measurements(bench_run):
 def test_end_to_end_saw_every_event_and_measured_latency_per_event(bench_run):
     endtoend = bench_run["report"]["sections"]["endtoend"]
     sizes = bench_run["report"]["sizes"]
-    assert endtoend["throughput"]["events"] == sizes["endtoend_throughput_events"]
+    assert endtoend["live_replay"]["events"] == sizes["endtoend_throughput_events"]
     assert endtoend["backlog_drain"]["events"] == sizes["endtoend_throughput_events"]
+    figures = bench_run["report"]["figures"]
+    assert figures["endtoend.tx_per_s"]["value"] == endtoend["backlog_drain"]["tx_per_s"]
+    assert figures["endtoend.live_replay_tx_per_s"]["value"] == endtoend["live_replay"]["tx_per_s"]
     latency = endtoend["latency_at_offered_rate"]
     assert latency["events"] == sizes["endtoend_latency_events"]
     assert latency["latency"]["p50_ms"] <= latency["latency"]["p99_ms"]

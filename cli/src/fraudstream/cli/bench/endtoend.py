@@ -1,14 +1,14 @@
 """End to end on one machine: broker, ingest and scorer processes, `transactions` to `.scored`.
 
 Phases on a fresh broker:
-- sustained throughput: with the bridge running, `fraudstream replay --rate 0` writes the events
-  as fast as it can; the rate is measured from the first to the last Kafka timestamp of their
-  scores on `transactions.scored`;
+- live: with the bridge running, `fraudstream replay --rate 0` writes the events as fast as it
+  can; the rate is measured from the first to the last Kafka timestamp of their scores on
+  `transactions.scored` (when the replayer is slower than the pipeline, this is its rate);
 - latency: `fraudstream replay --rate R` offers R events/s to the running bridge, and each
   event's latency is its score's Kafka timestamp minus its own on `transactions`, matched by
   event id;
-- catch-up: the bridge is stopped, the same number of events is written, and a new bridge
-  drains that backlog (the rate a bridge recovers at after an outage).
+- capacity: the bridge is stopped, the same number of events is written, and a new bridge
+  drains that backlog, timed the same way: what the pipeline sustains, whatever the producer.
 Timestamps are read back from Kafka after each phase, so reading them costs the run nothing.
 """
 
@@ -256,7 +256,7 @@ def run_endtoend(
     )
     return {
         "processes": "1 Kafka broker (KRaft), 1 ingest bridge, 1 scorer; feedback not attached",
-        "throughput": live,
+        "live_replay": live,
         "backlog_drain": drain,
         "latency_at_offered_rate": latency,
     }

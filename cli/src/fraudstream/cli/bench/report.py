@@ -81,8 +81,8 @@ _THROUGHPUT = (
     ("mlserver.batched_rows_per_s", "MLServer IF, 64 rows/request", _PEER),
     ("mlserver.fraudstream_batched_rows_per_s", "fraudstream Score, 64 rows/request", _OURS),
     ("scorer.stream_tx_per_s", "fraudstream StreamScores, 512/batch", _OURS),
-    ("endtoend.tx_per_s", "end to end Kafka->scored", _OURS),
-    ("endtoend.backlog_drain_tx_per_s", "end to end, backlog catch-up", _OURS),
+    ("endtoend.tx_per_s", "end to end Kafka->scored, over a backlog", _OURS),
+    ("endtoend.live_replay_tx_per_s", "end to end, replay rate 0 live", _OURS),
 )
 _LATENCY = (
     ("scorer.baseline_p99_ms", "scikit-learn per event p99", _BASE),

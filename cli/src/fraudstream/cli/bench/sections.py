@@ -254,17 +254,21 @@ def endtoend_section(workdir: Path, models: Path, csv: Path, sizes: Sizes) -> di
     )
     latency = result["latency_at_offered_rate"]["latency"]
     rate = f"{sizes.offered_rate:,.0f} tx/s offered"
+    live = result["live_replay"]
+    bound = " (bounded by the replayer's own rate)" if live["bounded_by_replay"] else ""
+    # The headline is the catch-up rate: a replayer in Python writing as fast as it can is
+    # sometimes slower than the pipeline, and then the live figure measures the replayer.
     result["figures"] = {
         "endtoend.tx_per_s": figure(
-            result["throughput"]["tx_per_s"],
-            "tx/s",
-            "transactions -> transactions.scored, replay at rate 0 into the running bridge",
-            target=TARGET_TX_PER_S,
-        ),
-        "endtoend.backlog_drain_tx_per_s": figure(
             result["backlog_drain"]["tx_per_s"],
             "tx/s",
-            "a bridge started on a backlog catching up",
+            "transactions -> transactions.scored, sustained over a backlog (pipeline capacity)",
+            target=TARGET_TX_PER_S,
+        ),
+        "endtoend.live_replay_tx_per_s": figure(
+            live["tx_per_s"],
+            "tx/s",
+            f"replay at rate 0 into the running bridge{bound}",
         ),
         "endtoend.p50_ms": figure(
             latency["p50_ms"], "ms", f"event latency at {rate}", higher_is_better=False
