@@ -196,8 +196,9 @@ class LocalKafka:
             self.jars.classpath,
             "kafka.tools.StorageTool",
             "format",
-            "--cluster-id",
-            random_cluster_id(),
+            # One argument with '=': a random id may start with '-', which argparse would
+            # otherwise take for an option ("expected one argument").
+            f"--cluster-id={random_cluster_id()}",
             "--config",
             str(self.properties_file),
             "--ignore-formatted",
