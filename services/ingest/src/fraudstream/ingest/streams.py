@@ -67,10 +67,6 @@ class OrderedStream(Generic[Req, Resp]):
             if self._outbox is not None:
                 self._outbox.put(request)
 
-    def unanswered(self) -> int:
-        with self._lock:
-            return len(self._unanswered)
-
     def _run(self) -> None:
         backoff, failures = 0.05, 0
         while not self._stop.is_set():

@@ -31,8 +31,6 @@ class Batch:
     transactions: list[Transaction] = field(default_factory=list)
     sources: list[tuple[str, int, int]] = field(default_factory=list)
     timestamps_ms: list[int] = field(default_factory=list)
-    consumed_at: float = field(default_factory=time.monotonic)
-    request: Any = None
     on_delivery: Any = None
     _pending: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
