@@ -16,7 +16,7 @@ import pytest
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 
 from fraudstream.cli.kafka_admin import HIGH_VOLUME_TOPICS, list_topics
-from fraudstream.common.topics import TOPICS, TRANSACTIONS
+from fraudstream.common.names import TOPICS, TRANSACTIONS
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ import numpy as np
 from confluent_kafka import Consumer, KafkaError
 
 from fraudstream.cli.analysts import row_of
-from fraudstream.common import topics
+from fraudstream.common import names
 from fraudstream.v1 import score_pb2
 
 logger = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ class ScoredReader:
         self._thread = threading.Thread(target=self._run, name="scored-reader", daemon=True)
 
     def start(self) -> None:
-        self._consumer.subscribe([topics.TRANSACTIONS_SCORED])
+        self._consumer.subscribe([names.TRANSACTIONS_SCORED])
         self._thread.start()
 
     def stop(self) -> None:

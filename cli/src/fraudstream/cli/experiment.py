@@ -23,7 +23,7 @@ from fraudstream.cli.demo_outcome import ScoredReader
 from fraudstream.cli.demo_watch import scrape
 from fraudstream.cli.replayer import ReplayConfig, replay, transactions_of
 from fraudstream.cli.stack import ServiceHandle, Stack
-from fraudstream.common import topics
+from fraudstream.common import names
 from fraudstream.v1 import (
     alert_pb2,
     feedback_service_pb2,
@@ -125,7 +125,7 @@ def _label_events(bootstrap: str) -> dict[int, str]:
             "enable.auto.commit": False,
         }
     )
-    consumer.subscribe([topics.FRAUD_LABELS])
+    consumer.subscribe([names.FRAUD_LABELS])
     events: dict[int, str] = {}
     idle_since = time.monotonic()
     while time.monotonic() - idle_since < 5:

@@ -9,7 +9,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from fraudstream.common.topics import TOPICS, TRANSACTIONS, TRANSACTIONS_SCORED
+from fraudstream.common.names import TOPICS, TRANSACTIONS, TRANSACTIONS_SCORED
 
 logger = logging.getLogger(__name__)
 

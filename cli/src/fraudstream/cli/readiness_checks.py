@@ -15,7 +15,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from fraudstream.cli.kafka_admin import list_topics
 from fraudstream.cli.readiness_trace import Check, PipelineTrace, Targets
-from fraudstream.common import topics
+from fraudstream.common import names
 from fraudstream.v1 import scoring_service_pb2, scoring_service_pb2_grpc
 
 logger = logging.getLogger(__name__)
@@ -53,8 +53,8 @@ class Readiness(PipelineTrace):
             self._add("kafka.topics", False, "broker not reachable")
             return False
         self._add("kafka.reachable", True, self.t.kafka_bootstrap)
-        missing = [name for name in topics.TOPICS if name not in found]
-        detail = f"missing {missing}" if missing else {n: found[n] for n in topics.TOPICS}
+        missing = [name for name in names.TOPICS if name not in found]
+        detail = f"missing {missing}" if missing else {n: found[n] for n in names.TOPICS}
         return self._add("kafka.topics", not missing, detail)
 
     def health(self, name: str, addresses: tuple[str, ...]) -> bool:

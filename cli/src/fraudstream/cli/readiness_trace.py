@@ -12,7 +12,7 @@ from typing import Any
 import grpc
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
-from fraudstream.common import topics
+from fraudstream.common import names
 from fraudstream.common.codec import CONTENT_TYPE_HEADER, PROTOBUF, encode_transaction
 from fraudstream.v1 import (
     alert_pb2,
@@ -128,23 +128,23 @@ class PipelineTrace:
         )
         try:
             # Read from the current end of every partition: only scores after the produce.
-            metadata = consumer.list_topics(topics.TRANSACTIONS_SCORED, timeout=10)
+            metadata = consumer.list_topics(names.TRANSACTIONS_SCORED, timeout=10)
             partitions = []
-            for index in metadata.topics[topics.TRANSACTIONS_SCORED].partitions:
-                start = TopicPartition(topics.TRANSACTIONS_SCORED, index)
+            for index in metadata.topics[names.TRANSACTIONS_SCORED].partitions:
+                start = TopicPartition(names.TRANSACTIONS_SCORED, index)
                 _low, high = consumer.get_watermark_offsets(start, timeout=10)
-                partitions.append(TopicPartition(topics.TRANSACTIONS_SCORED, index, high))
+                partitions.append(TopicPartition(names.TRANSACTIONS_SCORED, index, high))
             consumer.assign(partitions)
             producer = Producer({"bootstrap.servers": self.t.kafka_bootstrap})
             began = time.monotonic()
             producer.produce(
-                topics.TRANSACTIONS,
+                names.TRANSACTIONS,
                 encode_transaction(transaction, PROTOBUF),
                 transaction.name_orig,
                 headers=[(CONTENT_TYPE_HEADER, PROTOBUF.encode())],
             )
             if producer.flush(10) != 0:
-                self._add(name, False, f"could not produce to {topics.TRANSACTIONS}")
+                self._add(name, False, f"could not produce to {names.TRANSACTIONS}")
                 return None
             while time.monotonic() - began < self.t.timeout:
                 for message in consumer.consume(num_messages=500, timeout=0.5):

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from confluent_kafka import KafkaError, Message, Producer
 
-from fraudstream.common import topics
+from fraudstream.common import names
 from fraudstream.common.codec import CONTENT_TYPE_HEADER, FORMATS, encode_transaction
 from fraudstream.model.paysim import TYPE_CODES
 from fraudstream.training.csvio import read_paysim_chunks
@@ -38,7 +38,7 @@ class ReplayConfig:
     content_type: str = FORMATS["protobuf"]
     run_id: str = ""
     limit: int | None = None
-    topic: str = topics.TRANSACTIONS
+    topic: str = names.TRANSACTIONS
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from confluent_kafka import Consumer, TopicPartition
 from fraudstream.cli.bench.loadgen import latency_summary
 from fraudstream.cli.bench.workload import say
 from fraudstream.cli.stack import ServiceHandle, Stack
-from fraudstream.common import topics
+from fraudstream.common import names
 from fraudstream.common.codec import CONTENT_TYPE_HEADER, decode_transaction
 
 logger = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ def _wait_scored(
     deadline = time.monotonic() + timeout
     last_line = time.monotonic()
     while True:
-        scored = _messages_in(bootstrap, topics.TRANSACTIONS_SCORED)
+        scored = _messages_in(bootstrap, names.TRANSACTIONS_SCORED)
         if scored >= expected:
             return
         if not ingest.running():
@@ -231,8 +231,8 @@ def run_endtoend(
         scored_so_far += throughput_events
         _wait_scored(bootstrap, scored_so_far, ingest, 600, "backlog drain")
         say("end to end: reading timestamps back from Kafka")
-        scored = _timestamps(bootstrap, topics.TRANSACTIONS_SCORED, _scored_id)
-        produced = _timestamps(bootstrap, topics.TRANSACTIONS, _transaction_id)
+        scored = _timestamps(bootstrap, names.TRANSACTIONS_SCORED, _scored_id)
+        produced = _timestamps(bootstrap, names.TRANSACTIONS, _transaction_id)
     live = _throughput(scored, "live", throughput_events)
     live["replay_rate_0_tx_per_s"] = throughput_events / live_seconds
     # Scores cannot come out faster than the replayer writes events in: close to its rate, the

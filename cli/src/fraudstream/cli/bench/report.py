@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import click
+
+from fraudstream.common.files import atomic_write
 
 logger = logging.getLogger(__name__)
 
@@ -50,13 +50,7 @@ def headline(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def write_json(report: dict[str, Any], path: Path) -> None:
     """Write the report atomically (a reader never sees half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as sink:
-        json.dump(report, sink, indent=2)
-        sink.write("\n")
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    atomic_write(path, (json.dumps(report, indent=2) + "\n").encode(), durable=False)
 
 
 def _bars(axis: Any, rows: list[tuple[str, float, str]], title: str, unit: str) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import joblib
+
+from fraudstream.common.files import atomic_write
 
 logger = logging.getLogger(__name__)
 
@@ -48,15 +48,6 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "wb") as sink:
-        sink.write(data)
-    # mkstemp creates the file private; a bundle is read by other processes and images.
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-
-
 def write_bundle(
     directory: Path, artifacts: Mapping[str, Any], manifest: Mapping[str, Any]
 ) -> Path:
@@ -83,7 +74,7 @@ def write_bundle(
         **{k: v for k, v in manifest.items() if k != "artifacts"},
         "artifacts": records,
     }
-    _atomic_write(directory / MANIFEST_NAME, (json.dumps(full, indent=2) + "\n").encode("utf-8"))
+    atomic_write(directory / MANIFEST_NAME, (json.dumps(full, indent=2) + "\n").encode("utf-8"))
     logger.info("wrote bundle %s to %s", full["bundle_version"], directory)
     return directory / MANIFEST_NAME
 

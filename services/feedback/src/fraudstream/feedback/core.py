@@ -16,7 +16,7 @@ from fraudstream.feedback.settings import FeedbackSettings
 from fraudstream.feedback.store import FeedbackStore
 
 try:
-    from fraudstream.common.topics import FRAUD_LABELS
+    from fraudstream.common.names import FRAUD_LABELS
 except ImportError:  # older fraudstream-common without the topics module
     FRAUD_LABELS = "fraud.labels"
 

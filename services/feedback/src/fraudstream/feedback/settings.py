@@ -6,14 +6,17 @@ from pathlib import Path
 
 from pydantic import Field
 
+from fraudstream.common import names
 from fraudstream.common.settings import CommaList, ServiceSettings
 
 
 class FeedbackSettings(ServiceSettings):
     """Feedback service: stores alerts, serves analyst review, keeps the durable label log."""
 
-    port: int = Field(50052, ge=0, le=65535, description="gRPC port.")
-    metrics_port: int = Field(9102, ge=0, le=65535, description="Prometheus /metrics port.")
+    port: int = Field(names.FEEDBACK_PORT, ge=0, le=65535, description="gRPC port.")
+    metrics_port: int = Field(
+        names.FEEDBACK_METRICS_PORT, ge=0, le=65535, description="Prometheus /metrics port."
+    )
 
     data_dir: Path = Field(
         Path("var"),
@@ -21,7 +24,7 @@ class FeedbackSettings(ServiceSettings):
         "<data_dir>/feedback/feedback.db (SQLite, WAL).",
     )
     kafka_bootstrap: str = Field(
-        "localhost:9092", description="Kafka bootstrap servers (labels go to fraud.labels)."
+        names.KAFKA_BOOTSTRAP, description="Kafka bootstrap servers (labels go to fraud.labels)."
     )
     publish_labels: bool = Field(
         True,

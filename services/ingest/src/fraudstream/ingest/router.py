@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from confluent_kafka import KafkaError, Message, Producer
 
-from fraudstream.common import topics
+from fraudstream.common import names
 from fraudstream.ingest.metrics import IngestMetrics
 from fraudstream.ingest.window import Batch
 from fraudstream.v1 import alert_pb2, score_pb2
@@ -27,10 +27,10 @@ AlertSubmit = Callable[[Batch, list[alert_pb2.Alert]], None]
 class Routes:
     """The topics the bridge reads and writes (DESIGN.md's names unless configured)."""
 
-    transactions: str = topics.TRANSACTIONS
-    scored: str = topics.TRANSACTIONS_SCORED
-    alerts: str = topics.FRAUD_ALERTS
-    dlq: str = topics.TRANSACTIONS_DLQ
+    transactions: str = names.TRANSACTIONS
+    scored: str = names.TRANSACTIONS_SCORED
+    alerts: str = names.FRAUD_ALERTS
+    dlq: str = names.TRANSACTIONS_DLQ
 
 
 Headers = list[tuple[str, str | bytes | None]]

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from fraudstream.common import topics
+from fraudstream.common import names
 from fraudstream.common.settings import ServiceSettings
 
 
 class IngestSettings(ServiceSettings):
     """Ingest bridge: consumes transactions from Kafka, scores them, routes scores and alerts."""
 
-    port: int = Field(50054, ge=0, le=65535, description="gRPC port (health and reflection).")
-    metrics_port: int = Field(9104, ge=0, le=65535, description="Prometheus /metrics port.")
+    port: int = Field(
+        names.INGEST_PORT, ge=0, le=65535, description="gRPC port (health and reflection)."
+    )
+    metrics_port: int = Field(
+        names.INGEST_METRICS_PORT, ge=0, le=65535, description="Prometheus /metrics port."
+    )
 
-    kafka_bootstrap: str = Field("localhost:9092", description="Kafka bootstrap servers.")
+    kafka_bootstrap: str = Field(names.KAFKA_BOOTSTRAP, description="Kafka bootstrap servers.")
     group_id: str = Field("fraudstream-ingest", description="Kafka consumer group of the bridges.")
-    scorer_addr: str = Field("localhost:50051", description="Scorer address (StreamScores).")
+    scorer_addr: str = Field(names.SCORER_ADDR, description="Scorer address (StreamScores).")
     feedback_addr: str = Field(
-        "localhost:50052",
+        names.FEEDBACK_ADDR,
         description="Feedback address (ReportAlerts); empty: alerts to Kafka only.",
     )
     batch_size: int = Field(512, ge=1, le=4096, description="Most transactions per scored batch.")
@@ -34,10 +38,10 @@ class IngestSettings(ServiceSettings):
         0.002, ge=0, le=1, description="Share of ALLOW decisions sent to analysts as audit cases."
     )
     seed: int = Field(0, description="Seed of the audit sampler (0: a fresh one each start).")
-    transactions_topic: str = Field(topics.TRANSACTIONS, description="Topic consumed.")
-    scored_topic: str = Field(topics.TRANSACTIONS_SCORED, description="Topic every score goes to.")
-    alerts_topic: str = Field(topics.FRAUD_ALERTS, description="Topic REVIEW/BLOCK alerts go to.")
-    dlq_topic: str = Field(topics.TRANSACTIONS_DLQ, description="Dead-letter topic.")
+    transactions_topic: str = Field(names.TRANSACTIONS, description="Topic consumed.")
+    scored_topic: str = Field(names.TRANSACTIONS_SCORED, description="Topic every score goes to.")
+    alerts_topic: str = Field(names.FRAUD_ALERTS, description="Topic REVIEW/BLOCK alerts go to.")
+    dlq_topic: str = Field(names.TRANSACTIONS_DLQ, description="Dead-letter topic.")
     reconnect_max_seconds: float = Field(
         5.0, gt=0, description="Longest wait between reconnection attempts to scorer or feedback."
     )

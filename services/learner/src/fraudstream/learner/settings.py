@@ -6,14 +6,17 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 
+from fraudstream.common import names
 from fraudstream.common.settings import ServiceSettings
 
 
 class LearnerSettings(ServiceSettings):
     """Learner service: online updates from labels, guarded promotion, snapshots to scorers."""
 
-    port: int = Field(50053, ge=0, le=65535, description="gRPC port.")
-    metrics_port: int = Field(9103, ge=0, le=65535, description="Prometheus /metrics port.")
+    port: int = Field(names.LEARNER_PORT, ge=0, le=65535, description="gRPC port.")
+    metrics_port: int = Field(
+        names.LEARNER_METRICS_PORT, ge=0, le=65535, description="Prometheus /metrics port."
+    )
 
     models: Path = Field(
         Path("models"), description="Model bundle directory the learner starts from."
@@ -24,7 +27,7 @@ class LearnerSettings(ServiceSettings):
         "position under <data_dir>/learner/<bundle version>/.",
     )
     feedback_addr: str = Field(
-        "localhost:50052",
+        names.FEEDBACK_ADDR,
         description="Feedback service address (StreamLabels); empty: consume no labels.",
     )
     batch_size: int = Field(

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from fraudstream.common.files import atomic_write
 from fraudstream.model.snapshot import snapshot_checksum
 from fraudstream.v1.model_pb2 import ModelSnapshot
 
@@ -21,26 +20,6 @@ SNAPSHOT_DIR = "snapshots"
 
 class StateError(Exception):
     """The saved state cannot be trusted (unreadable, or a snapshot fails its checksum)."""
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write `path` so a crash leaves either the old or the new content: write, fsync, rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as sink:
-            sink.write(data)
-            sink.flush()
-            os.fsync(sink.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    # The rename itself is durable only once the directory entry is on disk.
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
 
 
 class SnapshotStore:

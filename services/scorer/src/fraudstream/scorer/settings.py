@@ -6,20 +6,23 @@ from pathlib import Path
 
 from pydantic import Field
 
+from fraudstream.common import names
 from fraudstream.common.settings import ServiceSettings
 
 
 class ScorerSettings(ServiceSettings):
     """Scorer service: scores transaction batches with the model ensemble over gRPC."""
 
-    port: int = Field(50051, ge=0, le=65535, description="gRPC port.")
-    metrics_port: int = Field(9101, ge=0, le=65535, description="Prometheus /metrics port.")
+    port: int = Field(names.SCORER_PORT, ge=0, le=65535, description="gRPC port.")
+    metrics_port: int = Field(
+        names.SCORER_METRICS_PORT, ge=0, le=65535, description="Prometheus /metrics port."
+    )
 
     models: Path = Field(
         Path("models"), description="Model bundle directory (manifest.json and *.joblib)."
     )
     learner_addr: str = Field(
-        "localhost:50053", description="Learner address for SyncModels (empty: no online updates)."
+        names.LEARNER_ADDR, description="Learner address for SyncModels (empty: no online updates)."
     )
     scorer_id: str = Field(
         "", description="Name this scorer gives the learner (default: hostname:port)."
