@@ -60,8 +60,15 @@ def _code_of(context: grpc.ServicerContext, default: grpc.StatusCode) -> str:
 class DomainErrorInterceptor(grpc.ServerInterceptor):
     """Turns DomainError into an aborted RPC with its status code and message, for all RPC kinds."""
 
-    def __init__(self, metrics: GrpcMetrics | None = None) -> None:
+    def __init__(
+        self,
+        metrics: GrpcMetrics | None = None,
+        authorize: Callable[[str, grpc.ServicerContext], object] | None = None,
+    ) -> None:
         self._metrics = metrics
+        # Called first in every RPC with the full method name; raises Unauthenticated or
+        # PermissionDenied (mapped and counted like every other domain error).
+        self._authorize = authorize
 
     def intercept_service(
         self,
@@ -80,6 +87,8 @@ class DomainErrorInterceptor(grpc.ServerInterceptor):
             or handler.stream_stream
         )
         kind = _rpc_type(handler)
+        if self._authorize is not None:
+            behavior = _authorized(behavior, handler_call_details.method, self._authorize)
         wrap = self._wrap_stream if handler.response_streaming else self._wrap_unary
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
@@ -151,6 +160,18 @@ class DomainErrorInterceptor(grpc.ServerInterceptor):
             self._observe(service, method, kind, started, _code_of(context, grpc.StatusCode.OK))
 
         return call
+
+
+def _authorized(
+    behavior: Callable[..., Any],
+    full_method: str,
+    authorize: Callable[[str, grpc.ServicerContext], object],
+) -> Callable[..., Any]:
+    def call(request: Any, context: grpc.ServicerContext) -> Any:
+        authorize(full_method, context)
+        return behavior(request, context)
+
+    return call
 
 
 def _rpc_type(handler: grpc.RpcMethodHandler) -> str:

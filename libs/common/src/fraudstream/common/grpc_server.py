@@ -11,7 +11,9 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from fraudstream.common.auth import Authenticator
 from fraudstream.common.grpc_errors import DomainErrorInterceptor, GrpcMetrics
+from fraudstream.common.transport import PLAINTEXT, Transport
 
 logger = logging.getLogger(__name__)
 
@@ -61,14 +63,21 @@ def build_grpc_service(
     service_names: Sequence[str],
     register: Callable[[grpc.Server], None],
     metrics: GrpcMetrics | None = None,
+    transport: Transport = PLAINTEXT,
+    authenticator: Authenticator | None = None,
 ) -> GrpcService:
     """Create a server, let `register` add the servicers, then add health and reflection.
 
     Health starts NOT_SERVING for every name: the service flips it when it is ready.
+    With an `authenticator`, every RPC but health and reflection needs an allowed caller.
     """
     server = grpc.server(
         ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
-        interceptors=[DomainErrorInterceptor(metrics)],
+        interceptors=[
+            DomainErrorInterceptor(
+                metrics, authenticator.require if authenticator is not None else None
+            )
+        ],
         options=[
             ("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", _MAX_MESSAGE_BYTES),
@@ -83,7 +92,7 @@ def build_grpc_service(
     reflection.enable_server_reflection(
         (*names, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
-    bound = server.add_insecure_port(f"{host}:{port}")
+    bound = transport.add_port(server, f"{host}:{port}")
     if bound == 0:
         raise OSError(f"cannot bind gRPC port {host}:{port} (is another process using it?)")
     service = GrpcService(server=server, health=health_servicer, port=bound, service_names=names)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BeforeValidator, Field, ValidationError
@@ -50,6 +51,23 @@ class ServiceSettings(BaseSettings):
         10.0, gt=0, description="On SIGTERM, how long in-flight RPCs may take to finish."
     )
     max_workers: int = Field(16, ge=1, description="Threads serving gRPC requests.")
+    tls_cert: Path | None = Field(
+        None, description="This process's certificate (PEM); with key and CA: mutual TLS."
+    )
+    tls_key: Path | None = Field(None, description="The private key of --tls-cert (PEM).")
+    tls_ca: Path | None = Field(
+        None, description="CA certificate (PEM) that signs every peer's certificate."
+    )
+    analyst_tokens_file: Path | None = Field(
+        None,
+        description="Tokens file: one '<name> <roles> sha256:<hex>' per line (roles: viewer, "
+        "labeler, admin, service:<name>); `fraudstream tokens` writes it.",
+    )
+    service_token: str = Field(
+        "",
+        description="This service's own bearer token, sent on every call it makes (plaintext "
+        "setups; with mutual TLS its certificate names it).",
+    )
 
 
 S = TypeVar("S", bound=BaseSettings)
