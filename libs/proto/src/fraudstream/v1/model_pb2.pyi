@@ -166,6 +166,8 @@ class ModelSnapshot(_message.Message):
     LABEL_POSITION_FIELD_NUMBER: _builtins.int
     METRICS_FIELD_NUMBER: _builtins.int
     CHECKSUM_FIELD_NUMBER: _builtins.int
+    SIGNATURE_FIELD_NUMBER: _builtins.int
+    SIGNING_KEY_ID_FIELD_NUMBER: _builtins.int
     version: _builtins.int
     """version increases by one with each promotion; the bundle itself is version 0."""
     bundle_version: _builtins.str
@@ -176,7 +178,16 @@ class ModelSnapshot(_message.Message):
     """label_position is the last label-log position this snapshot has learned from."""
     checksum: _builtins.str
     """checksum is the lowercase hex sha256 of this message serialized
-    deterministically with checksum empty.
+    deterministically with checksum and signature empty.
+    """
+    signature: _builtins.bytes
+    """signature is the Ed25519 signature of the checksum's UTF-8 bytes, made by
+    the learner's model signing key; scorers that trust signing keys refuse a
+    snapshot without a valid one.
+    """
+    signing_key_id: _builtins.str
+    """signing_key_id names the key that made signature: the first 16 hex digits
+    of the sha256 of its raw public key.
     """
     @_builtins.property
     def scaler(self) -> Global___StandardScaler:
@@ -211,10 +222,12 @@ class ModelSnapshot(_message.Message):
         label_position: _builtins.int = ...,
         metrics: Global___SnapshotMetrics | None = ...,
         checksum: _builtins.str = ...,
+        signature: _builtins.bytes = ...,
+        signing_key_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["classifier", b"classifier", "created_time", b"created_time", "metrics", b"metrics", "scaler", b"scaler", "thresholds", b"thresholds"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bundle_version", b"bundle_version", "checksum", b"checksum", "classifier", b"classifier", "created_time", b"created_time", "feature_schema_hash", b"feature_schema_hash", "label_position", b"label_position", "metrics", b"metrics", "scaler", b"scaler", "thresholds", b"thresholds", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bundle_version", b"bundle_version", "checksum", b"checksum", "classifier", b"classifier", "created_time", b"created_time", "feature_schema_hash", b"feature_schema_hash", "label_position", b"label_position", "metrics", b"metrics", "scaler", b"scaler", "signature", b"signature", "signing_key_id", b"signing_key_id", "thresholds", b"thresholds", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
