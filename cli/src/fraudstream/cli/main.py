@@ -15,6 +15,7 @@ logger = logging.getLogger(__name__)
 # `fraudstream --help` stays fast.
 _BUILTIN_COMMANDS: dict[str, str] = {
     "bench": "fraudstream.cli.bench:bench",
+    "certs": "fraudstream.cli.certs:certs",
     "demo": "fraudstream.cli.demo:demo",
     "experiment": "fraudstream.cli.experiment:experiment",
     "kafka": "fraudstream.cli.kafka:kafka",
@@ -22,6 +23,7 @@ _BUILTIN_COMMANDS: dict[str, str] = {
     "replay": "fraudstream.cli.replay:replay_command",
     "review": "fraudstream.cli.review:review",
     "serve": "fraudstream.cli.serve:serve",
+    "tokens": "fraudstream.cli.certs:tokens",
 }
 
 # Other packages add commands through this entry-point group (training adds
