@@ -152,7 +152,7 @@ def test_refuses_a_challenger_that_wins_on_alerts_but_flags_unalerted_legits() -
     assert champion_alerts.precision == pytest.approx(60 / 100)
     # Judged on alerts alone the challenger would be promoted ...
     alerts_only = LabeledSample(**{k: v[on_alerts] for k, v in sample.__dict__.items()})
-    assert PromotionRule(min_audits=0).judge(alerts_only).promote
+    assert PromotionRule(min_labels=100, min_audits=0).judge(alerts_only).promote
     # ... but each flagged audited legit stands for 500 flagged events of the traffic.
     judgement = PromotionRule().judge(sample)
     assert not judgement.promote and judgement.refused
