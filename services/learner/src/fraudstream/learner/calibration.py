@@ -47,7 +47,8 @@ def threshold_for_rate(risks: np.ndarray, rate: float) -> float:
     With r_(1) >= r_(2) >= ... the sorted risks and k = round(rate * n), the threshold is
     r_(k): exactly k risks reach it unless risks tie at r_(k) (saturated risks of 1.0 do),
     in which case all the tied ones are flagged. k = 0 gives a threshold just above the
-    largest risk, so nothing is flagged.
+    largest risk, so nothing is flagged, except risks of exactly 1.0: a threshold never
+    exceeds 1.
     """
     risks = np.sort(np.asarray(risks, dtype=np.float64))[::-1]
     if risks.size == 0:
