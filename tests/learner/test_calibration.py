@@ -18,7 +18,7 @@ from fraudstream.learner.calibration import (
     threshold_for_rate,
     thresholds_after_promotion,
 )
-from fraudstream.learner.evidence import Interval, PairedEvidence, model_intervals
+from fraudstream.learner.intervals import Interval, PairedEvidence, model_intervals
 
 SERVING = Thresholds(review=0.2, block=0.5)
 

@@ -14,9 +14,8 @@ from fraudstream.learner.evidence import (
     LabeledSample,
     ipw_rates,
     kish_effective_size,
-    model_intervals,
-    paired_evidence,
 )
+from fraudstream.learner.intervals import model_intervals, paired_evidence
 from fraudstream.learner.promotion import PromotionRule, RollbackRule
 from fraudstream.learner.verdicts import (
     CONTRADICTION_WEIGHT,

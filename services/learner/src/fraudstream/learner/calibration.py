@@ -9,7 +9,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from fraudstream.learner.evidence import PairedEvidence
+from fraudstream.learner.intervals import PairedEvidence
 
 logger = logging.getLogger(__name__)
 

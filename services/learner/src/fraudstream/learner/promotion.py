@@ -7,9 +7,9 @@ import logging
 import math
 from dataclasses import dataclass
 
-from fraudstream.learner.evidence import (
+from fraudstream.learner.evidence import LabeledSample
+from fraudstream.learner.intervals import (
     Interval,
-    LabeledSample,
     PairedEvidence,
     model_intervals,
     paired_evidence,
