@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
+from fraudstream.learner.evidence import LabeledOutcome
+
 # A champion this sure of itself is rarely wrong; a verdict against it is more often a slip.
 CONFIDENT_FRAUD_RISK = 0.99
 CONFIDENT_LEGIT_RISK = 0.01
@@ -52,3 +54,31 @@ def combined_weight(fraud: bool, share: float, champion_risk: float) -> float:
     """The trust weight of a verdict holding `share` of its event's votes: the product of
     the vote share and `verdict_weight`."""
     return share * verdict_weight(fraud, champion_risk)
+
+
+def event_outcomes(
+    verdicts: Sequence[bool],
+    kind: str,
+    propensity: float,
+    champion_risk: float,
+    challenger_risk: float,
+    label_time: float,
+    review: float,
+    block: float,
+) -> list[LabeledOutcome]:
+    """The labeled outcomes of one event from all its analysts' verdicts, each weighted by
+    its vote share times `verdict_weight`: what the learner feeds to `LabeledSample.of`."""
+    return [
+        LabeledOutcome(
+            fraud=fraud,
+            kind=kind,
+            propensity=propensity,
+            champion_risk=champion_risk,
+            challenger_risk=challenger_risk,
+            label_time=label_time,
+            review=review,
+            block=block,
+            weight=combined_weight(fraud, share, champion_risk),
+        )
+        for fraud, share in resolve_verdicts(verdicts)
+    ]
