@@ -1,0 +1,161 @@
+"""Promote a challenger only when the labels show it is not worse; roll back when they show
+the promoted model is."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+from fraudstream.learner.evidence import LabeledSample
+from fraudstream.learner.intervals import (
+    Interval,
+    PairedEvidence,
+    model_intervals,
+    paired_evidence,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PromotionJudgement:
+    """Promote, refuse (the challenger was shown or not shown to be not worse), or wait
+    (too little evidence to say)."""
+
+    promote: bool
+    refused: bool
+    reason: str
+    evidence: PairedEvidence | None = None
+
+
+@dataclass(frozen=True)
+class PromotionRule:
+    """Non-inferiority on the whole traffic, at `confidence`, on precision AND recall.
+
+    Promote when the lower bound of the paired bootstrap interval of (challenger -
+    champion) is >= -margin for IPW precision and for IPW recall at the review threshold.
+    With margin 0 a challenger must show it is at least as good; a challenger that flags
+    audited legit traffic pays 1/audit_rate per such label, so winning on alerts cannot
+    hide losing on the traffic nobody alerted.
+    """
+
+    margin: float = 0.0
+    confidence: float = 0.95
+    min_labels: int = 200
+    min_frauds: int = 20
+    min_audits: int = 50
+    resamples: int = 400
+    seed: int = 0
+
+    def judge(
+        self, sample: LabeledSample, challenger_review: float | None = None
+    ) -> PromotionJudgement:
+        """The judgement on `sample` (labels both models scored), the challenger flagging at
+        `challenger_review` (default: the serving review threshold)."""
+        if len(sample) < self.min_labels or sample.frauds < self.min_frauds:
+            return PromotionJudgement(
+                False,
+                False,
+                f"{len(sample)} labels and {sample.frauds} frauds; "
+                f"needs {self.min_labels} and {self.min_frauds}",
+            )
+        if sample.audits < self.min_audits:
+            return PromotionJudgement(
+                False,
+                False,
+                f"{sample.audits} audit labels; needs {self.min_audits} to see the "
+                "traffic nobody alerted",
+            )
+        evidence = paired_evidence(
+            sample, challenger_review, self.confidence, self.resamples, self.seed
+        )
+        for name, difference in (
+            ("precision", evidence.precision_difference),
+            ("recall", evidence.recall_difference),
+        ):
+            if not math.isfinite(difference.low):
+                return PromotionJudgement(
+                    False, False, f"no {name} interval (no flagged or fraud label)", evidence
+                )
+            if difference.low < -self.margin:
+                return PromotionJudgement(
+                    False,
+                    True,
+                    f"challenger - champion IPW {name} {_describe(difference)} at "
+                    f"{self.confidence:.0%}: lower bound < -margin {self.margin}",
+                    evidence,
+                )
+        return PromotionJudgement(
+            True,
+            False,
+            f"not worse at {self.confidence:.0%}: IPW precision difference "
+            f"{_describe(evidence.precision_difference)}, recall difference "
+            f"{_describe(evidence.recall_difference)} (n_eff {evidence.effective_size:.0f})",
+            evidence,
+        )
+
+
+def _describe(interval: Interval) -> str:
+    return f"{interval.estimate:+.4f} [{interval.low:+.4f}, {interval.high:+.4f}]"
+
+
+@dataclass(frozen=True)
+class RollbackJudgement:
+    """Whether to give serving back to the previous champion, and why."""
+
+    rollback: bool
+    reason: str
+    precision: Interval | None = None
+
+
+@dataclass(frozen=True)
+class RollbackRule:
+    """Roll back when the promoted model's IPW precision on labels that arrived after the
+    promotion falls below the previous champion's lower confidence bound (recorded at
+    promotion as `PairedEvidence.champion_precision.low`).
+
+    The comparison uses the point estimate against a lower bound, so ordinary noise around
+    an equally good model rarely trips it; the minimum-evidence guards keep the first few
+    (possibly wrong) verdicts after a promotion from deciding alone.
+    """
+
+    min_labels: int = 100
+    min_flagged: int = 30
+    confidence: float = 0.95
+    resamples: int = 400
+    seed: int = 0
+
+    def judge(
+        self, sample: LabeledSample, promoted_at: float, previous_precision_low: float
+    ) -> RollbackJudgement:
+        """Decide on the labels of `sample` with label_time >= `promoted_at`; the serving
+        (promoted) model's risk is `champion_risk` there, flagged at its serving review."""
+        after = sample.since(promoted_at)
+        flagged = after.champion_risk >= after.review
+        if len(after) < self.min_labels or int(flagged.sum()) < self.min_flagged:
+            return RollbackJudgement(
+                False,
+                f"{len(after)} labels and {int(flagged.sum())} flagged since the promotion; "
+                f"needs {self.min_labels} and {self.min_flagged}",
+            )
+        precision, _ = model_intervals(
+            after.fraud, flagged, after.ipw, self.confidence, self.resamples, self.seed
+        )
+        if precision.estimate < previous_precision_low:
+            return RollbackJudgement(
+                True,
+                f"IPW precision since the promotion {_describe_rate(precision)} < previous "
+                f"champion's lower bound {previous_precision_low:.4f}",
+                precision,
+            )
+        return RollbackJudgement(
+            False,
+            f"IPW precision since the promotion {_describe_rate(precision)} >= previous "
+            f"champion's lower bound {previous_precision_low:.4f}",
+            precision,
+        )
+
+
+def _describe_rate(interval: Interval) -> str:
+    return f"{interval.estimate:.4f} [{interval.low:.4f}, {interval.high:.4f}]"
