@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from fraudstream.cli.replayer import transactions_of
+from fraudstream.learner.config import LearnerConfig
 from fraudstream.learner.examples import ExampleReader, LabelBatch
-from fraudstream.learner.learner import Learner, LearnerConfig
+from fraudstream.learner.learner import Learner
 from fraudstream.learner.metrics import LearnerMetrics
 from fraudstream.learner.server import load_baseline
 from fraudstream.learner.settings import LearnerSettings
