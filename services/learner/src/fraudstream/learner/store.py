@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -31,57 +31,35 @@ class LearnerState:
     """Everything the learner saves after each label batch; a restart resumes from exactly this.
 
     Each field is saved under its own name in `state.json` (plus `format` and the derived
-    `labels_seen`, for readers of the file).
+    `labels_seen`, for readers of the file). The defaults are the state before any label.
     """
 
     bundle_version: str
     feature_schema_hash: str
-    champion_version: int  # 0 while the bundle's own classifier is champion
-    label_position: int  # the last label-log position applied, refused entries included
-    labels: dict[str, int]  # learned labels by verdict: "fraud", "legit"
-    refused_examples: dict[str, int]  # by reason
-    updates: int
-    updates_since_promotion: int
-    promotions: int
-    refusals: int
-    last_promotion_time: float | None
-    learned_position: int  # the position of the newest label the challenger learned from
-    learned_label_time: float | None  # its label time (Unix seconds)
-    served_label_time: float | None  # the newest label time reflected in the champion
-    last_judgement: str
-    saved_time: float
     challenger: ChallengerWeights
-    window: WindowRecord
+    champion_version: int = 0  # 0 while the bundle's own classifier is champion
+    label_position: int = 0  # the last label-log position applied, refused entries included
+    labels: dict[str, int] = field(default_factory=lambda: {"fraud": 0, "legit": 0})
+    refused_examples: dict[str, int] = field(default_factory=dict)  # by reason
+    updates: int = 0
+    updates_since_promotion: int = 0
+    promotions: int = 0
+    refusals: int = 0
+    last_promotion_time: float | None = None
+    learned_position: int = 0  # the position of the newest label the challenger learned from
+    learned_label_time: float | None = None  # its label time (Unix seconds)
+    served_label_time: float | None = None  # the newest label time reflected in the champion
+    last_judgement: str = ""
+    saved_time: float = 0.0
+    window: WindowRecord = field(default_factory=WindowRecord.empty)
 
     @classmethod
     def start(
         cls, bundle_version: str, feature_schema_hash: str, classifier: LinearModel
     ) -> LearnerState:
         """The state before any label: the bundle's classifier is champion and challenger."""
-        return cls(
-            bundle_version=bundle_version,
-            feature_schema_hash=feature_schema_hash,
-            champion_version=0,
-            label_position=0,
-            labels={"fraud": 0, "legit": 0},
-            refused_examples={},
-            updates=0,
-            updates_since_promotion=0,
-            promotions=0,
-            refusals=0,
-            last_promotion_time=None,
-            learned_position=0,
-            learned_label_time=None,
-            served_label_time=None,
-            last_judgement="",
-            saved_time=0.0,
-            challenger=ChallengerWeights(
-                classifier.coefficients.tolist(), float(classifier.intercept)
-            ),
-            window=WindowRecord(
-                fraud=[], champion_logit=[], challenger_logit=[], since_promotion=0
-            ),
-        )
+        weights = ChallengerWeights(classifier.coefficients.tolist(), float(classifier.intercept))
+        return cls(bundle_version, feature_schema_hash, weights)
 
     @property
     def labels_seen(self) -> int:
@@ -162,7 +140,7 @@ class SnapshotStore:
 
 
 def _state_of(body: dict[str, Any]) -> LearnerState:
-    saved = {field.name: body[field.name] for field in fields(LearnerState)}
+    saved = {each.name: body[each.name] for each in fields(LearnerState)}
     saved["labels"] = {"fraud": 0, "legit": 0, **saved["labels"]}
     saved["challenger"] = ChallengerWeights(**saved["challenger"])
     saved["window"] = WindowRecord(**saved["window"])

@@ -34,6 +34,10 @@ class WindowRecord:
     challenger_logit: list[float]
     since_promotion: int
 
+    @classmethod
+    def empty(cls) -> WindowRecord:
+        return cls(fraud=[], champion_logit=[], challenger_logit=[], since_promotion=0)
+
 
 class PrequentialWindow:
     """The most recent labels with the log-odds champion and challenger gave each one
