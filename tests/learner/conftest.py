@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 
 from fraudstream.cli.replayer import transactions_of
+from fraudstream.learner.config import LearnerConfig
 from fraudstream.learner.examples import ExampleReader, LabelBatch
-from fraudstream.learner.learner import Learner, LearnerConfig
+from fraudstream.learner.guardrail import Guardrail
+from fraudstream.learner.learner import Learner
 from fraudstream.learner.metrics import LearnerMetrics
 from fraudstream.learner.server import load_baseline
 from fraudstream.learner.settings import LearnerSettings
@@ -142,10 +144,12 @@ MakeLearner = Callable[..., LearnerUnderTest]
 
 @pytest.fixture
 def make_learner(model_bundle: Path, tmp_path: Path) -> MakeLearner:
-    """`make_learner(state_dir=..., **config)`: a Learner on the session bundle."""
+    """`make_learner(state_dir=..., guardrail=..., **config)`: a Learner on the session bundle."""
     baseline = load_baseline(LearnerSettings(models=model_bundle))
 
-    def make(state_dir: Path | None = None, **config: object) -> LearnerUnderTest:
+    def make(
+        state_dir: Path | None = None, guardrail: Guardrail | None = None, **config: object
+    ) -> LearnerUnderTest:
         store = SnapshotStore(state_dir or tmp_path / "learner")
         metrics = LearnerMetrics()
         promoted: list = []
@@ -155,6 +159,7 @@ def make_learner(model_bundle: Path, tmp_path: Path) -> MakeLearner:
             LearnerConfig(**config),  # type: ignore[arg-type]
             metrics,
             on_promotion=lambda snapshot, label_time: promoted.append(snapshot),
+            guardrail=guardrail,
         )
         reader = ExampleReader(
             baseline.classifier.input_names,

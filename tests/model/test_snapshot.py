@@ -1,28 +1,40 @@
-"""Snapshots are sealed with a checksum and refused for every kind of damage."""
+"""Snapshots carry a LinearModel exactly, are sealed with a checksum, and refused when damaged."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
-from fraudstream.model.snapshot import SnapshotRejected, check_snapshot, seal, snapshot_checksum
+from fraudstream.model.ensemble import Thresholds
+from fraudstream.model.linear import LinearModel
+from fraudstream.model.snapshot import (
+    SnapshotRejected,
+    check_snapshot,
+    linear_from_snapshot,
+    seal,
+    snapshot_checksum,
+    snapshot_of,
+    thresholds_from_snapshot,
+)
 from fraudstream.v1 import model_pb2
 
 INPUTS = ["log_amount", "orig_emptied", "isolation_forest_score"]
 SCHEMA = "a" * 64
+CLASSIFIER = LinearModel(
+    input_names=tuple(INPUTS),
+    mean=np.array([1.0, 0.5, 0.2]),
+    scale=np.array([2.0, 0.5, 0.1]),
+    coefficients=np.array([0.3, 2.0, 1.0]),
+    intercept=-4.0,
+)
+THRESHOLDS = Thresholds(review=0.5, block=0.9)
 
 
 def _snapshot(**changes) -> model_pb2.ModelSnapshot:
-    snapshot = model_pb2.ModelSnapshot(
-        version=3,
-        bundle_version="b1",
-        feature_schema_hash=SCHEMA,
-        scaler=model_pb2.StandardScaler(mean=[1.0, 0.5, 0.2], scale=[2.0, 0.5, 0.1]),
-        classifier=model_pb2.LinearModel(
-            input_names=INPUTS, coefficients=[0.3, 2.0, 1.0], intercept=-4.0
-        ),
-        thresholds=model_pb2.Thresholds(review=0.5, block=0.9),
+    snapshot = snapshot_of(
+        CLASSIFIER, THRESHOLDS, version=3, bundle_version="b1", feature_schema_hash=SCHEMA
     )
     for path, value in changes.items():
         target = snapshot
@@ -41,6 +53,36 @@ def test_a_sealed_snapshot_passes():
     snapshot = _snapshot()
     assert snapshot.checksum == snapshot_checksum(snapshot)
     check_snapshot(snapshot, feature_schema_hash=SCHEMA, input_names=INPUTS)
+
+
+def test_a_snapshot_carries_the_classifier_and_thresholds_exactly():
+    metrics = model_pb2.SnapshotMetrics(pr_auc=0.7, recall=0.8, window_size=50)
+    snapshot = snapshot_of(
+        CLASSIFIER,
+        THRESHOLDS,
+        version=3,
+        bundle_version="b1",
+        feature_schema_hash=SCHEMA,
+        label_position=42,
+        metrics=metrics,
+        created_time=1_700_000_000.5,
+    )
+    assert snapshot.checksum == snapshot_checksum(snapshot)
+    assert (snapshot.version, snapshot.bundle_version, snapshot.label_position) == (3, "b1", 42)
+    assert snapshot.metrics == metrics
+    assert snapshot.created_time.ToNanoseconds() == 1_700_000_000_500_000_000
+    linear = linear_from_snapshot(snapshot)
+    assert linear.input_names == CLASSIFIER.input_names
+    for name in ("mean", "scale", "coefficients"):
+        assert np.array_equal(getattr(linear, name), getattr(CLASSIFIER, name))
+    assert linear.intercept == CLASSIFIER.intercept
+    assert thresholds_from_snapshot(snapshot) == THRESHOLDS
+
+
+def test_metrics_and_creation_time_stay_unset_unless_given():
+    snapshot = _snapshot()
+    assert not snapshot.HasField("metrics")
+    assert not snapshot.HasField("created_time")
 
 
 def test_tampering_breaks_the_checksum():

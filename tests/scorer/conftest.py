@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import grpc
@@ -12,7 +12,7 @@ import pytest
 from google.protobuf import json_format
 
 from fraudstream.common.grpc_server import GrpcService
-from fraudstream.model.snapshot import seal
+from fraudstream.model.snapshot import snapshot_of
 from fraudstream.scorer.models import ModelHolder, ServingModel, load_serving_model
 from fraudstream.scorer.server import ScorerDeps, build_server
 from fraudstream.scorer.settings import ScorerSettings
@@ -54,31 +54,22 @@ def scorer(model_bundle: Path) -> Iterator[RunningScorer]:
     service.stop(0)
 
 
-def snapshot_of(
+def shifted_snapshot(
     model: ServingModel, version: int, intercept_shift: float = 0.0
 ) -> model_pb2.ModelSnapshot:
     """A sealed snapshot of `model`'s classifier with its intercept moved by `intercept_shift`."""
     linear = model.ensemble.classifier
     assert linear is not None
-    return seal(
-        model_pb2.ModelSnapshot(
-            version=version,
-            bundle_version=model.bundle_version,
-            feature_schema_hash=model.ensemble.feature_schema_hash,
-            scaler=model_pb2.StandardScaler(mean=linear.mean.tolist(), scale=linear.scale.tolist()),
-            classifier=model_pb2.LinearModel(
-                input_names=list(linear.input_names),
-                coefficients=linear.coefficients.tolist(),
-                intercept=linear.intercept + intercept_shift,
-            ),
-            thresholds=model_pb2.Thresholds(
-                review=model.ensemble.thresholds.review, block=model.ensemble.thresholds.block
-            ),
-        )
+    return snapshot_of(
+        replace(linear, intercept=linear.intercept + intercept_shift),
+        model.ensemble.thresholds,
+        version=version,
+        bundle_version=model.bundle_version,
+        feature_schema_hash=model.ensemble.feature_schema_hash,
     )
 
 
 @pytest.fixture
 def make_snapshot():
-    """snapshot_of(model, version, intercept_shift): a valid sealed snapshot of a served model."""
-    return snapshot_of
+    """shifted_snapshot(model, version, intercept_shift): a sealed snapshot of a served model."""
+    return shifted_snapshot

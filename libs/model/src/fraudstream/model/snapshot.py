@@ -1,4 +1,4 @@
-"""Model snapshots on the wire: sealing with a checksum, and the checks a scorer applies."""
+"""Model snapshots on the wire: built from and read into a LinearModel, sealed, and checked."""
 
 from __future__ import annotations
 
@@ -7,7 +7,12 @@ import logging
 import math
 from collections.abc import Sequence
 
-from fraudstream.v1.model_pb2 import ModelSnapshot
+import numpy as np
+
+from fraudstream.model.ensemble import Thresholds
+from fraudstream.model.linear import LinearModel
+from fraudstream.v1 import model_pb2
+from fraudstream.v1.model_pb2 import ModelSnapshot, SnapshotMetrics
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +33,55 @@ def seal(snapshot: ModelSnapshot) -> ModelSnapshot:
     """Set the snapshot's checksum (in place) and return it."""
     snapshot.checksum = snapshot_checksum(snapshot)
     return snapshot
+
+
+def snapshot_of(
+    classifier: LinearModel,
+    thresholds: Thresholds,
+    *,
+    version: int,
+    bundle_version: str,
+    feature_schema_hash: str,
+    label_position: int = 0,
+    metrics: SnapshotMetrics | None = None,
+    created_time: float | None = None,
+) -> ModelSnapshot:
+    """A sealed snapshot serving `classifier` with `thresholds` (`created_time` in Unix seconds)."""
+    snapshot = ModelSnapshot(
+        version=version,
+        bundle_version=bundle_version,
+        feature_schema_hash=feature_schema_hash,
+        scaler=model_pb2.StandardScaler(
+            mean=classifier.mean.tolist(), scale=classifier.scale.tolist()
+        ),
+        classifier=model_pb2.LinearModel(
+            input_names=list(classifier.input_names),
+            coefficients=classifier.coefficients.tolist(),
+            intercept=classifier.intercept,
+        ),
+        thresholds=model_pb2.Thresholds(review=thresholds.review, block=thresholds.block),
+        label_position=label_position,
+        metrics=metrics,
+    )
+    if created_time is not None:
+        snapshot.created_time.FromNanoseconds(int(created_time * 1e9))
+    return seal(snapshot)
+
+
+def linear_from_snapshot(snapshot: ModelSnapshot) -> LinearModel:
+    """The snapshot's classifier as plain numbers (ValueError if its numbers cannot serve)."""
+    return LinearModel(
+        input_names=tuple(snapshot.classifier.input_names),
+        mean=np.asarray(snapshot.scaler.mean),
+        scale=np.asarray(snapshot.scaler.scale),
+        coefficients=np.asarray(snapshot.classifier.coefficients),
+        intercept=snapshot.classifier.intercept,
+    )
+
+
+def thresholds_from_snapshot(snapshot: ModelSnapshot) -> Thresholds:
+    """The REVIEW and BLOCK thresholds the snapshot is served with."""
+    return Thresholds(snapshot.thresholds.review, snapshot.thresholds.block)
 
 
 def check_snapshot(

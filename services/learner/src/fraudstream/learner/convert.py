@@ -5,10 +5,10 @@ from __future__ import annotations
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from fraudstream.common.errors import InvalidArgument
-from fraudstream.learner.learner import LearnerStatus
-from fraudstream.learner.online import WindowMetrics
-from fraudstream.learner.scorers import ScorerHello, ScorerView
-from fraudstream.v1 import learner_service_pb2, model_pb2
+from fraudstream.learner.fleet import ScorerHello, ScorerView
+from fraudstream.learner.status import LearnerStatus
+from fraudstream.learner.window import snapshot_metrics
+from fraudstream.v1 import learner_service_pb2
 
 
 def hello_of(request: learner_service_pb2.SyncModelsRequest | None) -> ScorerHello:
@@ -34,15 +34,6 @@ def _timestamp(seconds: float) -> Timestamp:
     return stamp
 
 
-def _metrics(measured: WindowMetrics, champion: WindowMetrics) -> model_pb2.SnapshotMetrics:
-    return model_pb2.SnapshotMetrics(
-        pr_auc=measured.pr_auc,
-        recall=measured.recall,
-        window_size=measured.labels,
-        champion_pr_auc=champion.pr_auc,
-    )
-
-
 def status_response(
     status: LearnerStatus, scorers: list[ScorerView]
 ) -> learner_service_pb2.GetLearnerStatusResponse:
@@ -54,8 +45,8 @@ def status_response(
         updates=status.updates,
         promotions=status.promotions,
         refusals=status.refusals,
-        champion_metrics=_metrics(status.champion, status.champion),
-        challenger_metrics=_metrics(status.challenger, status.champion),
+        champion_metrics=snapshot_metrics(status.champion, status.champion),
+        challenger_metrics=snapshot_metrics(status.challenger, status.champion),
         scorers=[
             learner_service_pb2.ConnectedScorer(
                 scorer_id=scorer.scorer_id,

@@ -9,11 +9,12 @@ from dataclasses import dataclass
 import grpc
 
 from fraudstream.common.grpc_server import GrpcService, build_grpc_service
+from fraudstream.learner.config import Baseline, LearnerConfig
 from fraudstream.learner.consumer import LabelConsumer
 from fraudstream.learner.examples import ExampleReader
-from fraudstream.learner.learner import Baseline, Learner, LearnerConfig
+from fraudstream.learner.fleet import ScorerRegistry
+from fraudstream.learner.learner import Learner
 from fraudstream.learner.metrics import LearnerMetrics
-from fraudstream.learner.scorers import ScorerRegistry
 from fraudstream.learner.servicer import LearnerServiceServicer
 from fraudstream.learner.settings import LearnerSettings
 from fraudstream.learner.store import SnapshotStore

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import grpc
 
 from fraudstream.learner import convert
+from fraudstream.learner.fleet import ScorerRegistry, ScorerSession
 from fraudstream.learner.learner import Learner
-from fraudstream.learner.scorers import ScorerRegistry, ScorerSession
 from fraudstream.v1 import learner_service_pb2 as pb
 from fraudstream.v1 import learner_service_pb2_grpc
 

@@ -1,13 +1,17 @@
-"""The learner's durable state: promoted snapshots and one JSON state file, written atomically."""
+"""The learner's durable state: promoted snapshots and one JSON LearnerState, written atomically."""
 
 from __future__ import annotations
 
 import json
 import logging
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from fraudstream.common.files import atomic_write
+from fraudstream.learner.challenger import ChallengerWeights
+from fraudstream.learner.window import WindowRecord
+from fraudstream.model.linear import LinearModel
 from fraudstream.model.snapshot import snapshot_checksum
 from fraudstream.v1.model_pb2 import ModelSnapshot
 
@@ -20,6 +24,46 @@ SNAPSHOT_DIR = "snapshots"
 
 class StateError(Exception):
     """The saved state cannot be trusted (unreadable, or a snapshot fails its checksum)."""
+
+
+@dataclass
+class LearnerState:
+    """Everything the learner saves after each label batch; a restart resumes from exactly this.
+
+    Each field is saved under its own name in `state.json` (plus `format` and the derived
+    `labels_seen`, for readers of the file). The defaults are the state before any label.
+    """
+
+    bundle_version: str
+    feature_schema_hash: str
+    challenger: ChallengerWeights
+    champion_version: int = 0  # 0 while the bundle's own classifier is champion
+    label_position: int = 0  # the last label-log position applied, refused entries included
+    labels: dict[str, int] = field(default_factory=lambda: {"fraud": 0, "legit": 0})
+    refused_examples: dict[str, int] = field(default_factory=dict)  # by reason
+    updates: int = 0
+    updates_since_promotion: int = 0
+    promotions: int = 0
+    refusals: int = 0
+    last_promotion_time: float | None = None
+    learned_position: int = 0  # the position of the newest label the challenger learned from
+    learned_label_time: float | None = None  # its label time (Unix seconds)
+    served_label_time: float | None = None  # the newest label time reflected in the champion
+    last_judgement: str = ""
+    saved_time: float = 0.0
+    window: WindowRecord = field(default_factory=WindowRecord.empty)
+
+    @classmethod
+    def start(
+        cls, bundle_version: str, feature_schema_hash: str, classifier: LinearModel
+    ) -> LearnerState:
+        """The state before any label: the bundle's classifier is champion and challenger."""
+        weights = ChallengerWeights(classifier.coefficients.tolist(), float(classifier.intercept))
+        return cls(bundle_version, feature_schema_hash, weights)
+
+    @property
+    def labels_seen(self) -> int:
+        return self.labels["fraud"] + self.labels["legit"]
 
 
 class SnapshotStore:
@@ -59,22 +103,30 @@ class SnapshotStore:
             raise StateError(f"snapshot file {path} is damaged (version or checksum mismatch)")
         return snapshot
 
-    def save_state(self, state: dict[str, Any]) -> None:
-        body = {"format": STATE_FORMAT, **state}
+    def save_state(self, state: LearnerState) -> None:
+        body = {"format": STATE_FORMAT, "labels_seen": state.labels_seen, **asdict(state)}
         # Compact on purpose: json's C encoder only runs without indent, and this is written
         # after every label batch (`jq . state.json` shows it readably).
         atomic_write(self.state_path, (json.dumps(body) + "\n").encode("utf-8"))
 
-    def load_state(self) -> dict[str, Any] | None:
-        """The saved state, or None when this directory has never been used."""
+    def load_state(self, bundle_version: str) -> LearnerState | None:
+        """The state saved for `bundle_version`, or None when this directory was never used."""
         if not self.state_path.exists():
             return None
         try:
-            state = json.loads(self.state_path.read_text(encoding="utf-8"))
+            body = json.loads(self.state_path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as exc:
             raise StateError(f"cannot read {self.state_path}: {exc}") from exc
-        if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+        if not isinstance(body, dict) or body.get("format") != STATE_FORMAT:
             raise StateError(f"{self.state_path} is not a learner state (format {STATE_FORMAT})")
+        try:
+            state = _state_of(body)
+        except (KeyError, TypeError) as exc:
+            raise StateError(f"{self.state_path} lacks or mistypes {exc}") from exc
+        if state.bundle_version != bundle_version:
+            raise StateError(
+                f"{self.state_path} belongs to bundle {state.bundle_version}, not {bundle_version}"
+            )
         return state
 
     def _prune(self, newest: int) -> None:
@@ -85,3 +137,11 @@ class SnapshotStore:
                 continue
             if version <= newest - self.keep_snapshots:
                 path.unlink(missing_ok=True)
+
+
+def _state_of(body: dict[str, Any]) -> LearnerState:
+    saved = {each.name: body[each.name] for each in fields(LearnerState)}
+    saved["labels"] = {"fraud": 0, "legit": 0, **saved["labels"]}
+    saved["challenger"] = ChallengerWeights(**saved["challenger"])
+    saved["window"] = WindowRecord(**saved["window"])
+    return LearnerState(**saved)

@@ -8,12 +8,14 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
-
 from fraudstream.model.bundle import BundleError, load_bundle
-from fraudstream.model.ensemble import Ensemble, Thresholds, ensemble_from_bundle
-from fraudstream.model.linear import LinearModel
-from fraudstream.model.snapshot import SnapshotRejected, check_snapshot
+from fraudstream.model.ensemble import Ensemble, ensemble_from_bundle
+from fraudstream.model.snapshot import (
+    SnapshotRejected,
+    check_snapshot,
+    linear_from_snapshot,
+    thresholds_from_snapshot,
+)
 from fraudstream.v1.model_pb2 import ModelSnapshot
 
 logger = logging.getLogger(__name__)
@@ -102,17 +104,11 @@ class ModelHolder:
                 feature_schema_hash=current.ensemble.feature_schema_hash,
                 input_names=classifier.input_names,
             )
-            linear = LinearModel(
-                input_names=tuple(snapshot.classifier.input_names),
-                mean=np.asarray(snapshot.scaler.mean),
-                scale=np.asarray(snapshot.scaler.scale),
-                coefficients=np.asarray(snapshot.classifier.coefficients),
-                intercept=snapshot.classifier.intercept,
-            )
-            thresholds = Thresholds(snapshot.thresholds.review, snapshot.thresholds.block)
             updated = replace(
                 current,
-                ensemble=current.ensemble.with_classifier(linear, thresholds),
+                ensemble=current.ensemble.with_classifier(
+                    linear_from_snapshot(snapshot), thresholds_from_snapshot(snapshot)
+                ),
                 snapshot_version=snapshot.version,
                 loaded_at=datetime.now(UTC),
             )

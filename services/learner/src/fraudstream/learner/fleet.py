@@ -1,4 +1,4 @@
-"""The scorers with an open SyncModels stream: what each was sent, applied or rejected."""
+"""The fleet of scorers with an open SyncModels stream: snapshots pushed to each, and their acks."""
 
 from __future__ import annotations
 

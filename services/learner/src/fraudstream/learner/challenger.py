@@ -1,0 +1,108 @@
+"""The challenger: a copy of the champion's linear model that keeps learning with SGD."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.linear_model import SGDClassifier
+
+from fraudstream.model.linear import LinearModel
+
+logger = logging.getLogger(__name__)
+
+_CLASSES = np.array([0, 1])
+
+
+@dataclass(frozen=True)
+class ChallengerWeights:
+    """The challenger's coefficients and intercept, in the champion's standardised space."""
+
+    coefficients: list[float]
+    intercept: float
+
+
+class Challenger:
+    """A copy of the champion's linear model that keeps learning with SGD (log loss).
+
+    It learns in the champion's standardised space: the bundle's scaler (mean, scale) stays
+    fixed, so every snapshot's coefficients mean the same thing and stay comparable.
+    """
+
+    def __init__(self, champion: LinearModel, learning_rate: float, l2_penalty: float) -> None:
+        self.input_names = champion.input_names
+        self.mean = champion.mean
+        self.scale = champion.scale
+        self._sgd = SGDClassifier(
+            loss="log_loss",
+            learning_rate="constant",
+            eta0=learning_rate,
+            alpha=l2_penalty,
+            penalty="l2",
+            # Label-log order, no shuffling: the same labels always give the same model, so
+            # a restarted learner ends exactly where an uninterrupted one would.
+            shuffle=False,
+        )
+        self.set_weights(champion.coefficients, champion.intercept)
+
+    def restore(self, saved: ChallengerWeights) -> None:
+        """Continue from weights saved earlier."""
+        self.set_weights(saved.coefficients, saved.intercept)
+
+    def set_weights(self, coefficients: Any, intercept: float) -> None:
+        """Start from these weights (the champion's, or a saved challenger's)."""
+        coef = np.asarray(coefficients, dtype=np.float64).reshape(1, -1)
+        if coef.shape[1] != len(self.input_names):
+            raise ValueError(f"{coef.shape[1]} coefficients for {len(self.input_names)} inputs")
+        # partial_fit continues from coef_/intercept_ when they are already set.
+        self._sgd.coef_ = coef.copy()
+        self._sgd.intercept_ = np.array([float(intercept)])
+
+    def logit(self, inputs: np.ndarray) -> np.ndarray:
+        """Log-odds of each row of raw classifier inputs."""
+        return np.asarray(self.standardise(inputs) @ self._sgd.coef_[0] + self._sgd.intercept_[0])
+
+    def standardise(self, inputs: np.ndarray) -> np.ndarray:
+        return np.asarray((np.asarray(inputs, dtype=np.float64) - self.mean) / self.scale)
+
+    def learn(self, inputs: np.ndarray, fraud: np.ndarray, weights: np.ndarray) -> None:
+        """One partial_fit update on a batch of raw inputs and FRAUD/LEGIT labels."""
+        self._sgd.partial_fit(
+            self.standardise(inputs),
+            fraud.astype(np.int64),
+            classes=_CLASSES,
+            sample_weight=weights,
+        )
+
+    def restart_if_diverged(self, champion: LinearModel) -> None:
+        """Go back to the champion's weights if SGD diverged to non-finite numbers."""
+        try:
+            self.linear()
+        except ValueError as exc:
+            # A diverged SGD (learning rate far too high) must not poison the next snapshot.
+            logger.error("challenger diverged (%s); restarting it from the champion", exc)
+            self.set_weights(champion.coefficients, champion.intercept)
+
+    def linear(self) -> LinearModel:
+        """The challenger as plain numbers (raises ValueError if SGD diverged to non-finite)."""
+        return LinearModel(
+            input_names=self.input_names,
+            mean=self.mean,
+            scale=self.scale,
+            coefficients=self._sgd.coef_[0].copy(),
+            intercept=float(self._sgd.intercept_[0]),
+        )
+
+    def weights(self) -> ChallengerWeights:
+        """The weights learned so far, as the learner's state saves them."""
+        return ChallengerWeights(self._sgd.coef_[0].tolist(), float(self._sgd.intercept_[0]))
+
+
+def class_weights(frauds: int, legits: int, cap: float) -> tuple[float, float]:
+    """(FRAUD, LEGIT) weights n / (2 * n_class) over all labels seen, capped at `cap`."""
+    total = frauds + legits
+    fraud = min(total / (2.0 * frauds), cap) if frauds else 1.0
+    legit = min(total / (2.0 * legits), cap) if legits else 1.0
+    return fraud, legit
