@@ -20,7 +20,7 @@ def _services() -> dict[str, str]:
 @click.argument("service", required=False)
 @click.pass_context
 def serve(ctx: click.Context, service: str | None) -> None:
-    """Run one service: scorer, ingest, feedback or learner.
+    """Run one service: scorer, ingest, feedback, learner or console.
 
     Every option after the name goes to the service (`fraudstream serve scorer --help`).
     """

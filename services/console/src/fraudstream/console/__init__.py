@@ -1,0 +1,1 @@
+"""The analyst console: review queue, cases and model status in the browser."""
