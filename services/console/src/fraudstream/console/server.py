@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass
 
 import grpc
+from flask import Flask
 from waitress.server import create_server
 
 from fraudstream.common.transport import Transport
@@ -31,8 +32,11 @@ class ConsoleDeps:
 class ConsoleServer:
     """The console's HTTP server (bound, not yet serving) and the channels it owns."""
 
-    def __init__(self, server: object, console: Console, channels: list[grpc.Channel]) -> None:
+    def __init__(
+        self, server: object, app: Flask, console: Console, channels: list[grpc.Channel]
+    ) -> None:
         self._server = server
+        self.app = app
         self.console = console
         self._channels = channels
         self._thread: threading.Thread | None = None
@@ -58,6 +62,7 @@ class ConsoleServer:
         server = self._server
         # waitress has no public stop for a server run in a thread: close its sockets and
         # channels, the way its own test helpers do, so run()'s loop ends.
+        server.close()  # type: ignore[attr-defined]
         for channel in list(server._map.values()):  # type: ignore[attr-defined]
             channel.handle_close()
         server.task_dispatcher.shutdown(timeout=grace)  # type: ignore[attr-defined]
@@ -92,4 +97,4 @@ def build_console(settings: ConsoleSettings, deps: ConsoleDeps) -> ConsoleServer
         ident="fraudstream-console",
         clear_untrusted_proxy_headers=True,
     )
-    return ConsoleServer(server, console, [feedback, learner])
+    return ConsoleServer(server, app, console, [feedback, learner])
