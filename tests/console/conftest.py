@@ -27,7 +27,8 @@ from fraudstream.v1 import (
     feedback_service_pb2_grpc,
 )
 
-TESTDATA = Path(__file__).resolve().parents[1] / "testdata"
+# The shared feedback test alerts, with every detector's score and more reasons added.
+ALERTS_FILE = Path(__file__).resolve().parent / "testdata" / "console_alerts.json"
 # name -> (role, token). The tokens file holds all three; the feedback service takes the
 # labelers' tokens in clear too, since it labels only for those today.
 ANALYSTS = {
@@ -42,9 +43,9 @@ def token(name: str) -> str:
 
 
 def load_alerts(prefix: str) -> list[alert_pb2.Alert]:
-    """The shared test alerts (tests/testdata/feedback_alerts.json), event ids `<prefix>-<n>`."""
+    """The console's test alerts (testdata/console_alerts.json), event ids `<prefix>-<n>`."""
     alerts = []
-    for raw in json.loads((TESTDATA / "feedback_alerts.json").read_text()):
+    for raw in json.loads(ALERTS_FILE.read_text()):
         alert = json_format.ParseDict(raw, alert_pb2.Alert())
         event_id = f"{prefix}-{alert.transaction.event_id.rpartition('-')[2]}"
         alert.transaction.event_id = alert.score.event_id = event_id

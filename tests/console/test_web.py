@@ -99,11 +99,15 @@ def test_labeler_takes_the_riskiest_case_and_the_label_reaches_the_log(
         data={"csrf": csrf, "verdict": "fraud", "note": "mule account"},
     )
     assert verdict.status_code == 302
-    queue = client.get("/queue").get_data(as_text=True)
-    assert "label #1" in queue
-    # As in the terminal UI, the service leased the next riskiest case to alice at once.
+    assert "label #1" in client.get("/queue").get_data(as_text=True)
+    # As in the terminal UI, the service leases the next riskiest case to alice right after
+    # the ack (pushed on the stream a moment later).
     alerts = sorted(load_alerts("web"), key=lambda a: -a.score.risk)
-    assert f'You hold case <a href="/cases/{alerts[1].transaction.event_id}"' in queue
+    held = f'You hold case <a href="/cases/{alerts[1].transaction.event_id}"'
+    deadline = time.monotonic() + 5
+    while held not in client.get("/queue").get_data(as_text=True):
+        assert time.monotonic() < deadline, "the next case was not leased to alice"
+        time.sleep(0.05)
     (label,) = feedback.labels(1)
     assert (label.event_id, label.verdict, label.analyst) == (
         riskiest,

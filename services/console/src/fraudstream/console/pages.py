@@ -45,7 +45,9 @@ def _secure() -> bool:
 
 
 def _signin_page(message: str = "", status: int = 200) -> Response:
-    nonce = secrets.token_urlsafe(24)
+    # Keep a nonce the browser already has: a second tab (or the browser's own favicon
+    # fetch) must not invalidate the form on screen.
+    nonce = request.cookies.get(SIGNIN_COOKIE) or secrets.token_urlsafe(24)
     response = make_response(render_template("signin.html", nonce=nonce, message=message), status)
     response.set_cookie(
         SIGNIN_COOKIE, nonce, max_age=3600, httponly=True, samesite="Strict", secure=_secure()
@@ -62,6 +64,11 @@ def _signin_nonce_ok(given: str | None) -> bool:
 @pages.get("/healthz")
 def health() -> tuple[str, int]:
     return "ok\n", 200
+
+
+@pages.get("/favicon.ico")
+def favicon() -> tuple[str, int]:
+    return "", 204
 
 
 @pages.get("/")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from google.protobuf import json_format
@@ -115,7 +116,11 @@ def case_detail(case: alert_pb2.Case) -> dict[str, Any]:
 
 def _metrics(metrics: Message) -> list[tuple[str, Any]]:
     # Every field, zeros included: a challenger at 0 recall is news, not a missing value.
-    return [(f.name.replace("_", " "), getattr(metrics, f.name)) for f in metrics.DESCRIPTOR.fields]
+    # NaN (too few labels to measure) becomes None, shown as a dash.
+    values = [
+        (f.name.replace("_", " "), getattr(metrics, f.name)) for f in metrics.DESCRIPTOR.fields
+    ]
+    return [(name, None if isinstance(v, float) and math.isnan(v) else v) for name, v in values]
 
 
 def learner_status(status: learner_service_pb2.GetLearnerStatusResponse) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from fraudstream.console.settings import ConsoleSettings
 logger = logging.getLogger(__name__)
 
 # Endpoints a signed-out browser may reach: they show no data.
-PUBLIC_ENDPOINTS = frozenset({"pages.sign_in", "pages.health", "static"})
+PUBLIC_ENDPOINTS = frozenset({"pages.sign_in", "pages.health", "pages.favicon", "static"})
 _CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
