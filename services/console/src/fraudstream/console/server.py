@@ -93,7 +93,7 @@ def build_console(settings: ConsoleSettings, deps: ConsoleDeps) -> ConsoleServer
         app,
         host=settings.host,
         port=settings.port,
-        threads=settings.threads,
+        threads=settings.max_workers,
         ident="fraudstream-console",
         clear_untrusted_proxy_headers=True,
     )

@@ -36,7 +36,12 @@ class ConsoleSettings(ServiceSettings):
         False,
         description="Mark the session cookie Secure (set it when a TLS proxy fronts the console).",
     )
-    threads: int = Field(8, ge=1, description="Threads serving HTTP requests.")
+    max_workers: int = Field(8, ge=1, description="Threads serving HTTP requests.")
+    service_token: str = Field(
+        "",
+        description="Not used by the console: each of its calls carries the signed-in "
+        "analyst's own token.",
+    )
     rpc_timeout_seconds: float = Field(
         5.0, gt=0, description="Deadline of each unary call to the feedback service or learner."
     )
