@@ -191,3 +191,46 @@ def test_live_counts_and_an_unreachable_learner(console: RunningConsole) -> None
     }
     model = client.get("/model")
     assert model.status_code == 503 and "learner" in model.get_data(as_text=True)
+
+
+def test_two_analysts_are_leased_different_cases_and_a_skip_gives_one_back(
+    console: RunningConsole, feedback: FeedbackService
+) -> None:
+    alice, ada = console.server.app.test_client(), console.server.app.test_client()
+    _, alice_csrf = sign_in(alice, token("alice"))
+    _, ada_csrf = sign_in(ada, token("ada"))
+    first = alice.post("/queue/take", data={"csrf": alice_csrf}).location
+    second = ada.post("/queue/take", data={"csrf": ada_csrf}).location
+    assert first.endswith("/cases/web-0") and second.endswith("/cases/web-1")
+    # ada cannot label alice's case: it is not leased to her.
+    refused = ada.post("/cases/web-0/verdict", data={"csrf": ada_csrf, "verdict": "legit"})
+    assert refused.status_code == 409
+    assert ada.post("/cases/web-1/skip", data={"csrf": ada_csrf}).status_code == 302
+    # web-1 is back in the queue, and never offered to the session that skipped it again.
+    assert ada.post("/queue/take", data={"csrf": ada_csrf}).location.endswith("/cases/web-2")
+    assert feedback.stub.ListAlerts(_LEASED, timeout=5).total_size == 2
+
+
+def test_taking_from_an_empty_queue_says_so(
+    feedback: FeedbackService, start_console: Callable[..., RunningConsole]
+) -> None:
+    console = start_console(feedback_addr=feedback.address, take_wait_seconds=0.5)
+    client = console.server.app.test_client()
+    _, csrf = sign_in(client, token("alice"))
+    taken = client.post("/queue/take", data={"csrf": csrf})
+    assert taken.status_code == 302 and taken.location.endswith("/queue")
+    assert "No open case to take right now." in client.get("/queue").get_data(as_text=True)
+
+
+def test_an_abandoned_session_gives_its_case_back_when_swept(
+    feedback: FeedbackService, start_console: Callable[..., RunningConsole]
+) -> None:
+    feedback.report(load_alerts("gone"))
+    console = start_console(feedback_addr=feedback.address, session_idle_minutes=0.01)
+    client = console.server.app.test_client()
+    _, csrf = sign_in(client, token("alice"))
+    client.post("/queue/take", data={"csrf": csrf})
+    assert feedback.stub.ListAlerts(_LEASED, timeout=5).total_size == 1
+    time.sleep(0.7)
+    assert console.server.console.sessions.sweep() == 1  # what the sweeper thread does
+    assert feedback.stub.ListAlerts(_LEASED, timeout=5).total_size == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from flask import Flask
@@ -19,6 +20,8 @@ from fraudstream.console.settings import ConsoleSettings
 from fraudstream.console.web import create_app
 
 logger = logging.getLogger(__name__)
+
+_SWEEP_SECONDS = 15.0
 
 
 @dataclass
@@ -40,6 +43,7 @@ class ConsoleServer:
         self.console = console
         self._channels = channels
         self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     @property
     def port(self) -> int:
@@ -50,24 +54,35 @@ class ConsoleServer:
         return str(self._server.effective_host)  # type: ignore[attr-defined]
 
     def start(self) -> None:
-        self._thread = threading.Thread(
-            target=self._server.run,  # type: ignore[attr-defined]
-            name="console-http",
-            daemon=True,
-        )
+        self._thread = threading.Thread(target=self._serve, name="console-http", daemon=True)
         self._thread.start()
+        threading.Thread(target=self._sweep, name="console-sessions", daemon=True).start()
+
+    def _sweep(self) -> None:
+        # Requests sweep too; this ends sessions nobody comes back to, so the cases they
+        # hold return to the queue now rather than when their leases run out.
+        while not self._stopping.wait(_SWEEP_SECONDS):
+            self.console.sessions.sweep()
+
+    def _serve(self) -> None:
+        # waitress's own run() loops until its socket map is empty and has no public stop:
+        # poll one round at a time instead, so stop() ends the loop before closing sockets
+        # (closing them under a running select() races with it).
+        server: Any = self._server
+        while not self._stopping.is_set():
+            server.asyncore.loop(timeout=0.5, map=server._map, count=1)
 
     def stop(self, grace: float) -> None:
         """Stop accepting, end every session (giving cases back), close the channels."""
-        server = self._server
-        # waitress has no public stop for a server run in a thread: close its sockets and
-        # channels, the way its own test helpers do, so run()'s loop ends.
-        server.close()  # type: ignore[attr-defined]
-        for channel in list(server._map.values()):  # type: ignore[attr-defined]
-            channel.handle_close()
-        server.task_dispatcher.shutdown(timeout=grace)  # type: ignore[attr-defined]
+        server: Any = self._server
+        self._stopping.set()
+        server.pull_trigger()  # wakes the poll at once
         if self._thread is not None:
             self._thread.join(grace)
+        server.close()
+        for channel in list(server._map.values()):
+            channel.handle_close()
+        server.task_dispatcher.shutdown(timeout=grace)
         self.console.close()
         for channel in self._channels:
             channel.close()
