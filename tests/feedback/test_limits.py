@@ -161,9 +161,14 @@ def test_unary_calls_with_bad_arguments_say_what_is_wrong(
         served.stub.SubmitLabel(request_, metadata=auth("alice"), timeout=5)
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert fragment in refused.value.details()
-    with pytest.raises(grpc.RpcError) as refused:
-        served.stub.ListAlerts(pb.ListAlertsRequest(page_token="t" * 5000), timeout=5)
-    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    for listing, hint in [
+        (pb.ListAlertsRequest(page_token="t" * 5000), "page_token"),
+        (pb.ListAlertsRequest(state=9), "CASE_STATE_OPEN"),
+    ]:
+        with pytest.raises(grpc.RpcError) as refused:
+            served.stub.ListAlerts(listing, timeout=5)
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert hint in refused.value.details()
 
 
 _ANY_FLOAT = st.one_of(

@@ -104,7 +104,10 @@ def state_filter(value: alert_pb2.CaseState.ValueType) -> CaseState | None:
         return None
     found = _STATE.get(value)
     if found is None:
-        raise InvalidArgument(f"unknown case state {value}")
+        raise InvalidArgument(
+            f"state {value} is not a case state: use CASE_STATE_OPEN, CASE_STATE_LEASED,"
+            " CASE_STATE_LABELED, or CASE_STATE_UNSPECIFIED for all"
+        )
     return found
 
 
