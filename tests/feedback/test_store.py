@@ -163,3 +163,20 @@ def test_everything_survives_reopening_the_file(tmp_path):
         assert outcome.position == 2
     finally:
         second.close()
+
+
+def test_a_store_from_before_the_verdicts_table_gets_its_labels_as_verdicts(tmp_path):
+    path = tmp_path / "feedback.db"
+    old = FeedbackStore(path)
+    old.add_alerts([_record("e-1", 0.9)], now=0.0)
+    old.record_verdict("e-1", Verdict.FRAUD, "alice", "mule", now=1.0)
+    with old._lock:
+        old._db.execute("DROP TABLE verdicts")  # as an older version left the file
+    old.close()
+    reopened = FeedbackStore(path)
+    try:
+        assert reopened.verdicts_of("e-1") == [
+            GivenVerdict("e-1", Verdict.FRAUD, "alice", "mule", VerdictOutcome.ACCEPTED, 1.0)
+        ]
+    finally:
+        reopened.close()

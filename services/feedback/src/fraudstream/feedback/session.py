@@ -55,8 +55,11 @@ class CasePushed:
 
 @dataclass(frozen=True)
 class VerdictAcked:
-    """What became of a verdict: at `position` in the label log (the earlier label's for a
-    duplicate or conflict), or refused (outcome None, position 0) with `message` saying why."""
+    """What became of a verdict: recorded, or refused (outcome None) with `message` saying why.
+
+    `position` is the verdict's place in the label log, the earlier label's for a
+    duplicate or conflict, 0 when refused.
+    """
 
     event_id: str
     position: int

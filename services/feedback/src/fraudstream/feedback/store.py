@@ -22,6 +22,7 @@ from fraudstream.feedback.domain import (
     VerdictOutcome,
 )
 from fraudstream.feedback.store_sql import (
+    BACKFILL_VERDICTS,
     CASE_COLUMNS,
     LABEL_QUERY,
     REOPEN,
@@ -52,6 +53,7 @@ class FeedbackStore:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(SCHEMA)
+        self._db.execute(BACKFILL_VERDICTS)
 
     def close(self) -> None:
         with self._lock:

@@ -48,6 +48,13 @@ CREATE TABLE IF NOT EXISTS cursors (
 );
 """
 
+# A store written before the verdicts table existed: its labels are its first verdicts.
+BACKFILL_VERDICTS = """
+INSERT INTO verdicts (event_id, verdict, analyst, note, outcome, given_at)
+SELECT event_id, verdict, analyst, note, 'accepted', label_time FROM labels
+WHERE NOT EXISTS (SELECT 1 FROM verdicts) ORDER BY position
+"""
+
 # Back to the queue: no analyst, no lease.
 REOPEN = "UPDATE cases SET state = ?, analyst = '', lease_holder = NULL, lease_expires = NULL"
 CASE_COLUMNS = "event_id, kind, risk, payload, state, analyst, lease_expires, verdict, note"
