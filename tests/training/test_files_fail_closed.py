@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from fraudstream.training.cli import data, train
+from fraudstream.training.csvio import replaced_on_success
 from fraudstream.training.validate import validate
 
 TESTDATA = Path(__file__).parents[1] / "testdata"
@@ -159,3 +160,16 @@ def test_truncated_or_corrupt_input_gives_one_line_naming_the_file(tmp_path: Pat
     assert checked.exit_code == 1 and isinstance(checked.exception, SystemExit)
     report = json.loads(checked.stdout)
     assert any(str(path) in error and "cannot be read" in error for error in report["errors"])
+
+
+def test_a_writer_that_fails_leaves_the_previous_file_and_no_temporary(tmp_path: Path) -> None:
+    output = tmp_path / "simulated.csv"
+    output.write_text("the previous, complete file\n")
+    with pytest.raises(RuntimeError), replaced_on_success(output) as partial:
+        partial.write_text("half of a new fi")
+        raise RuntimeError("disk full, say")
+    assert output.read_text() == "the previous, complete file\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["simulated.csv"]
+    with replaced_on_success(output) as partial:
+        partial.write_text("new\n")
+    assert output.read_text() == "new\n" and len(list(tmp_path.iterdir())) == 1
