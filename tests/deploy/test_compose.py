@@ -37,7 +37,8 @@ def compose() -> list[str]:
     found = shutil.which("docker-compose")
     if found is None:
         pytest.fail(
-            "docker-compose is not installed (.ci/run installs it): apt-get install docker-compose"
+            "docker-compose is not installed (make deps installs it): "
+            "apt-get install docker-compose"
         )
     return [found]
 
