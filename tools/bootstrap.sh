@@ -41,15 +41,18 @@ fi
 done_step
 
 step "Python environment (.venv) from uv.lock"
-uv=(uv)
-if ! command -v uv >/dev/null; then
-  # Debian's Python is externally managed: uv goes to the user's site, run as a module.
-  python3 -m uv --version >/dev/null 2>&1 \
-    || python3 -m pip install --quiet --disable-pip-version-check --user \
-      --break-system-packages "uv==${UV_VERSION}"
-  uv=(python3 -m uv)
+uv=$(command -v uv || true)
+if [ -z "$uv" ]; then
+  # Debian's Python is externally managed: uv goes to the user's site (~/.local/bin), installed
+  # by the system's python3, never the project's .venv (which make puts first on PATH).
+  for python in $(type -ap python3); do
+    case "$python" in "$PWD"/.venv/*) ;; *) break ;; esac
+  done
+  uv="$("$python" -m site --user-base)/bin/uv"
+  [ -x "$uv" ] || "$python" -m pip install --quiet --disable-pip-version-check --user \
+    --break-system-packages "uv==${UV_VERSION}"
 fi
-"${uv[@]}" sync --frozen --quiet
+"$uv" sync --frozen --quiet
 done_step
 
 if [ "$PROFILE" = test ]; then
