@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from fraudstream.common import names
 from fraudstream.ingest.batch import Batch, Source
 from fraudstream.v1 import alert_pb2, score_pb2
+from fraudstream.v1.transaction_pb2 import Transaction
 
 ALERT_DECISIONS = (score_pb2.DECISION_REVIEW, score_pb2.DECISION_BLOCK)
 # Dead-letter reason of a transaction the scorer failed whenever it was in a request.
@@ -130,7 +131,9 @@ def route(
     return outcomes
 
 
-def _case(transaction: object, score: score_pb2.Score, kind: int) -> alert_pb2.Alert:
-    alert = alert_pb2.Alert(transaction=transaction, score=score, kind=kind)  # type: ignore[arg-type]
+def _case(
+    transaction: Transaction, score: score_pb2.Score, kind: alert_pb2.AlertKind.ValueType
+) -> alert_pb2.Alert:
+    alert = alert_pb2.Alert(transaction=transaction, score=score, kind=kind)
     alert.alert_time.GetCurrentTime()
     return alert
