@@ -55,8 +55,8 @@ class OrderedStream(Generic[Req, Resp]):
         on_reconnect: Callable[[], None] = lambda: None,
         max_backoff: float = 5.0,
     ) -> None:
-        self.name = name
-        self.address = address
+        self._name = name
+        self._address = address
         self._open_call = open_call
         self._on_reconnect = on_reconnect
         self._max_backoff = max_backoff
@@ -82,7 +82,7 @@ class OrderedStream(Generic[Req, Resp]):
             left = list(self._unanswered)
             self._unanswered.clear()
         for _request, future in left:
-            future.set_exception(StreamStopped(f"{self.name} stream stopped"))
+            future.set_exception(StreamStopped(f"{self._name} stream stopped"))
 
     def submit(self, request: Req) -> Future[Resp]:
         """Send `request`; the future holds its response, or the RpcError that rejected it."""
@@ -90,7 +90,7 @@ class OrderedStream(Generic[Req, Resp]):
         future.set_running_or_notify_cancel()  # only the stream completes it
         with self._lock:
             if self._stop.is_set():
-                future.set_exception(StreamStopped(f"{self.name} stream stopped"))
+                future.set_exception(StreamStopped(f"{self._name} stream stopped"))
                 return future
             self._unanswered.append((request, future))
             if self._outbox is not None:
@@ -106,14 +106,14 @@ class OrderedStream(Generic[Req, Resp]):
                     outbox.put(request)
                 self._outbox = outbox
             try:
-                with grpc.insecure_channel(self.address) as channel:
+                with grpc.insecure_channel(self._address) as channel:
                     call = self._open_call(channel, _drain(outbox))
                     self._call = call
                     for response in call:
                         if not self.connected.is_set():
                             self.connected.set()
                             if failures:
-                                logger.info("%s stream to %s re-opened", self.name, self.address)
+                                logger.info("%s stream to %s re-opened", self._name, self._address)
                             failures, backoff = 0, 0.05
                         with self._lock:
                             _request, future = self._unanswered.popleft()
@@ -128,7 +128,7 @@ class OrderedStream(Generic[Req, Resp]):
                     self._fail_oldest(exc)
                     backoff = 0.05  # the peer is up; only that request was refused
                 log = logger.warning if failures == 1 else logger.debug
-                log("%s stream to %s failed (%s); retrying", self.name, self.address, exc.code())
+                log("%s stream to %s failed (%s); retrying", self._name, self._address, exc.code())
             finally:
                 self.connected.clear()
                 with self._lock:
