@@ -1,4 +1,4 @@
-"""The Kafka side of the bridge: consume, batch, keep a bounded window, commit what is routed."""
+"""The bridge's consumer loop: consume, batch, keep a bounded window, commit what is routed."""
 
 from __future__ import annotations
 
@@ -7,14 +7,15 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from fraudstream.common.codec import CONTENT_TYPE_HEADER, DecodeError, decode_transaction
+from fraudstream.ingest.batch import Batch, Rejected
 from fraudstream.ingest.metrics import IngestMetrics
-from fraudstream.ingest.router import Router
-from fraudstream.ingest.window import Batch, InFlightWindow
+from fraudstream.ingest.window import InFlightWindow
 
 logger = logging.getLogger(__name__)
 
@@ -26,26 +27,27 @@ DRAIN_SECONDS = 20.0
 PAUSE_AFTER_SECONDS = 2.0
 
 
-class Bridge:
-    """Consumes `transactions`, sends batches to `submit_batch`, commits routed prefixes."""
+class ConsumerLoop:
+    """Consumes `topic` in batches, hands each to `submit_batch` (which returns the future of
+    its routing), and commits the offsets of the routed prefix of the window."""
 
     def __init__(
         self,
         consumer: Consumer,
-        router: Router,
+        topic: str,
         metrics: IngestMetrics,
-        submit_batch: Callable[[Batch], None],
+        submit_batch: Callable[[Batch], Future[None]],
         batch_size: int,
         batch_wait_ms: float,
         max_in_flight: int,
     ) -> None:
         self._consumer = consumer
-        self._router = router
+        self._topic = topic
         self._metrics = metrics
         self._submit_batch = submit_batch
         self._batch_size = batch_size
         self._batch_wait = batch_wait_ms / 1000.0
-        self.window = InFlightWindow(max_in_flight, on_routed=self._observe_routed)
+        self.window = InFlightWindow(max_in_flight)
         self._seq = 0
         self._paused = False
         self._assignment: list[TopicPartition] = []
@@ -56,7 +58,7 @@ class Bridge:
     def run(self, stop: threading.Event, drain_seconds: float = DRAIN_SECONDS) -> None:
         """Consume until `stop` is set, then drain the window and commit."""
         self._consumer.subscribe(
-            [self._router.routes.transactions], on_assign=self._on_assign, on_revoke=self._on_revoke
+            [self._topic], on_assign=self._on_assign, on_revoke=self._on_revoke
         )
         self.running.set()
         buffered: list[Message] = []
@@ -107,10 +109,8 @@ class Bridge:
 
     def _dispatch(self, messages: list[Message]) -> None:
         self._seq += 1
-        batch = Batch(seq=self._seq, batch_id=f"b{self._seq}", next_offsets={})
+        batch = Batch(seq=self._seq, batch_id=f"b{self._seq}")
         self._metrics.events_in.inc(len(messages))
-        batch.hold()  # released at the end of dispatch, so routing cannot finish early
-        self.window.add(batch)
         for message in messages:
             source = (
                 str(message.topic()),
@@ -120,22 +120,16 @@ class Bridge:
             batch.next_offsets[(source[0], source[1])] = source[2] + 1
             _kind, timestamp = message.timestamp()
             batch.timestamps_ms.append(timestamp)
-            content_type = _header(message, CONTENT_TYPE_HEADER)
+            value = message.value() or b""
             try:
-                transaction = decode_transaction(message.value(), content_type)
+                transaction = decode_transaction(value, _header(message, CONTENT_TYPE_HEADER))
             except DecodeError as exc:
-                self._router.dead_letter(
-                    batch, exc.reason, str(exc), source, message.key(), message.value()
-                )
+                batch.rejected.append(Rejected(source, message.key(), value, exc.reason, str(exc)))
                 continue
             batch.transactions.append(transaction)
             batch.sources.append(source)
+        self.window.add(batch, self._submit_batch(batch))
         self._metrics.in_flight.set(len(self.window))
-        if batch.transactions:
-            self._metrics.batch_size.observe(len(batch.transactions))
-            batch.hold()  # released by the router once the scores are routed
-            self._submit_batch(batch)
-        batch.release()
 
     def _commit_routed(self, asynchronous: bool = True) -> None:
         offsets, done = self.window.take_committable()
@@ -151,14 +145,6 @@ class Bridge:
             self._metrics.commits.inc()
         except Exception as exc:  # a failed commit only means redelivery
             logger.warning("offset commit failed (%s); those events may be consumed again", exc)
-
-    def _observe_routed(self, batch: Batch) -> None:
-        """Event latency: Kafka timestamp to the moment the batch's last delivery confirmed."""
-        now_ms = time.time() * 1000.0
-        for timestamp in batch.timestamps_ms:
-            self._metrics.event_latency.observe(max(now_ms - timestamp, 0.0) / 1000.0)
-        if batch.timestamps_ms:
-            self._metrics.last_latency_ms.set(max(now_ms - max(batch.timestamps_ms), 0.0))
 
     def _drain_and_commit(self, timeout: float) -> None:
         if not self.window.wait_routed(timeout):
@@ -197,18 +183,15 @@ class Bridge:
         self._assignment = []
         self._paused = False
 
-    def update_lag(self, stats_json: str) -> None:
-        """librdkafka statistics callback: per-partition consumer lag."""
-        stats: dict[str, Any] = json.loads(stats_json)
-        for partition, info in (
-            stats.get("topics", {})
-            .get(self._router.routes.transactions, {})
-            .get("partitions", {})
-            .items()
-        ):
-            lag = info.get("consumer_lag", -1)
-            if partition != "-1" and lag >= 0:
-                self._metrics.consumer_lag.labels(partition).set(lag)
+
+def report_lag(metrics: IngestMetrics, topic: str, stats_json: str) -> None:
+    """librdkafka statistics callback: per-partition consumer lag of `topic`."""
+    stats: dict[str, Any] = json.loads(stats_json)
+    partitions = stats.get("topics", {}).get(topic, {}).get("partitions", {})
+    for partition, info in partitions.items():
+        lag = info.get("consumer_lag", -1)
+        if partition != "-1" and lag >= 0:
+            metrics.consumer_lag.labels(partition).set(lag)
 
 
 def _header(message: Message, name: str) -> str | None:
