@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from google.protobuf import json_format
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fraudstream.model.features import FEATURE_NAMES
 from fraudstream.model.linear import LinearModel
 from fraudstream.scorer.engine import ScoredBatch, ScoringEngine
 from fraudstream.scorer.metrics import ScorerMetrics
@@ -126,6 +128,27 @@ def test_a_non_finite_risk_fails_closed_and_is_never_allowed(engine, sample_tran
         "scorer_invalid_transactions_total", {"field": "unscorable"}
     )
     assert unscorable == nan_rows.size
+
+
+def test_rows_the_model_raises_on_fail_alone(engine, sample_transactions):
+    """An autoencoder scaler that overflows (scale 1e-308) on a non-zero orig_error_ratio:
+    scikit-learn's network then refuses the whole batch ("Input X contains infinity")."""
+    model = engine.holder.current
+    autoencoder = model.ensemble.autoencoder
+    column = autoencoder.columns.index(FEATURE_NAMES.index("orig_error_ratio"))
+    scaler = copy.deepcopy(autoencoder.scaler)
+    scaler.mean_[column], scaler.scale_[column] = 0.0, 1e-308
+    hostile = replace(model.ensemble, autoencoder=replace(autoencoder, scaler=scaler))
+    raising = ScoringEngine(ModelHolder(replace(model, ensemble=hostile)), ScorerMetrics(), 4096)
+    ratios = engine.score(sample_transactions).features[:, FEATURE_NAMES.index("orig_error_ratio")]
+    overflowing = np.flatnonzero(np.abs(ratios) > 1.8)
+    assert 0 < overflowing.size < len(sample_transactions)
+    batch = raising.score(sample_transactions)
+    assert np.flatnonzero(batch.rows == -1).tolist() == overflowing.tolist()
+    for row in overflowing.tolist():
+        assert batch.problems[row][1].startswith("the model could not score this transaction")
+    assert batch.scores is not None and np.isfinite(batch.scores.risk).all()
+    assert batch.features.shape[0] == batch.scores.risk.shape[0]
 
 
 def _number() -> st.SearchStrategy[float]:
