@@ -39,11 +39,12 @@ _NON_FINITE_RISK = (
 
 @dataclass(frozen=True)
 class ScoredBatch:
-    """A batch's outcome, as arrays over the valid rows.
+    """A batch's outcome, as arrays over the rows that were scored.
 
-    `rows[i]` is transaction i's row in `scores` and `features`, or -1 when it was invalid (its
-    `(field, message)` is in `problems`). `reasons[j]` explains row `explained[j]`: reasons are
-    given where a decision or a detector flags the row, since nothing raised an ALLOW otherwise.
+    `rows[i]` is transaction i's row in `scores` and `features`, or -1 when it could not be
+    scored (its `(field, message)` is in `problems`). `reasons[j]` explains row `explained[j]`:
+    reasons are given where a decision or a detector flags the row, since nothing raised an
+    ALLOW otherwise.
     """
 
     model: ServingModel
