@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from fraudstream.cli.broker import port_is_free
-from fraudstream.cli.kafka_admin import list_topics
+from fraudstream.cli.kafka.admin import list_topics
+from fraudstream.cli.kafka.broker import port_is_free
 from fraudstream.cli.stack import PIDS_FILE, Stack, StackError, free_port, stop_detached
 
 pytestmark = pytest.mark.integration

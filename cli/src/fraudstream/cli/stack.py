@@ -20,7 +20,7 @@ from types import TracebackType
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from fraudstream.cli.broker import BrokerConfig, LocalKafka
+from fraudstream.cli.kafka.broker import BrokerConfig, LocalKafka
 
 logger = logging.getLogger(__name__)
 

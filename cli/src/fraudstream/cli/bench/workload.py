@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from fraudstream.cli.replayer import transactions_of
+from fraudstream.cli.replay.producer import transactions_of
 from fraudstream.model.bundle import BundleError, read_manifest
 from fraudstream.training.csvio import read_paysim_chunks
 from fraudstream.training.simulate import SimulationConfig, simulate

@@ -17,7 +17,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from fraudstream.cli.broker import (
+from fraudstream.cli.kafka.admin import DEFAULT_PARTITIONS, TopicError, topic_partitions
+from fraudstream.cli.kafka.broker import (
     DEFAULT_CONTROLLER_PORT,
     DEFAULT_HEAP,
     DEFAULT_PORT,
@@ -26,8 +27,7 @@ from fraudstream.cli.broker import (
     LocalKafka,
     default_data_dir,
 )
-from fraudstream.cli.kafka_admin import DEFAULT_PARTITIONS, TopicError, topic_partitions
-from fraudstream.cli.kafka_jars import KafkaJars, KafkaSetupError, fetch_command
+from fraudstream.cli.kafka.jars import KafkaJars, KafkaSetupError, fetch_command
 
 logger = logging.getLogger(__name__)
 

@@ -16,12 +16,12 @@ from rich.console import Console
 from rich.live import Live
 
 from fraudstream.cli.analysts import GroundTruth, SimulatedAnalysts
-from fraudstream.cli.broker import port_is_free
-from fraudstream.cli.demo_build import Steps
-from fraudstream.cli.demo_outcome import ScoredReader
-from fraudstream.cli.demo_view import Progress, render, status_line
-from fraudstream.cli.demo_watch import Endpoints, PipelineProbe, PipelineSample
-from fraudstream.cli.replayer import ReplayConfig, replay
+from fraudstream.cli.demo.build import Steps
+from fraudstream.cli.demo.outcome import ScoredReader
+from fraudstream.cli.demo.view import Progress, render, status_line
+from fraudstream.cli.demo.watch import Endpoints, PipelineProbe, PipelineSample
+from fraudstream.cli.kafka.broker import port_is_free
+from fraudstream.cli.replay.producer import ReplayConfig, replay
 from fraudstream.cli.stack import ServiceHandle, Stack, StackError
 
 # DESIGN.md's ports: (gRPC, metrics) per service, Kafka on 9092.
@@ -227,7 +227,7 @@ class LiveRun:
             with self.steps.step("let the learner consume the labels given so far"):
                 self._learner_catch_up(probe)
             final = probe.sample()
-            from fraudstream.cli.demo_summary import summarise
+            from fraudstream.cli.demo.summary import summarise
 
             return summarise(self, reader, analysts, replayer, final, samples[0], seconds, progress)
         finally:
@@ -282,7 +282,7 @@ class LiveRun:
         return [first, before]
 
     def _learner_catch_up(self, probe: PipelineProbe) -> None:
-        from fraudstream.cli.demo_watch import total
+        from fraudstream.cli.demo.watch import total
 
         deadline = time.monotonic() + _CATCH_UP_SECONDS
         while time.monotonic() < deadline:

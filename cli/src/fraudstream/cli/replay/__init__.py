@@ -17,7 +17,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from fraudstream.cli.replayer import ReplayConfig, count_rows, replay
+from fraudstream.cli.replay.producer import ReplayConfig, count_rows, replay
 from fraudstream.common.codec import FORMATS
 
 logger = logging.getLogger(__name__)

@@ -10,12 +10,12 @@ from rich.console import Console
 from rich.table import Table
 
 from fraudstream.cli.analysts import SimulatedAnalysts
-from fraudstream.cli.demo_outcome import ScoredReader
-from fraudstream.cli.demo_view import Progress
-from fraudstream.cli.demo_watch import PipelineSample, buckets, quantile, total
+from fraudstream.cli.demo.outcome import ScoredReader
+from fraudstream.cli.demo.view import Progress
+from fraudstream.cli.demo.watch import PipelineSample, buckets, quantile, total
 
 if TYPE_CHECKING:
-    from fraudstream.cli.demo_run import LiveRun, _ReplayThread
+    from fraudstream.cli.demo.run import LiveRun, _ReplayThread
 
 SUMMARY_FILE = "demo_summary.json"
 

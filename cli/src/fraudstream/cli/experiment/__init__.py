@@ -18,10 +18,10 @@ from confluent_kafka import Consumer
 from rich.console import Console
 
 from fraudstream.cli.analysts import GroundTruth, SimulatedAnalysts
-from fraudstream.cli.demo_build import Builder, Steps
-from fraudstream.cli.demo_outcome import ScoredReader
-from fraudstream.cli.demo_watch import scrape
-from fraudstream.cli.replayer import ReplayConfig, replay, transactions_of
+from fraudstream.cli.demo.build import Builder, Steps
+from fraudstream.cli.demo.outcome import ScoredReader
+from fraudstream.cli.demo.watch import scrape
+from fraudstream.cli.replay.producer import ReplayConfig, replay, transactions_of
 from fraudstream.cli.stack import ServiceHandle, Stack
 from fraudstream.common import names
 from fraudstream.v1 import (
@@ -215,7 +215,7 @@ def drift(
     then compares recall on the new pattern of the online system with the same
     bundle frozen, and writes reports/experiment_drift.json and .png.
     """
-    from fraudstream.cli.experiment_report import analyse, frozen_flags, write
+    from fraudstream.cli.experiment.report import analyse, frozen_flags, write
 
     console = Console(highlight=False)
     steps = Steps(console)

@@ -14,13 +14,13 @@ from pathlib import Path
 
 from confluent_kafka import KafkaException
 
-from fraudstream.cli.kafka_admin import (
+from fraudstream.cli.kafka.admin import (
     DEFAULT_PARTITIONS,
     ensure_topics,
     list_topics,
     topic_partitions,
 )
-from fraudstream.cli.kafka_config import (
+from fraudstream.cli.kafka.config import (
     LOOPBACK,
     jvm_options,
     log4j2_properties,
@@ -28,7 +28,7 @@ from fraudstream.cli.kafka_config import (
     read_properties,
     server_properties,
 )
-from fraudstream.cli.kafka_jars import KafkaJars, find_java
+from fraudstream.cli.kafka.jars import KafkaJars, find_java
 
 logger = logging.getLogger(__name__)
 
