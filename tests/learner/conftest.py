@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fraudstream.cli.replay.producer import transactions_of
+from fraudstream.cli.replay.transactions import transactions_of
 from fraudstream.learner.examples import ExampleReader, LabelBatch
 from fraudstream.learner.learner import Learner, LearnerConfig
 from fraudstream.learner.metrics import LearnerMetrics

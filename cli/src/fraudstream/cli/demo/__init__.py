@@ -47,7 +47,8 @@ def _run(
     keep_running: bool,
 ) -> None:
     from fraudstream.cli.analysts import GroundTruth
-    from fraudstream.cli.demo.run import LiveConfig, LiveRun
+    from fraudstream.cli.demo.config import LiveConfig
+    from fraudstream.cli.demo.run import LiveRun
     from fraudstream.cli.demo.summary import print_summary, write_summary
 
     builder = Builder(workdir, steps)
@@ -182,7 +183,7 @@ def _on_sigterm(_signum: int, _frame: FrameType | None) -> None:
 @click.option(
     "--free-ports",
     is_flag=True,
-    help="Let the OS pick every port instead of DESIGN.md's (9092, 50051-50054, 9101-9104).",
+    help="Let the OS pick every port instead of the fixed ones (9092, 50051-50054, 9101-9104).",
 )
 @click.option(
     "--keep-running",
