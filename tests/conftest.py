@@ -22,8 +22,9 @@ import pytest
 from confluent_kafka.admin import AdminClient
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from fraudstream.cli.broker import BrokerConfig, LocalKafka
-from fraudstream.cli.kafka_admin import ensure_topics, topic_partitions
+from fraudstream.cli.kafka.admin import ensure_topics, topic_partitions
+from fraudstream.cli.kafka.broker import LocalKafka
+from fraudstream.cli.kafka.config import BrokerConfig
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fraudstream.cli.replayer import transactions_of
+from fraudstream.cli.replay.transactions import transactions_of
 from fraudstream.learner.config import LearnerConfig
 from fraudstream.learner.examples import ExampleReader, LabelBatch
 from fraudstream.learner.guardrail import Guardrail

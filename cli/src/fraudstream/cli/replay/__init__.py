@@ -17,7 +17,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from fraudstream.cli.replayer import ReplayConfig, count_rows, replay
+from fraudstream.cli.replay.producer import ReplayConfig, count_rows, replay
 from fraudstream.common.codec import FORMATS
 
 logger = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ _LOG_EVERY_SECONDS = 5.0
 
 
 def _simulate(rows: int, seed: int, out: Path) -> Path:
-    from fraudstream.training.simulate import SimulationConfig, simulate
+    from fraudstream.training.api import SimulationConfig, simulate
 
     if not out.exists():
         out.parent.mkdir(parents=True, exist_ok=True)

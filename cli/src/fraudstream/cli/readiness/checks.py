@@ -13,8 +13,8 @@ import grpc
 from confluent_kafka import KafkaException
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from fraudstream.cli.kafka_admin import list_topics
-from fraudstream.cli.readiness_trace import Check, PipelineTrace, Targets
+from fraudstream.cli.kafka.admin import list_topics
+from fraudstream.cli.readiness.trace import Check, PipelineTrace, Targets
 from fraudstream.common import names
 from fraudstream.v1 import scoring_service_pb2, scoring_service_pb2_grpc
 

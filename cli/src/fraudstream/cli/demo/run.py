@@ -8,7 +8,6 @@ import secrets
 import shutil
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,41 +15,17 @@ from rich.console import Console
 from rich.live import Live
 
 from fraudstream.cli.analysts import GroundTruth, SimulatedAnalysts
-from fraudstream.cli.broker import port_is_free
-from fraudstream.cli.demo_build import Steps
-from fraudstream.cli.demo_outcome import ScoredReader
-from fraudstream.cli.demo_view import Progress, render, status_line
-from fraudstream.cli.demo_watch import Endpoints, PipelineProbe, PipelineSample
-from fraudstream.cli.replayer import ReplayConfig, replay
+from fraudstream.cli.demo.build import Steps
+from fraudstream.cli.demo.config import KAFKA_PORT, LiveConfig, check_ports_free
+from fraudstream.cli.demo.outcome import ScoredReader
+from fraudstream.cli.demo.summary import summarise
+from fraudstream.cli.demo.view import Progress, render, status_line
+from fraudstream.cli.demo.watch import Endpoints, PipelineProbe, PipelineSample, total
+from fraudstream.cli.replay.producer import ReplayConfig, replay
 from fraudstream.cli.stack import ServiceHandle, Stack, StackError
 
-# DESIGN.md's ports: (gRPC, metrics) per service, Kafka on 9092.
-DEFAULT_PORTS = {
-    "scorer": (50051, 9101),
-    "feedback": (50052, 9102),
-    "learner": (50053, 9103),
-    "ingest": (50054, 9104),
-}
-KAFKA_PORT = 9092
 _STALL_SECONDS = 60.0  # no new score for this long after the replay ended: give up waiting
 _CATCH_UP_SECONDS = 15.0  # how long the learner may take to consume the labels given
-
-
-@dataclass(frozen=True)
-class LiveConfig:
-    """What the live part runs on."""
-
-    workdir: Path
-    models: Path
-    replay_csv: Path
-    rows: int
-    rate: float
-    analysts: int
-    analyst_delay: float
-    error_rate: float
-    seed: int
-    free_ports: bool
-    keep_running: bool
 
 
 class _ReplayStopped(Exception):
@@ -84,28 +59,10 @@ class _ReplayThread(threading.Thread):
         self.seconds = time.monotonic() - began
 
 
-def _ports(name: str, free: bool) -> tuple[int | None, int | None]:
-    return (None, None) if free else DEFAULT_PORTS[name]
-
-
-def check_ports_free() -> None:
-    """Fail before starting anything when one of DESIGN.md's ports is taken."""
-    wanted = {"Kafka": KAFKA_PORT}
-    for name, (port, metrics_port) in DEFAULT_PORTS.items():
-        wanted |= {f"{name} gRPC": port, f"{name} metrics": metrics_port}
-    taken = [f"{port} ({what})" for what, port in wanted.items() if not port_is_free(port)]
-    if taken:
-        raise StackError(
-            f"port {', '.join(taken)} in use on 127.0.0.1: a demo still running "
-            "(`fraudstream demo --stop`), a broker (`fraudstream kafka stop`) or another "
-            "program; or run with --free-ports"
-        )
-
-
 def _start(
-    stack: Stack, steps: Steps, name: str, free: bool, env: dict[str, str], *args: str
+    stack: Stack, steps: Steps, name: str, config: LiveConfig, env: dict[str, str], *args: str
 ) -> ServiceHandle:
-    port, metrics_port = _ports(name, free)
+    port, metrics_port = config.ports(name)
     with steps.step(f"start the {name} service") as timer:
         service = stack.start_service(name, *args, port=port, metrics_port=metrics_port, env=env)
         service.wait_serving(timeout=90)
@@ -139,18 +96,16 @@ class LiveRun:
                 self.bootstrap = stack.start_kafka(None if c.free_ports else KAFKA_PORT)
                 t.note = self.bootstrap
             env = self._env()
-            feedback = _start(stack, self.steps, "feedback", c.free_ports, env)
+            feedback = _start(stack, self.steps, "feedback", c, env)
             learner = _start(
-                stack, self.steps, "learner", c.free_ports, env, "--feedback-addr", feedback.address
+                stack, self.steps, "learner", c, env, "--feedback-addr", feedback.address
             )
-            scorer = _start(
-                stack, self.steps, "scorer", c.free_ports, env, "--learner-addr", learner.address
-            )
+            scorer = _start(stack, self.steps, "scorer", c, env, "--learner-addr", learner.address)
             ingest = _start(
                 stack,
                 self.steps,
                 "ingest",
-                c.free_ports,
+                c,
                 env,
                 "--scorer-addr",
                 scorer.address,
@@ -227,9 +182,17 @@ class LiveRun:
             with self.steps.step("let the learner consume the labels given so far"):
                 self._learner_catch_up(probe)
             final = probe.sample()
-            from fraudstream.cli.demo_summary import summarise
-
-            return summarise(self, reader, analysts, replayer, final, samples[0], seconds, progress)
+            return summarise(
+                self.run_id,
+                c,
+                reader,
+                analysts,
+                replayer.seconds,
+                final,
+                samples[0],
+                seconds,
+                progress,
+            )
         finally:
             replayer.stopping.set()
             analysts.stop(timeout=5)
@@ -282,8 +245,6 @@ class LiveRun:
         return [first, before]
 
     def _learner_catch_up(self, probe: PipelineProbe) -> None:
-        from fraudstream.cli.demo_watch import total
-
         deadline = time.monotonic() + _CATCH_UP_SECONDS
         while time.monotonic() < deadline:
             sample = probe.sample()

@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from fraudstream.cli.readiness_checks import Check, Readiness, Targets
+from fraudstream.cli.readiness.checks import Check, Readiness, Targets
 
 logger = logging.getLogger(__name__)
 

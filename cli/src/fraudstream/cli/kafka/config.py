@@ -1,13 +1,41 @@
-"""The files a local KRaft broker runs from: server.properties, log4j2 config, cluster id."""
+"""How a local KRaft broker runs: its settings and files (server.properties, log4j2, cluster id)."""
 
 from __future__ import annotations
 
 import base64
+import os
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
-LOOPBACK = "127.0.0.1"
+from fraudstream.cli.kafka.admin import DEFAULT_PARTITIONS
+from fraudstream.cli.ports import LOOPBACK
+
+DEFAULT_PORT = 9092
+DEFAULT_CONTROLLER_PORT = 9093
+DEFAULT_HEAP = "512m"
 NODE_ID = 1
+
+
+def default_data_dir() -> Path:
+    """`$FRAUDSTREAM_DATA_DIR/kafka`, by default `var/kafka` under the current directory."""
+    return Path(os.environ.get("FRAUDSTREAM_DATA_DIR", "var")) / "kafka"
+
+
+@dataclass(frozen=True)
+class BrokerConfig:
+    """Where and how the local broker runs."""
+
+    data_dir: Path = field(default_factory=default_data_dir)
+    port: int = DEFAULT_PORT
+    controller_port: int = DEFAULT_CONTROLLER_PORT
+    partitions: int = DEFAULT_PARTITIONS
+    heap: str = DEFAULT_HEAP
+
+    @property
+    def bootstrap(self) -> str:
+        """The bootstrap address clients use (`FRAUDSTREAM_KAFKA_BOOTSTRAP`)."""
+        return f"{LOOPBACK}:{self.port}"
 
 
 def random_cluster_id() -> str:
@@ -41,7 +69,7 @@ controller.listener.names=CONTROLLER
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 log.dirs={log_dirs}
 
-# Topics are created on purpose (DESIGN.md's by `kafka start`), so a typo fails loudly.
+# Topics are created on purpose (the pipeline's by `kafka start`), so a typo fails loudly.
 auto.create.topics.enable=false
 num.partitions=1
 default.replication.factor=1

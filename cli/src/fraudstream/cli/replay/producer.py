@@ -8,19 +8,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 from confluent_kafka import KafkaError, Message, Producer
 
+from fraudstream.cli.replay.transactions import transactions_of
 from fraudstream.common import names
 from fraudstream.common.codec import CONTENT_TYPE_HEADER, FORMATS, encode_transaction
-from fraudstream.model.paysim import TYPE_CODES
-from fraudstream.training.csvio import read_paysim_chunks
-from fraudstream.v1.transaction_pb2 import Transaction
+from fraudstream.training.api import read_paysim_chunks
 
 logger = logging.getLogger(__name__)
 
@@ -67,36 +64,6 @@ def count_rows(path: Path) -> int | None:
 def run_id_for(path: Path) -> str:
     """The default run id: the file name without suffixes, e.g. `paysim` for paysim.csv.gz."""
     return path.name.split(".", 1)[0] or "replay"
-
-
-def transactions_of(chunk: pd.DataFrame, run_id: str, first_row: int) -> Iterator[Transaction]:
-    """One Transaction per row of a PaySim chunk (unknown type names become TYPE_UNSPECIFIED)."""
-    type_codes = chunk["type"].map(TYPE_CODES).fillna(0).astype(np.int64).tolist()
-    columns = zip(
-        chunk["step"].tolist(),
-        type_codes,
-        chunk["amount"].tolist(),
-        chunk["nameOrig"].tolist(),
-        chunk["oldbalanceOrg"].tolist(),
-        chunk["newbalanceOrig"].tolist(),
-        chunk["nameDest"].tolist(),
-        chunk["oldbalanceDest"].tolist(),
-        chunk["newbalanceDest"].tolist(),
-        strict=True,
-    )
-    for offset, (step, code, amount, orig, old_o, new_o, dest, old_d, new_d) in enumerate(columns):
-        yield Transaction(
-            event_id=f"{run_id}-{first_row + offset}",
-            step=step,
-            type=code,
-            amount=amount,
-            name_orig=orig,
-            old_balance_orig=old_o,
-            new_balance_orig=new_o,
-            name_dest=dest,
-            old_balance_dest=old_d,
-            new_balance_dest=new_d,
-        )
 
 
 def replay(config: ReplayConfig, on_progress: Callable[[int], None] | None = None) -> ReplaySummary:

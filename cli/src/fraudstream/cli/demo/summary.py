@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from fraudstream.cli.analysts import SimulatedAnalysts
-from fraudstream.cli.demo_outcome import ScoredReader
-from fraudstream.cli.demo_view import Progress
-from fraudstream.cli.demo_watch import PipelineSample, buckets, quantile, total
-
-if TYPE_CHECKING:
-    from fraudstream.cli.demo_run import LiveRun, _ReplayThread
+from fraudstream.cli.demo.config import LiveConfig
+from fraudstream.cli.demo.outcome import ScoredReader
+from fraudstream.cli.demo.view import Progress
+from fraudstream.cli.demo.watch import PipelineSample, buckets, quantile, total
 
 SUMMARY_FILE = "demo_summary.json"
 
@@ -31,10 +29,11 @@ def _quantiles(sample: PipelineSample, service: str, histogram: str) -> dict[str
 
 
 def summarise(
-    run: LiveRun,
+    run_id: str,
+    config: LiveConfig,
     reader: ScoredReader,
     analysts: SimulatedAnalysts,
-    replayer: _ReplayThread,
+    replay_seconds: float,
     final: PipelineSample,
     first: PipelineSample,
     seconds: float,
@@ -63,18 +62,18 @@ def summarise(
         first.ingest, "stream_events_in_total"
     )
     return {
-        "run_id": run.run_id,
+        "run_id": run_id,
         "rows": progress.rows,
         "replayed": progress.replayed,
-        "input": str(run.config.replay_csv),
-        "bundle": str(run.config.models),
+        "input": str(config.replay_csv),
+        "bundle": str(config.models),
         "complete": reader.scored >= progress.replayed > 0,
         "replay": {
-            "seconds": round(replayer.seconds, 2),
-            "tx_per_second": round(progress.replayed / replayer.seconds, 1)
-            if replayer.seconds
+            "seconds": round(replay_seconds, 2),
+            "tx_per_second": round(progress.replayed / replay_seconds, 1)
+            if replay_seconds
             else None,
-            "rate_asked": run.config.rate,
+            "rate_asked": config.rate,
         },
         "throughput": {
             "scored": reader.scored,
@@ -101,9 +100,9 @@ def summarise(
             "queue_depth_at_end": int(total(final.feedback, "feedback_queue_depth")),
         },
         "analysts": {
-            "count": run.config.analysts,
-            "delay_seconds": run.config.analyst_delay,
-            "error_rate": run.config.error_rate,
+            "count": config.analysts,
+            "delay_seconds": config.analyst_delay,
+            "error_rate": config.error_rate,
             "labels": stats.labels,
             "fraud": stats.fraud,
             "legit": stats.legit,

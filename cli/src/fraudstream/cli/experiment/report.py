@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from fraudstream.cli.analysts import row_of
-from fraudstream.cli.demo_watch import Samples, buckets, quantile, total
+from fraudstream.cli.demo.watch import Samples, buckets, quantile, total
 
 JSON_FILE = "experiment_drift.json"
 PNG_FILE = "experiment_drift.png"

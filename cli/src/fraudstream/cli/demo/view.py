@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from rich.table import Table
 
-from fraudstream.cli.demo_watch import PipelineSample, bucket_delta, buckets, quantile, total
+from fraudstream.cli.demo.watch import PipelineSample, bucket_delta, buckets, quantile, total
 
 _EVENT_LATENCY = "ingest_event_latency_seconds"
 _BATCH_LATENCY = "scorer_batch_latency_seconds"

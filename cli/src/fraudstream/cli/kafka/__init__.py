@@ -17,17 +17,16 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from fraudstream.cli.broker import (
+from fraudstream.cli.kafka.admin import DEFAULT_PARTITIONS, TopicError, topic_partitions
+from fraudstream.cli.kafka.broker import BrokerError, LocalKafka
+from fraudstream.cli.kafka.config import (
     DEFAULT_CONTROLLER_PORT,
     DEFAULT_HEAP,
     DEFAULT_PORT,
     BrokerConfig,
-    BrokerError,
-    LocalKafka,
     default_data_dir,
 )
-from fraudstream.cli.kafka_admin import DEFAULT_PARTITIONS, TopicError, topic_partitions
-from fraudstream.cli.kafka_jars import KafkaJars, KafkaSetupError, fetch_command
+from fraudstream.cli.kafka.jars import KafkaJars, KafkaSetupError, fetch_command
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +82,7 @@ def kafka() -> None:
     """Run the local single-node Apache Kafka broker (KRaft) on loopback.
 
     The broker comes from Maven Central jars (deploy/kafka/pom.xml) and runs
-    with this machine's Java 17. `start` creates the DESIGN.md topics.
+    with this machine's Java 17. `start` creates the pipeline's topics.
     """
 
 

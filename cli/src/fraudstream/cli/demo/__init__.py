@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING
 import click
 from rich.console import Console
 
-from fraudstream.cli.broker import BrokerError
-from fraudstream.cli.demo_build import Builder, BuildError, Steps
-from fraudstream.cli.kafka_admin import TopicError
-from fraudstream.cli.kafka_jars import KafkaSetupError
+from fraudstream.cli.demo.build import Builder, BuildError, Steps
+from fraudstream.cli.kafka.admin import TopicError
+from fraudstream.cli.kafka.broker import BrokerError
+from fraudstream.cli.kafka.jars import KafkaSetupError
 from fraudstream.cli.stack import PIDS_FILE, StackError, stop_detached
 
 if TYPE_CHECKING:
-    from fraudstream.cli.demo_run import LiveRun
+    from fraudstream.cli.demo.run import LiveRun
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +47,9 @@ def _run(
     keep_running: bool,
 ) -> None:
     from fraudstream.cli.analysts import GroundTruth
-    from fraudstream.cli.demo_run import LiveConfig, LiveRun
-    from fraudstream.cli.demo_summary import print_summary, write_summary
+    from fraudstream.cli.demo.config import LiveConfig
+    from fraudstream.cli.demo.run import LiveRun
+    from fraudstream.cli.demo.summary import print_summary, write_summary
 
     builder = Builder(workdir, steps)
     data = workdir / "data"
@@ -182,7 +183,7 @@ def _on_sigterm(_signum: int, _frame: FrameType | None) -> None:
 @click.option(
     "--free-ports",
     is_flag=True,
-    help="Let the OS pick every port instead of DESIGN.md's (9092, 50051-50054, 9101-9104).",
+    help="Let the OS pick every port instead of the fixed ones (9092, 50051-50054, 9101-9104).",
 )
 @click.option(
     "--keep-running",

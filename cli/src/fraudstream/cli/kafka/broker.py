@@ -6,78 +6,33 @@ import contextlib
 import logging
 import os
 import signal
-import socket
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from confluent_kafka import KafkaException
 
-from fraudstream.cli.kafka_admin import (
-    DEFAULT_PARTITIONS,
-    ensure_topics,
-    list_topics,
-    topic_partitions,
-)
-from fraudstream.cli.kafka_config import (
-    LOOPBACK,
+from fraudstream.cli.kafka.admin import ensure_topics, list_topics, topic_partitions
+from fraudstream.cli.kafka.config import (
+    BrokerConfig,
     jvm_options,
     log4j2_properties,
     random_cluster_id,
     read_properties,
     server_properties,
 )
-from fraudstream.cli.kafka_jars import KafkaJars, find_java
+from fraudstream.cli.kafka.jars import KafkaJars, find_java
+from fraudstream.cli.kafka.process import log_tails, read_pid, runs_broker, wait_exit
+from fraudstream.cli.ports import LOOPBACK, accepts_connections, port_is_free
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_PORT = 9092
-DEFAULT_CONTROLLER_PORT = 9093
-DEFAULT_HEAP = "512m"
 _LOG_TAIL_LINES = 40
 
 
 class BrokerError(RuntimeError):
     """The broker could not be started, reached or stopped; the message carries the cause."""
-
-
-def default_data_dir() -> Path:
-    """`$FRAUDSTREAM_DATA_DIR/kafka`, by default `var/kafka` under the current directory."""
-    return Path(os.environ.get("FRAUDSTREAM_DATA_DIR", "var")) / "kafka"
-
-
-def port_is_free(port: int, host: str = LOOPBACK) -> bool:
-    """True when nothing listens on host:port (so a broker can bind it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def _accepts_connections(port: int, host: str = LOOPBACK) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.settimeout(0.5)
-        return probe.connect_ex((host, port)) == 0
-
-
-@dataclass(frozen=True)
-class BrokerConfig:
-    """Where and how the local broker runs."""
-
-    data_dir: Path = field(default_factory=default_data_dir)
-    port: int = DEFAULT_PORT
-    controller_port: int = DEFAULT_CONTROLLER_PORT
-    partitions: int = DEFAULT_PARTITIONS
-    heap: str = DEFAULT_HEAP
-
-    @property
-    def bootstrap(self) -> str:
-        """The bootstrap address clients use (`FRAUDSTREAM_KAFKA_BOOTSTRAP`)."""
-        return f"{LOOPBACK}:{self.port}"
 
 
 @dataclass(frozen=True)
@@ -261,7 +216,7 @@ class LocalKafka:
             if self.pid() is None:
                 self.pid_file.unlink(missing_ok=True)
                 raise BrokerError(f"the Kafka broker exited during start-up\n{self.log_tail()}")
-            if _accepts_connections(self.config.port):
+            if accepts_connections(self.config.port):
                 try:
                     list_topics(self.config.bootstrap, timeout=2.0)
                     return time.monotonic() - began
@@ -277,7 +232,7 @@ class LocalKafka:
             time.sleep(0.25)
 
     def ensure_topics(self, timeout: float = 30.0) -> list[str]:
-        """Create the DESIGN.md topics that are missing; return those created."""
+        """Create the pipeline's topics that are missing; return those created."""
         return ensure_topics(
             self.bootstrap, topic_partitions(self.config.partitions), timeout=timeout
         )
@@ -290,11 +245,11 @@ class LocalKafka:
             return False
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
-        if not self._wait_exit(pid, timeout):
+        if not wait_exit(pid, self._is_our_broker, timeout):
             logger.warning("broker pid %d ignored SIGTERM for %.0f s; killing it", pid, timeout)
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            if not self._wait_exit(pid, 10.0):
+            if not wait_exit(pid, self._is_our_broker, 10.0):
                 raise BrokerError(f"broker pid {pid} survived SIGKILL")
         self.pid_file.unlink(missing_ok=True)
         self._process = None
@@ -318,53 +273,18 @@ class LocalKafka:
 
     def pid(self) -> int | None:
         """The pid of this data directory's running broker, or None (stale pid files ignored)."""
-        try:
-            pid = int(self.pid_file.read_text().strip())
-        except (FileNotFoundError, ValueError):
-            return None
-        return pid if self._is_our_broker(pid) else None
+        pid = read_pid(self.pid_file)
+        return pid if pid is not None and self._is_our_broker(pid) else None
 
     def _is_our_broker(self, pid: int) -> bool:
         if self._process is not None and self._process.pid == pid:
             return self._process.poll() is None
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except FileNotFoundError:
-            return False
-        except OSError:  # no procfs: trust the pid file if the process exists
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return False
-            return True
-        # A reused pid belongs to some other program; a zombie has exited already.
-        return (
-            state != "Z"
-            and b"kafka.Kafka" in cmdline
-            and str(self.properties_file).encode() in cmdline
-        )
-
-    def _wait_exit(self, pid: int, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self._is_our_broker(pid):
-                return True
-            time.sleep(0.1)
-        return False
+        return runs_broker(pid, self.properties_file)
 
     def log_tail(self, lines: int = _LOG_TAIL_LINES) -> str:
         """The last lines of the broker's log and console output, for error messages."""
-        parts = []
-        for path in (self.console_file, self.log_file):
-            if not path.is_file():
-                continue
-            with path.open("rb") as log:
-                log.seek(self._log_offsets.get(path, 0))
-                tail = log.read().decode(errors="replace").splitlines()[-lines:]
-            if tail:
-                parts.append(f"--- last {len(tail)} lines of {path} ---\n" + "\n".join(tail))
-        return "\n".join(parts) or f"(the broker wrote nothing to {self.log_file.parent})"
+        tails = log_tails((self.console_file, self.log_file), self._log_offsets, lines)
+        return tails or f"(the broker wrote nothing to {self.log_file.parent})"
 
     # -- files ---------------------------------------------------------------
 

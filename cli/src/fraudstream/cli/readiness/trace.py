@@ -45,7 +45,7 @@ class Check:
 
 @dataclass(frozen=True)
 class Targets:
-    """Where the pipeline runs (DESIGN.md's defaults, FRAUDSTREAM_* env or flags)."""
+    """Where the pipeline runs (docs/architecture.md's defaults, FRAUDSTREAM_* env or flags)."""
 
     kafka_bootstrap: str
     scorers: tuple[str, ...]

@@ -1,4 +1,4 @@
-"""Topic administration on any Kafka broker: DESIGN.md's topics, their partitions, creation."""
+"""Topic administration on any Kafka broker: the pipeline's topics, their partitions, creation."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ class TopicError(RuntimeError):
 
 
 def topic_partitions(partitions: int = DEFAULT_PARTITIONS) -> dict[str, int]:
-    """The partition count of every DESIGN.md topic for a given high-volume partition count."""
+    """The partition count of every pipeline topic for a given high-volume partition count."""
     return {topic: partitions if topic in HIGH_VOLUME_TOPICS else 1 for topic in TOPICS}
 
 
@@ -53,7 +53,7 @@ def ensure_topics(
     replication: int = 1,
     timeout: float = 30.0,
 ) -> list[str]:
-    """Create the topics that are missing (DESIGN.md's by default) and return those created.
+    """Create the topics that are missing (the pipeline's by default) and return those created.
 
     Topics that exist are left as they are, whatever their partition count:
     shrinking is impossible and growing would move keys between partitions.
