@@ -52,7 +52,7 @@ def free_ports() -> Callable[[int], list[int]]:
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The bootstrap address of a real Kafka broker holding DESIGN.md's topics.
+    """The bootstrap address of a real Kafka broker holding the pipeline's topics.
 
     Starts one KRaft broker for the whole session on free ports in a temporary
     data directory and stops it at the end, or uses the broker named by

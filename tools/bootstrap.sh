@@ -66,6 +66,10 @@ if [ "$PROFILE" = test ]; then
   go_tool grpcurl github.com/fullstorydev/grpcurl "$GRPCURL_VERSION"
   echo "    buf $("$GOBIN/buf" --version 2>&1) and grpcurl in $GOBIN"
   done_step
+
+  step "helm v3.22.0 (go install, for the chart's lint and template tests)"
+  "$GOBIN/helm" version --short 2>/dev/null | grep -q '^v3.22.0' || sh tools/install-helm.sh
+  done_step
 fi
 
 step "Kafka broker jars (Maven Central, cached in ~/.m2)"

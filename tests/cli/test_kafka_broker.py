@@ -1,4 +1,4 @@
-"""The real Kafka broker: DESIGN.md topics, a message round trip, and `fraudstream kafka` itself."""
+"""The real Kafka broker: the topics, a message round trip, and `fraudstream kafka` itself."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from fraudstream.cli.kafka_admin import topic_partitions
+from fraudstream.cli.kafka.admin import topic_partitions
 from fraudstream.common import names
 
 SERVICES = {
