@@ -22,8 +22,9 @@ import pytest
 from confluent_kafka.admin import AdminClient
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from fraudstream.cli.broker import BrokerConfig, LocalKafka
-from fraudstream.cli.kafka_admin import ensure_topics, topic_partitions
+from fraudstream.cli.kafka.admin import ensure_topics, topic_partitions
+from fraudstream.cli.kafka.broker import LocalKafka
+from fraudstream.cli.kafka.config import BrokerConfig
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ def free_ports() -> Callable[[int], list[int]]:
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The bootstrap address of a real Kafka broker holding DESIGN.md's topics.
+    """The bootstrap address of a real Kafka broker holding the pipeline's topics.
 
     Starts one KRaft broker for the whole session on free ports in a temporary
     data directory and stops it at the end, or uses the broker named by

@@ -4,12 +4,27 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-# Each image sets FRAUDSTREAM_PORT to its service's gRPC port (50051..50054).
-_DEFAULT_ADDRESS = f"127.0.0.1:{os.environ.get('FRAUDSTREAM_PORT', '50051')}"
+from fraudstream.common import names
+
+
+def default_address(environ: Mapping[str, str] = os.environ) -> str:
+    """127.0.0.1 and the port the service in this image listens on.
+
+    FRAUDSTREAM_PORT when set (it moves the service too), else the fixed port of the service
+    the image runs (FRAUDSTREAM_SERVICE, set by deploy/docker/Dockerfile).
+    """
+    port = environ.get("FRAUDSTREAM_PORT")
+    if not port:
+        service = environ.get("FRAUDSTREAM_SERVICE", "")
+        if service not in names.GRPC_PORTS:
+            raise SystemExit(f"set FRAUDSTREAM_PORT or FRAUDSTREAM_SERVICE, got {service!r}")
+        port = str(names.GRPC_PORTS[service])
+    return f"127.0.0.1:{port}"
 
 
 def check(address: str, service: str = "", timeout: float = 3.0) -> int:
@@ -28,8 +43,8 @@ def check(address: str, service: str = "", timeout: float = 3.0) -> int:
 
 
 def main(argv: list[str]) -> int:
-    """grpc_health_check.py [ADDRESS [SERVICE]]; ADDRESS: 127.0.0.1:$FRAUDSTREAM_PORT."""
-    address = argv[1] if len(argv) > 1 else _DEFAULT_ADDRESS
+    """grpc_health_check.py [ADDRESS [SERVICE]]; ADDRESS: see default_address()."""
+    address = argv[1] if len(argv) > 1 else default_address()
     service = argv[2] if len(argv) > 2 else ""
     return check(address, service)
 

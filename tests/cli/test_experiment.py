@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fraudstream.cli.experiment_report import analyse, new_pattern, write
+from fraudstream.cli.experiment.report import analyse, new_pattern, write
 
 DRIFT = 10
 

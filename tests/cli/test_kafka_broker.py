@@ -1,4 +1,4 @@
-"""The real Kafka broker: DESIGN.md topics, a message round trip, and `fraudstream kafka` itself."""
+"""The real Kafka broker: the topics, a message round trip, and `fraudstream kafka` itself."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 
-from fraudstream.cli.kafka_admin import HIGH_VOLUME_TOPICS, list_topics
+from fraudstream.cli.kafka.admin import HIGH_VOLUME_TOPICS, list_topics
 from fraudstream.common.names import TOPICS, TRANSACTIONS
 
 pytestmark = pytest.mark.integration

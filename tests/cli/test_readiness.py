@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from fraudstream.cli.stack import ServiceHandle, Stack, free_port
+from fraudstream.cli.ports import free_port
+from fraudstream.cli.stack import ServiceHandle, Stack
 
 pytestmark = pytest.mark.integration
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from fraudstream.cli.broker import port_is_free
-from fraudstream.cli.kafka_admin import list_topics
-from fraudstream.cli.stack import PIDS_FILE, Stack, StackError, free_port, stop_detached
+from fraudstream.cli.kafka.admin import list_topics
+from fraudstream.cli.ports import free_port, port_is_free
+from fraudstream.cli.stack import PIDS_FILE, Stack, StackError, stop_detached
 
 pytestmark = pytest.mark.integration
 

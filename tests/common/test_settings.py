@@ -6,18 +6,19 @@ from pathlib import Path
 
 import pytest
 
+from fraudstream.common import names
 from fraudstream.common.settings import parse_settings
 from fraudstream.feedback.settings import FeedbackSettings
 from fraudstream.scorer.settings import ScorerSettings
 
 
-def test_defaults_follow_the_design_sheet(monkeypatch):
+def test_defaults_are_the_fixed_names(monkeypatch):
     for var in ("FRAUDSTREAM_PORT", "FRAUDSTREAM_METRICS_PORT", "FRAUDSTREAM_MODELS"):
         monkeypatch.delenv(var, raising=False)
     settings = parse_settings(ScorerSettings, [], "test")
-    assert (settings.port, settings.metrics_port) == (50051, 9101)
+    assert (settings.port, settings.metrics_port) == (names.SCORER_PORT, names.SCORER_METRICS_PORT)
     assert settings.models == Path("models")
-    assert settings.learner_addr == "localhost:50053"
+    assert settings.learner_addr == names.LEARNER_ADDR
 
 
 def test_environment_then_flags(monkeypatch):

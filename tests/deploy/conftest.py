@@ -22,7 +22,7 @@ def _tool(name: str, install: str) -> str:
     """Path of a real tool CI installs; a missing one fails the test instead of skipping it."""
     found = shutil.which(name)
     if found is None:
-        pytest.fail(f"{name} is not installed (.ci/run installs it): {install}")
+        pytest.fail(f"{name} is not installed (make deps installs it): {install}")
     return found
 
 

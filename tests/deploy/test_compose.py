@@ -8,6 +8,9 @@ import subprocess
 
 import pytest
 
+from fraudstream.cli.kafka.admin import topic_partitions
+from fraudstream.common import names
+
 SERVICES = {
     "kafka",
     "kafka-init",
@@ -18,19 +21,13 @@ SERVICES = {
     "prometheus",
     "grafana",
 }
-# DESIGN.md's port numbers, published on the host by default.
+# The fixed ports (docs/architecture.md), published on the host by default.
 DEFAULT_PORTS = {
-    "KAFKA_PORT": 9092,
-    "SCORER_GRPC_PORT": 50051,
-    "FEEDBACK_GRPC_PORT": 50052,
-    "LEARNER_GRPC_PORT": 50053,
-    "INGEST_GRPC_PORT": 50054,
-    "SCORER_METRICS_PORT": 9101,
-    "FEEDBACK_METRICS_PORT": 9102,
-    "LEARNER_METRICS_PORT": 9103,
-    "INGEST_METRICS_PORT": 9104,
-    "PROMETHEUS_PORT": 9090,
-    "GRAFANA_PORT": 3000,
+    "KAFKA_PORT": names.KAFKA_PORT,
+    **{f"{service.upper()}_GRPC_PORT": port for service, port in names.GRPC_PORTS.items()},
+    **{f"{service.upper()}_METRICS_PORT": port for service, port in names.METRICS_PORTS.items()},
+    "PROMETHEUS_PORT": names.PROMETHEUS_PORT,
+    "GRAFANA_PORT": names.GRAFANA_PORT,
 }
 
 
@@ -40,7 +37,8 @@ def compose() -> list[str]:
     found = shutil.which("docker-compose")
     if found is None:
         pytest.fail(
-            "docker-compose is not installed (.ci/run installs it): apt-get install docker-compose"
+            "docker-compose is not installed (make deps installs it): "
+            "apt-get install docker-compose"
         )
     return [found]
 
@@ -88,19 +86,30 @@ def test_ports_and_mounts_resolve(compose, deploy_dir):
     for mounted in ("prometheus", "grafana/provisioning", "grafana/dashboards"):
         assert (deploy_dir / mounted).is_dir()
         assert f"{deploy_dir / mounted}:" in rendered
-    for name in ("scorer", "feedback", "learner", "ingest"):
-        assert f"dockerfile: services/{name}/Dockerfile" in rendered
+    assert rendered.count("dockerfile: deploy/docker/Dockerfile") == len(names.GRPC_PORTS)
+    for name in names.GRPC_PORTS:
+        assert f"SERVICE: {name}" in rendered, name
 
 
-def test_topics_created_by_the_init_container_are_designs(deploy_dir):
+def test_topics_created_by_the_init_container_are_the_pipelines(deploy_dir):
     text = (deploy_dir / "compose.yaml").read_text()
     specs = re.search(r"for spec in ([^;]+);", text)
     assert specs is not None
-    topics = dict(spec.split(":") for spec in specs.group(1).split())
-    assert topics == {
-        "transactions": "4",
-        "transactions.scored": "4",
-        "fraud.alerts": "1",
-        "fraud.labels": "1",
-        "transactions.dlq": "1",
+    topics = {name: int(count) for name, count in (s.split(":") for s in specs.group(1).split())}
+    assert tuple(topics) == names.TOPICS
+    # The partitions `fraudstream kafka start` gives them: ingest bridges share the busy ones.
+    assert topics == topic_partitions()
+
+
+def test_container_ports_and_addresses_are_the_fixed_ones(deploy_dir):
+    """Inside compose every service listens on its own fixed port (its settings' default)."""
+    text = (deploy_dir / "compose.yaml").read_text()
+    published = dict(re.findall(r'"\$\{(\w+)\}:(\d+)"', text))
+    assert {name: int(port) for name, port in published.items()} == DEFAULT_PORTS
+    addresses = dict(re.findall(r"FRAUDSTREAM_(\w+)_ADDR: (\w+:\d+)", text))
+    assert addresses == {
+        "SCORER": f"scorer:{names.SCORER_PORT}",
+        "FEEDBACK": f"feedback:{names.FEEDBACK_PORT}",
+        "LEARNER": f"learner:{names.LEARNER_PORT}",
     }
+    assert f"HOST://:{names.KAFKA_PORT}" in text

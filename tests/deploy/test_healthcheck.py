@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from fraudstream.common import names
+
 pytestmark = pytest.mark.integration
 
 SCRIPT = Path(__file__).resolve().parents[2] / "deploy" / "docker" / "grpc_health_check.py"
+_SPEC = importlib.util.spec_from_file_location("grpc_health_check", SCRIPT)
+assert _SPEC is not None and _SPEC.loader is not None
+grpc_health_check = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(grpc_health_check)
 
 
 def _check(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -24,9 +31,26 @@ def test_serving_service_is_healthy(start_service, tmp_path):
     feedback.wait_until_serving()
     result = _check(feedback.address)
     assert (result.returncode, result.stdout.strip()) == (0, f"{feedback.address}: SERVING")
-    # Without an argument it asks 127.0.0.1:$FRAUDSTREAM_PORT, as in the images.
+    # Without an argument it asks 127.0.0.1:$FRAUDSTREAM_PORT when set.
     by_port = _check(env={"FRAUDSTREAM_PORT": str(feedback.port)})
     assert by_port.returncode == 0, by_port.stderr
+
+
+def test_default_address_is_the_services_fixed_port():
+    """In the images FRAUDSTREAM_SERVICE names the service; its settings use its fixed port."""
+    for service, port in names.GRPC_PORTS.items():
+        environ = {"FRAUDSTREAM_SERVICE": service}
+        assert grpc_health_check.default_address(environ) == f"127.0.0.1:{port}"
+    moved = {"FRAUDSTREAM_SERVICE": "scorer", "FRAUDSTREAM_PORT": "6000"}
+    assert grpc_health_check.default_address(moved) == "127.0.0.1:6000"
+    with pytest.raises(SystemExit, match="FRAUDSTREAM_SERVICE"):
+        grpc_health_check.default_address({})
+
+
+def test_image_without_a_service_name_is_unhealthy():
+    result = _check(env={"PATH": "/usr/bin:/bin"})
+    assert result.returncode == 1
+    assert "set FRAUDSTREAM_PORT or FRAUDSTREAM_SERVICE" in result.stderr
 
 
 def test_scorer_without_a_model_is_unhealthy(start_service, tmp_path):

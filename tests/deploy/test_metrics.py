@@ -1,4 +1,4 @@
-"""The four services' metrics as one set: Prometheus conventions and DESIGN.md's names."""
+"""The four services' metrics as one set: Prometheus conventions and the fixed names."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ SERVICES = {
     "learner": LearnerMetrics,
     "ingest": IngestMetrics,
 }
-# DESIGN.md: the original design's names, kept with their meaning, and where they live.
+# The original design's names (docs/architecture.md), kept with their meaning, and where they live.
 SEED = {
     "stream_events_in_total": "ingest",
     "stream_events_anomaly_total": "ingest",

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-JOBS = {"ingest": 9104, "scorer": 9101, "feedback": 9102, "learner": 9103}
+from fraudstream.common import names
+
+JOBS = names.METRICS_PORTS
 CONFIGS = ("prometheus.yml", "prometheus.local.yml")
 
 

@@ -146,7 +146,7 @@ def test_no_token_no_label(feedback_process, alerts_with_prefix, grpcurl):
         grpcurl, service, "SubmitLabel", body, "authorization: Bearer tok-alice-7f3a"
     )
     assert labeled.returncode == 0, labeled.stderr
-    assert json.loads(labeled.stdout) == {"position": "1"}
+    assert json.loads(labeled.stdout) == {"position": "1", "outcome": "VERDICT_OUTCOME_ACCEPTED"}
     listed = _grpcurl(grpcurl, service, "ListAlerts", {"state": "CASE_STATE_LABELED"})
     (case,) = json.loads(listed.stdout)["cases"]
     assert (case["eventId"], case["verdict"], case["analyst"]) == (

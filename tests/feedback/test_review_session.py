@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from fraudstream.common.errors import InvalidArgument
-from fraudstream.feedback.domain import AlertKind, AlertRecord, Verdict
+from fraudstream.feedback.domain import AlertKind, AlertRecord, Verdict, VerdictOutcome
 from fraudstream.feedback.labels import LabelLog, LabelStream, StartLabels
 from fraudstream.feedback.metrics import FeedbackMetrics
 from fraudstream.feedback.review import ReviewQueue
@@ -44,7 +44,7 @@ def test_a_session_answers_in_order_and_gives_back_what_it_did_not_label(queue, 
     assert [next(events).case.event_id for _ in range(2)] == ["e-1", "e-2"]
     actions.send(VerdictGiven("e-1", Verdict.FRAUD))
     actions.send(CaseSkipped("e-2"))
-    assert next(events) == VerdictAcked("e-1", 1)
+    assert next(events) == VerdictAcked("e-1", 1, VerdictOutcome.ACCEPTED)
     pushed = next(events)
     assert isinstance(pushed, CasePushed) and pushed.case.event_id == "e-0"
     actions.close()

@@ -219,14 +219,19 @@ def test_an_expired_lease_goes_to_another_analyst(serve_feedback, alerts, auth, 
     assert _pushed(next(bob)) == "demo-0"  # once alice's lease ran out
     assert time.monotonic() - started >= 0.3
     assert served.metric("feedback_lease_expiries_total") == 1
-    # Alice answers late: her verdict still counts, bob's is then the duplicate.
+    # Alice answers late: the case is bob's now, so her verdict is refused, and says so.
     alice_requests.send(_verdict("demo-0"))
-    assert next(alice).verdict_ack.position == 1
+    late = next(alice).verdict_ack
+    assert (late.event_id, late.position, late.outcome) == ("demo-0", 0, pb.VERDICT_OUTCOME_REFUSED)
+    assert "leased to bob" in late.message
     bob_requests.send(_verdict("demo-0", alert_pb2.VERDICT_LEGIT))
-    assert next(bob).verdict_ack.position == 1
+    ack = next(bob).verdict_ack
+    assert (ack.position, ack.outcome) == (1, pb.VERDICT_OUTCOME_ACCEPTED)
     alice_requests.close()
     bob_requests.close()
-    assert served.metric("feedback_duplicate_verdicts_total") == 1
+    assert served.metric("feedback_refused_verdicts_total") == 1
+    assert served.metric("feedback_duplicate_verdicts_total") == 0
+    assert [v.analyst for v in served.feedback.store.verdicts_of("demo-0")] == ["bob"]
 
 
 def test_review_refuses_a_verdict_on_a_case_it_did_not_push(

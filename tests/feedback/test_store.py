@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from fraudstream.common.errors import NotFound
-from fraudstream.feedback.domain import AlertKind, AlertRecord, CaseState, Verdict
+from fraudstream.feedback.domain import (
+    AlertKind,
+    AlertRecord,
+    CaseLeased,
+    CaseState,
+    GivenVerdict,
+    Verdict,
+    VerdictOutcome,
+)
 from fraudstream.feedback.store import FeedbackStore
 
 
@@ -94,6 +102,44 @@ def test_verdicts_get_gapless_positions_and_the_first_one_stands(store):
     assert (labeled.verdict, labeled.analyst) == (Verdict.FRAUD, "alice")
 
 
+def test_every_verdict_is_on_record_and_says_whether_it_repeats_or_contradicts(store):
+    store.add_alerts([_record("e-1", 0.5)], now=0.0)
+    given = [
+        store.record_verdict("e-1", Verdict.FRAUD, "alice", "mule", now=1.0),
+        store.record_verdict("e-1", Verdict.FRAUD, "bob", "", now=2.0),
+        store.record_verdict("e-1", Verdict.LEGIT, "bob", "known payee", now=3.0),
+    ]
+    assert [(o.position, o.outcome, o.label, o.labeled_by) for o in given] == [
+        (1, VerdictOutcome.ACCEPTED, Verdict.FRAUD, "alice"),
+        (1, VerdictOutcome.DUPLICATE, Verdict.FRAUD, "alice"),
+        (1, VerdictOutcome.CONFLICT, Verdict.FRAUD, "alice"),
+    ]
+    assert store.last_position() == 1  # the label log holds the first verdict only
+    assert store.verdicts_of("e-1") == [
+        GivenVerdict("e-1", Verdict.FRAUD, "alice", "mule", VerdictOutcome.ACCEPTED, 1.0),
+        GivenVerdict("e-1", Verdict.FRAUD, "bob", "", VerdictOutcome.DUPLICATE, 2.0),
+        GivenVerdict("e-1", Verdict.LEGIT, "bob", "known payee", VerdictOutcome.CONFLICT, 3.0),
+    ]
+
+
+def test_a_case_leased_to_another_analyst_is_refused_until_the_lease_ends(store):
+    store.add_alerts([_record("e-1", 0.5)], now=0.0)
+    store.lease_next("session-a", "alice", expires=100.0)
+    with pytest.raises(CaseLeased, match="leased to alice"):
+        store.record_verdict("e-1", Verdict.LEGIT, "bob", "", now=50.0)
+    assert store.last_position() == 0 and store.verdicts_of("e-1") == []
+    # The lease holder may label it, from any session; anyone may once the lease ran out.
+    late = store.record_verdict("e-1", Verdict.LEGIT, "bob", "", now=100.0)
+    assert (late.position, late.outcome) == (1, VerdictOutcome.ACCEPTED)
+
+
+def test_the_lease_holder_labels_a_leased_case(store):
+    store.add_alerts([_record("e-1", 0.5)], now=0.0)
+    store.lease_next("session-a", "alice", expires=100.0)
+    mine = store.record_verdict("e-1", Verdict.FRAUD, "alice", "", now=50.0)
+    assert (mine.position, mine.outcome) == (1, VerdictOutcome.ACCEPTED)
+
+
 def test_a_verdict_on_an_unknown_case_is_refused_and_stores_nothing(store):
     with pytest.raises(NotFound):
         store.record_verdict("never-reported", Verdict.FRAUD, "alice", "", now=1.0)
@@ -117,3 +163,20 @@ def test_everything_survives_reopening_the_file(tmp_path):
         assert outcome.position == 2
     finally:
         second.close()
+
+
+def test_a_store_from_before_the_verdicts_table_gets_its_labels_as_verdicts(tmp_path):
+    path = tmp_path / "feedback.db"
+    old = FeedbackStore(path)
+    old.add_alerts([_record("e-1", 0.9)], now=0.0)
+    old.record_verdict("e-1", Verdict.FRAUD, "alice", "mule", now=1.0)
+    with old._lock:
+        old._db.execute("DROP TABLE verdicts")  # as an older version left the file
+    old.close()
+    reopened = FeedbackStore(path)
+    try:
+        assert reopened.verdicts_of("e-1") == [
+            GivenVerdict("e-1", Verdict.FRAUD, "alice", "mule", VerdictOutcome.ACCEPTED, 1.0)
+        ]
+    finally:
+        reopened.close()

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import threading
+from concurrent.futures import Future
 
-from fraudstream.ingest.window import Batch, InFlightWindow
+import pytest
+
+from fraudstream.ingest.batch import Batch
+from fraudstream.ingest.window import BatchFailed, InFlightWindow
 
 
 def _batch(seq: int, offsets: dict[tuple[str, int], int]) -> Batch:
@@ -12,35 +16,46 @@ def _batch(seq: int, offsets: dict[tuple[str, int], int]) -> Batch:
 
 
 def test_only_the_routed_prefix_is_committable():
-    routed: list[int] = []
-    window = InFlightWindow(capacity=3, on_routed=lambda b: routed.append(b.seq))
+    window = InFlightWindow(capacity=3)
     first = _batch(1, {("t", 0): 10, ("t", 1): 5})
     second = _batch(2, {("t", 0): 20})
     third = _batch(3, {("t", 1): 9})
-    for batch in (first, second, third):
-        window.add(batch)
-        batch.hold(2)  # e.g. the scorer's answer and one delivery
+    routed: list[Future[None]] = [Future(), Future(), Future()]
+    for batch, future in zip((first, second, third), routed, strict=True):
+        window.add(batch, future)
     assert window.full()
 
-    second.release(2)
-    third.release(2)
+    routed[1].set_result(None)
+    routed[2].set_result(None)
     assert window.take_committable() == ({}, [])  # batch 1 still holds them back
 
-    first.release()
-    assert window.take_committable() == ({}, [])
-    first.release()
+    routed[0].set_result(None)
     offsets, done = window.take_committable()
     assert [b.seq for b in done] == [1, 2, 3]
     assert offsets == {("t", 0): 20, ("t", 1): 9}
-    assert sorted(routed) == [1, 2, 3]
     assert len(window) == 0 and not window.full()
+
+
+def test_a_failed_batch_is_never_committed_nor_anything_after_it():
+    window = InFlightWindow(capacity=3)
+    routed: list[Future[None]] = [Future(), Future(), Future()]
+    for seq, future in enumerate(routed, start=1):
+        window.add(_batch(seq, {("t", 0): seq * 10}), future)
+    routed[0].set_result(None)
+    routed[1].set_exception(RuntimeError("scores for the wrong batch"))
+    routed[2].set_result(None)
+
+    offsets, done = window.take_committable()
+    assert [b.seq for b in done] == [1] and offsets == {("t", 0): 10}
+    with pytest.raises(BatchFailed, match="b2"):
+        window.take_committable()
+    assert len(window) == 2
 
 
 def test_wait_routed_waits_for_every_batch():
     window = InFlightWindow(capacity=2)
-    batch = _batch(1, {("t", 0): 1})
-    window.add(batch)
-    batch.hold()
+    routed: Future[None] = Future()
+    window.add(_batch(1, {("t", 0): 1}), routed)
     assert not window.wait_routed(timeout=0.05)
-    threading.Timer(0.05, batch.release).start()
+    threading.Timer(0.05, routed.set_result, args=(None,)).start()
     assert window.wait_routed(timeout=5)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fraudstream.cli.replayer import transactions_of
+from fraudstream.cli.replay.transactions import transactions_of
 from fraudstream.learner.config import LearnerConfig
 from fraudstream.learner.examples import ExampleReader, LabelBatch
 from fraudstream.learner.guardrail import Guardrail
@@ -22,6 +22,7 @@ from fraudstream.learner.store import SnapshotStore
 from fraudstream.model.detectors import AUTOENCODER, ISOLATION_FOREST
 from fraudstream.model.ensemble import Ensemble, load_ensemble
 from fraudstream.model.features import features_from_frame
+from fraudstream.model.signing import Signer
 from fraudstream.training.csvio import read_paysim_chunks
 from fraudstream.training.simulate import SimulationConfig, simulate
 from fraudstream.v1 import alert_pb2, score_pb2
@@ -144,11 +145,15 @@ MakeLearner = Callable[..., LearnerUnderTest]
 
 @pytest.fixture
 def make_learner(model_bundle: Path, tmp_path: Path) -> MakeLearner:
-    """`make_learner(state_dir=..., guardrail=..., **config)`: a Learner on the session bundle."""
+    """`make_learner(state_dir=..., guardrail=..., signer=..., **config)`: a Learner on the
+    session bundle."""
     baseline = load_baseline(LearnerSettings(models=model_bundle))
 
     def make(
-        state_dir: Path | None = None, guardrail: Guardrail | None = None, **config: object
+        state_dir: Path | None = None,
+        guardrail: Guardrail | None = None,
+        signer: Signer | None = None,
+        **config: object,
     ) -> LearnerUnderTest:
         store = SnapshotStore(state_dir or tmp_path / "learner")
         metrics = LearnerMetrics()
@@ -160,6 +165,7 @@ def make_learner(model_bundle: Path, tmp_path: Path) -> MakeLearner:
             metrics,
             on_promotion=lambda snapshot, label_time: promoted.append(snapshot),
             guardrail=guardrail,
+            signer=signer,
         )
         reader = ExampleReader(
             baseline.classifier.input_names,

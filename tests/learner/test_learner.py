@@ -12,6 +12,7 @@ from sklearn.metrics import average_precision_score
 from fraudstream.learner.store import SNAPSHOT_DIR, STATE_NAME
 from fraudstream.model.ensemble import CLASSIFIER_INPUTS
 from fraudstream.model.features import FEATURE_SCHEMA_HASH
+from fraudstream.model.signing import Signer, Verifier, make_signing_key
 from fraudstream.model.snapshot import check_snapshot, snapshot_checksum
 from fraudstream.v1 import alert_pb2
 
@@ -164,6 +165,22 @@ def test_promoted_snapshots_are_sealed_saved_and_pass_the_scorers_checks(
     state = _saved_state(tmp_path / "s")
     assert state["champion_version"] == under.promoted[-1].version
     assert state["label_position"] == drift_stream.examples[-1].position
+
+
+def test_with_a_signing_key_every_promoted_snapshot_is_signed(make_learner, drift_stream, tmp_path):
+    private, public = make_signing_key(tmp_path)
+    under = make_learner(tmp_path / "s", signer=Signer.from_file(private), batch_size=BATCH)
+    for batch in drift_stream.batches(BATCH):
+        under.feed(batch)
+    assert under.promoted
+    verifier = Verifier.from_files([public])
+    for snapshot in under.promoted:
+        check_snapshot(
+            snapshot,
+            feature_schema_hash=FEATURE_SCHEMA_HASH,
+            input_names=CLASSIFIER_INPUTS,
+            verifier=verifier,
+        )
 
 
 def test_a_restarted_learner_resumes_with_nothing_lost_or_repeated(

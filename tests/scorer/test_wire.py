@@ -63,9 +63,12 @@ def test_encoded_scores_equal_the_reference(engine, sample_transactions, include
         Transaction(event_id="neg", type=1, amount=-1.0),
         Transaction(event_id="nan", type=2, amount=math.nan),
         Transaction(event_id="é-unicode", type=4, amount=12.5),
+        # Finite values whose computed features overflow: an item error without a field.
+        Transaction(event_id="huge", type=5, amount=0.0, old_balance_orig=1e308),
     ]
     batch = engine.score(batch_in)
     assert batch.explained.size > 0, "the sample holds flagged transactions"
+    assert batch.rows[-1] == -1 and batch.problems[len(batch_in) - 1][0] == ""
     encoded = encode_scores(batch, include_features)
     parsed = [score_pb2.Score.FromString(data) for data in encoded]
     assert parsed == _expected(batch, include_features)

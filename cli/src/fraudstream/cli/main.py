@@ -27,7 +27,9 @@ _BUILTIN_COMMANDS: dict[str, str] = {
 }
 
 # Other packages add commands through this entry-point group (training adds
-# `data`, `train`, `evaluate`); the CLI never imports them by name.
+# `data`, `train`, `evaluate`), so this module never imports their commands by
+# name. Elsewhere the CLI reads and simulates PaySim data through training's
+# public API, `fraudstream.training.api`, and nothing else of training.
 COMMANDS_GROUP = "fraudstream.commands"
 
 

@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -20,24 +19,18 @@ from types import TracebackType
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from fraudstream.cli.broker import BrokerConfig, LocalKafka
+from fraudstream.cli.kafka.broker import LocalKafka
+from fraudstream.cli.kafka.config import BrokerConfig
+from fraudstream.cli.ports import LOOPBACK, free_port
 
 logger = logging.getLogger(__name__)
 
-LOOPBACK = "127.0.0.1"
 PIDS_FILE = "stack.json"
 _LOG_TAIL_LINES = 30
 
 
 class StackError(RuntimeError):
     """A process of the stack did not start or stop as asked; the message says which and why."""
-
-
-def free_port() -> int:
-    """A port the OS reports free on loopback (bound to 0, then released)."""
-    with socket.socket() as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

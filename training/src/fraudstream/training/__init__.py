@@ -1,1 +1,1 @@
-"""placeholder"""
+"""Offline pipeline: PaySim data, features, training, evaluation; public API in `.api`."""

@@ -110,6 +110,13 @@ def validate(source: Path, as_json: bool, quiet: bool) -> None:
             f"{source}: {summary['rows']} rows, {summary['frauds']} frauds, "
             f"types {summary['type_counts']}"
         )
+        balance = summary["balance_consistency"]
+        # A finding, not an error: PaySim records balances that do not add up.
+        click.echo(
+            f"balances: {balance['origin_breaks']} rows where oldbalanceOrg - amount !="
+            f" newbalanceOrig, {balance['destination_breaks']} where oldbalanceDest + amount"
+            f" != newbalanceDest, {balance['negative_balances']} with a negative balance"
+        )
         for error in report.errors:
             click.echo(f"error: {error}", err=True)
         if report.error_count > len(report.errors):
@@ -131,14 +138,19 @@ def validate(source: Path, as_json: bool, quiet: bool) -> None:
 @_quiet
 def features(source: Path, output: Path, quiet: bool) -> None:
     """Compute the feature vector of every row into a parquet file."""
+    from fraudstream.training.csvio import DataFileError
     from fraudstream.training.featurize import write_features
 
     try:
         rows = write_features(source, output, quiet=quiet)
+    except DataFileError as exc:  # names the file already
+        raise click.ClickException(str(exc)) from exc
     except ValueError as exc:
         raise click.ClickException(
             f"{source}: {exc}; run `fraudstream data validate` for details"
         ) from exc
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from exc
     click.echo(f"wrote {rows} feature rows to {output}", err=True)
 
 

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 
 from fraudstream.model.features import FEATURE_NAMES, FEATURE_SCHEMA_HASH, features_from_frame
 from fraudstream.model.paysim import LABEL_COLUMN
-from fraudstream.training.csvio import read_paysim_chunks
+from fraudstream.training.csvio import read_paysim_chunks, replaced_on_success
 from fraudstream.training.progress import stderr_progress
 
 logger = logging.getLogger(__name__)
@@ -50,12 +50,15 @@ def labeled_from_frame(frame: pd.DataFrame) -> LabeledFeatures:
 def write_features(
     source: Path, output: Path, chunk_rows: int = 500_000, quiet: bool = False
 ) -> int:
-    """Write the feature parquet of a PaySim CSV; returns the row count."""
-    output.parent.mkdir(parents=True, exist_ok=True)
+    """Write the feature parquet of a PaySim CSV; returns the row count.
+
+    The parquet appears at `output` only when complete: a failure keeps the previous file.
+    """
     rows = 0
     schema = _schema()
     with (
-        pq.ParquetWriter(output, schema, compression="zstd") as writer,
+        replaced_on_success(output) as partial,
+        pq.ParquetWriter(partial, schema, compression="zstd") as writer,
         stderr_progress(quiet) as bar,
     ):
         task = bar.add_task("features", total=None)

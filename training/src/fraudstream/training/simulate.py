@@ -11,7 +11,11 @@ import pandas as pd
 
 from fraudstream.model.paysim import TRANSACTION_TYPES
 from fraudstream.training import calibration as cal
-from fraudstream.training.csvio import write_paysim_chunk, write_paysim_header
+from fraudstream.training.csvio import (
+    replaced_on_success,
+    write_paysim_chunk,
+    write_paysim_header,
+)
 from fraudstream.training.fraud import FraudBlock, drift_fraud, takeover_fraud
 from fraudstream.training.progress import stderr_progress
 from fraudstream.training.sampling import account_names, from_quantiles, money
@@ -164,7 +168,11 @@ def simulate(config: SimulationConfig, out: Path, quiet: bool = False) -> Simula
     fraud_by_step = fraud.frame.groupby("step", sort=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     written = 0
-    with out.open("wb") as sink, stderr_progress(quiet) as progress:
+    with (
+        replaced_on_success(out) as partial,
+        partial.open("wb") as sink,
+        stderr_progress(quiet) as progress,
+    ):
         task = progress.add_task("simulate", total=config.rows)
         write_paysim_header(sink)
         start = 0

@@ -17,6 +17,7 @@ from fraudstream.model.paysim import (
     PAYSIM_HEADER,
     TRANSACTION_TYPES,
 )
+from fraudstream.training.csvio import READ_ERRORS, read_error
 from fraudstream.training.progress import stderr_progress
 
 logger = logging.getLogger(__name__)
@@ -45,6 +46,8 @@ class ValidationReport:
             (
                 "origin_adds_up",
                 "destination_adds_up",
+                "origin_breaks",  # old - amount != new for the origin (finite rows)
+                "destination_breaks",  # old + amount != new for the destination
                 "origin_emptied",
                 "destination_zero_before_after",
                 "negative_balances",
@@ -143,11 +146,17 @@ def _check_chunk(report: ValidationReport, chunk: pd.DataFrame, first_line: int)
 def _check_values(
     report: ValidationReport, numbers: dict[str, np.ndarray], lines: np.ndarray
 ) -> None:
+    # NaN is reported as "not a number" already; +-inf parses as a float but is no amount.
+    amount, step = numbers["amount"], numbers["step"]
     checks = {
-        "amount must be finite and not negative": ~(numbers["amount"] >= 0)
-        & ~np.isnan(numbers["amount"]),
-        "step must be a positive whole number": (numbers["step"] < 1) | (numbers["step"] % 1 != 0),
+        "amount must be finite and not negative": np.isinf(amount) | (amount < 0),
+        "step must be a positive whole number": np.isinf(step)
+        | (step < 1)
+        | (np.where(np.isfinite(step), step, 1) % 1 != 0),
     }
+    for column in BALANCE_COLUMNS:
+        # Negative balances are valid (PaySim 2 records overdrafts); infinite ones are not.
+        checks[f"{column} must be finite"] = np.isinf(numbers[column])
     for column in _LABELS:
         checks[f"{column} must be 0 or 1"] = ~np.isin(numbers[column], (0, 1)) & ~np.isnan(
             numbers[column]
@@ -156,7 +165,7 @@ def _check_values(
         for line in lines[bad][:3]:
             report.add_error(f"line {line}: {message}")
         report.error_count += max(int(bad.sum()) - 3, 0)
-    steps = numbers["step"][~np.isnan(numbers["step"])]
+    steps = numbers["step"][np.isfinite(numbers["step"])]
     if steps.size:
         report.steps[0] = (
             int(steps.min()) if report.steps[0] == 0 else min(report.steps[0], int(steps.min()))
@@ -167,17 +176,51 @@ def _check_values(
 
 
 def _balance_stats(report: ValidationReport, numbers: dict[str, np.ndarray]) -> None:
-    # Inconsistent balances are PaySim's recorded behaviour, not errors: count them only.
+    # Inconsistent balances are PaySim's recorded behaviour (emptied accounts, merchants kept
+    # at 0), not errors: count them, so a reader sees how far a file is from adding up.
     amount = numbers["amount"]
     old_o, new_o = numbers["oldbalanceOrg"], numbers["newbalanceOrig"]
     old_d, new_d = numbers["oldbalanceDest"], numbers["newbalanceDest"]
-    report.balance["origin_adds_up"] += int(np.sum(np.abs(new_o + amount - old_o) < 0.01))
-    report.balance["destination_adds_up"] += int(np.sum(np.abs(old_d + amount - new_d) < 0.01))
+    complete = np.all([np.isfinite(v) for v in numbers.values()], axis=0)
+    origin_ok = np.abs(new_o + amount - old_o) < 0.01
+    destination_ok = np.abs(old_d + amount - new_d) < 0.01
+    report.balance["origin_adds_up"] += int(np.sum(origin_ok))
+    report.balance["destination_adds_up"] += int(np.sum(destination_ok))
+    report.balance["origin_breaks"] += int(np.sum(complete & ~origin_ok))
+    report.balance["destination_breaks"] += int(np.sum(complete & ~destination_ok))
     report.balance["origin_emptied"] += int(np.sum((old_o > 0) & (new_o == 0)))
     report.balance["destination_zero_before_after"] += int(np.sum((old_d == 0) & (new_d == 0)))
     report.balance["negative_balances"] += int(
         np.sum((old_o < 0) | (new_o < 0) | (old_d < 0) | (new_d < 0))
     )
+
+
+def _check_rows(report: ValidationReport, path: Path, chunk_rows: int, quiet: bool) -> None:
+    """Check every row after the header, chunk by chunk."""
+    # Blank lines are kept (as empty rows) so every reported line number is the file's own.
+    # Spare columns catch rows with too many fields instead of failing the whole chunk.
+    spare = [f"_extra{i}" for i in range(_SPARE_FIELDS)]
+    line = 2
+    try:
+        reader = pd.read_csv(
+            path,
+            header=None,
+            skiprows=1,
+            names=[*PAYSIM_COLUMNS, *spare],
+            dtype=str,
+            chunksize=chunk_rows,
+            keep_default_na=False,
+            na_values=[""],
+            skip_blank_lines=False,
+        )
+        with reader, stderr_progress(quiet) as bar:
+            task = bar.add_task("validate", total=None)
+            for chunk in reader:
+                _check_chunk(report, chunk, line)
+                line += len(chunk)
+                bar.update(task, advance=len(chunk))
+    except READ_ERRORS as exc:  # truncated or corrupt: what was read so far is reported too
+        report.add_error(f"near line {line}: {read_error(path, exc)}")
 
 
 def validate(path: Path, chunk_rows: int = 500_000, quiet: bool = False) -> ValidationReport:
@@ -188,38 +231,15 @@ def validate(path: Path, chunk_rows: int = 500_000, quiet: bool = False) -> Vali
         return report
     try:
         header = _read_header(path)
-    except (OSError, UnicodeDecodeError) as exc:
-        report.add_error(f"line 1: cannot read the header: {exc}")
+    except READ_ERRORS as exc:
+        report.add_error(f"line 1: {read_error(path, exc)}")
         return report
     if header != PAYSIM_HEADER:
         report.add_error(
             f"line 1: header is {header!r}, expected the PaySim header {PAYSIM_HEADER!r}"
         )
         return report
-    # Blank lines are kept (as empty rows) so every reported line number is the file's own.
-    # Spare columns catch rows with too many fields instead of failing the whole chunk.
-    spare = [f"_extra{i}" for i in range(_SPARE_FIELDS)]
-    reader = pd.read_csv(
-        path,
-        header=None,
-        skiprows=1,
-        names=[*PAYSIM_COLUMNS, *spare],
-        dtype=str,
-        chunksize=chunk_rows,
-        keep_default_na=False,
-        na_values=[""],
-        skip_blank_lines=False,
-    )
-    line = 2
-    with reader, stderr_progress(quiet) as bar:
-        task = bar.add_task("validate", total=None)
-        try:
-            for chunk in reader:
-                _check_chunk(report, chunk, line)
-                line += len(chunk)
-                bar.update(task, advance=len(chunk))
-        except pd.errors.ParserError as exc:
-            report.add_error(f"near line {line}: malformed CSV: {exc}")
+    _check_rows(report, path, chunk_rows, quiet)
     if report.rows == 0:
         report.add_error("the file has a header but no rows")
     return report

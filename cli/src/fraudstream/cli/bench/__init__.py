@@ -107,13 +107,8 @@ def bench(
     writes the JSON report and a PNG chart and prints the headline table.
     """
     from fraudstream.cli.bench.offline import PAYSIM_ROWS
-    from fraudstream.cli.bench.sections import (
-        Sizes,
-        endtoend_section,
-        mlserver_section,
-        offline_section,
-        scorer_section,
-    )
+    from fraudstream.cli.bench.pipeline_sections import endtoend_section, offline_section
+    from fraudstream.cli.bench.sections import Sizes, mlserver_section, scorer_section
     from fraudstream.cli.stack import Stack
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

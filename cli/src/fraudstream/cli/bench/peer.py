@@ -24,7 +24,7 @@ import click
 import numpy as np
 
 from fraudstream.cli.bench.workload import say
-from fraudstream.cli.stack import free_port
+from fraudstream.cli.ports import free_port
 from fraudstream.model.bundle import read_manifest
 
 logger = logging.getLogger(__name__)

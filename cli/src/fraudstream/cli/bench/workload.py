@@ -12,10 +12,9 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from fraudstream.cli.replayer import transactions_of
+from fraudstream.cli.replay.transactions import transactions_of
 from fraudstream.model.bundle import BundleError, read_manifest
-from fraudstream.training.csvio import read_paysim_chunks
-from fraudstream.training.simulate import SimulationConfig, simulate
+from fraudstream.training.api import SimulationConfig, read_paysim_chunks, simulate
 from fraudstream.v1.transaction_pb2 import Transaction
 
 logger = logging.getLogger(__name__)

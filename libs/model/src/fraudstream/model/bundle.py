@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 from collections.abc import Mapping
@@ -86,34 +87,79 @@ def read_manifest(directory: Path) -> dict[str, Any]:
         raise BundleError(f"no model bundle at {directory}: {MANIFEST_NAME} is missing")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BundleError(f"{path} is not valid JSON: {exc}") from exc
-    if not isinstance(manifest, dict) or "artifacts" not in manifest:
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("artifacts"), dict):
         raise BundleError(f"{path} has no `artifacts` section")
+    for name, record in manifest["artifacts"].items():
+        if not isinstance(record, dict):
+            raise BundleError(f"{path}: the record of artifact {name!r} is not an object")
     return manifest
 
 
-def verify_artifact(directory: Path, name: str, record: Mapping[str, Any]) -> Path:
-    """The artifact's path once its sha256 matches the manifest; BundleError naming it otherwise."""
-    path = directory / name
+def artifact_path(directory: Path, name: str) -> Path:
+    """Where artifact `name` of the manifest is, confined to the bundle directory.
+
+    Unpickling runs code, so a manifest must not reach outside its bundle: only plain file
+    names are accepted (no separators, no `..`, not absolute) and the resolved path, symlinks
+    followed, must still be inside the directory. BundleError names the artifact otherwise.
+    """
+    plain = (
+        name not in ("", ".", "..")
+        and Path(name).name == name
+        and not any(c in name for c in "/\\\0")
+    )
+    if not plain:
+        raise BundleError(
+            f"artifact name {name!r} in the manifest is not a plain file name inside the bundle; "
+            "refusing to load it"
+        )
+    root = directory.resolve()
+    resolved = (directory / name).resolve()
+    if not resolved.is_relative_to(root):
+        raise BundleError(
+            f"artifact {name} resolves to {resolved}, outside the bundle {root}; "
+            "refusing to load it"
+        )
+    return resolved
+
+
+def verify_artifact(directory: Path, name: str, record: Mapping[str, Any]) -> bytes:
+    """The artifact's bytes once its sha256 matches the manifest; BundleError naming it otherwise.
+
+    The bytes checked are the bytes unpickled: the file is read once, so it cannot be swapped
+    between the check and the load.
+    """
+    path = artifact_path(directory, name)
     if not path.is_file():
         raise BundleError(f"artifact {name} listed in the manifest is missing from {directory}")
-    actual = file_sha256(path)
+    content = path.read_bytes()
+    actual = hashlib.sha256(content).hexdigest()
     if actual != record.get("sha256"):
         raise BundleError(
             f"artifact {name} failed its checksum: manifest says sha256 {record.get('sha256')}, "
             f"the file has {actual}; refusing to load it"
         )
-    return path
+    return content
+
+
+def _unpickle(name: str, content: bytes) -> Any:
+    try:
+        return joblib.load(io.BytesIO(content))
+    except Exception as exc:  # a checked file that is no joblib pickle raises anything at all
+        raise BundleError(
+            f"artifact {name} matches its checksum but cannot be loaded "
+            f"({type(exc).__name__}: {exc}); rebuild the bundle"
+        ) from exc
 
 
 def load_bundle(directory: Path | str) -> Bundle:
     """Load a bundle, verifying every artifact's sha256 before unpickling anything."""
     directory = Path(directory)
     manifest = read_manifest(directory)
-    paths = {
+    contents = {
         name: verify_artifact(directory, name, record)
         for name, record in manifest["artifacts"].items()
     }
-    artifacts = {name: joblib.load(path) for name, path in paths.items()}
+    artifacts = {name: _unpickle(name, content) for name, content in contents.items()}
     return Bundle(directory=directory, manifest=manifest, artifacts=artifacts)

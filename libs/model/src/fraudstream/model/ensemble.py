@@ -79,6 +79,41 @@ class EnsembleScores:
     fired: dict[str, np.ndarray]
     classifier_inputs: np.ndarray | None = None
 
+    def take(self, rows: np.ndarray) -> EnsembleScores:
+        """The same scores for the given rows only, in that order."""
+        return EnsembleScores(
+            risk=self.risk[rows],
+            decision=self.decision[rows],
+            scores={name: values[rows] for name, values in self.scores.items()},
+            raw={name: values[rows] for name, values in self.raw.items()},
+            fired={name: values[rows] for name, values in self.fired.items()},
+            classifier_inputs=None
+            if self.classifier_inputs is None
+            else self.classifier_inputs[rows],
+        )
+
+    def unscorable_rows(self) -> np.ndarray:
+        """Rows whose risk or any detector score is not a finite number (they must not be
+        served: a NaN risk compares below every threshold and would read as ALLOW)."""
+        bad = ~np.isfinite(self.risk)
+        for values in self.scores.values():
+            bad |= ~np.isfinite(values)
+        return np.flatnonzero(bad)
+
+
+def concat_scores(parts: list[EnsembleScores]) -> EnsembleScores:
+    """The scores of several batches (from the same ensemble) as one, in order."""
+    first = parts[0]
+    inputs = [p.classifier_inputs for p in parts if p.classifier_inputs is not None]
+    return EnsembleScores(
+        risk=np.concatenate([p.risk for p in parts]),
+        decision=np.concatenate([p.decision for p in parts]),
+        scores={k: np.concatenate([p.scores[k] for p in parts]) for k in first.scores},
+        raw={k: np.concatenate([p.raw[k] for p in parts]) for k in first.raw},
+        fired={k: np.concatenate([p.fired[k] for p in parts]) for k in first.fired},
+        classifier_inputs=np.concatenate(inputs) if len(inputs) == len(parts) else None,
+    )
+
 
 @dataclass(frozen=True)
 class Ensemble:

@@ -87,6 +87,22 @@ def compute_features(
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
         raise ValueError(f"unknown transaction type code {codes[first]} at index {first}")
+    # Extreme but finite inputs (balances near 1e308) overflow here; those rows come out
+    # non-finite and validity.unscorable_rows refuses them, so numpy's warnings add nothing.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return _feature_matrix(step, codes, amount, old_o, new_o, old_d, new_d, dest_merchant)
+
+
+def _feature_matrix(
+    step: np.ndarray,
+    codes: np.ndarray,
+    amount: np.ndarray,
+    old_o: np.ndarray,
+    new_o: np.ndarray,
+    old_d: np.ndarray,
+    new_d: np.ndarray,
+    dest_merchant: np.ndarray,
+) -> np.ndarray:
     n = amount.shape[0]
     out = np.empty((n, len(FEATURE_NAMES)), dtype=np.float64)
     orig_error = new_o + amount - old_o

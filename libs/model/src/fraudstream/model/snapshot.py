@@ -11,6 +11,7 @@ import numpy as np
 
 from fraudstream.model.ensemble import Thresholds
 from fraudstream.model.linear import LinearModel
+from fraudstream.model.signing import SignatureError, Signer, Verifier
 from fraudstream.v1 import model_pb2
 from fraudstream.v1.model_pb2 import ModelSnapshot, SnapshotMetrics
 
@@ -21,17 +22,27 @@ class SnapshotRejected(ValueError):
     """A snapshot that must not be served; the message is the reason sent back to the learner."""
 
 
+# The largest |weight| a served linear model may have on a standardised input. Far beyond any
+# trained model (SGD on standardised features stays in the tens), and small enough that the
+# logit of finite, validated features cannot overflow to inf or NaN.
+MAX_WEIGHT = 1e6
+
+
 def snapshot_checksum(snapshot: ModelSnapshot) -> str:
-    """sha256 (hex) of the snapshot serialized deterministically with its checksum field empty."""
+    """sha256 (hex) of the snapshot serialized deterministically with checksum and signature
+    empty (the signing key id is covered)."""
     unsealed = ModelSnapshot()
     unsealed.CopyFrom(snapshot)
     unsealed.checksum = ""
+    unsealed.signature = b""
     return hashlib.sha256(unsealed.SerializeToString(deterministic=True)).hexdigest()
 
 
-def seal(snapshot: ModelSnapshot) -> ModelSnapshot:
-    """Set the snapshot's checksum (in place) and return it."""
+def seal(snapshot: ModelSnapshot, signer: Signer | None = None) -> ModelSnapshot:
+    """Set the snapshot's checksum and, with a signer, its signature (in place); return it."""
+    snapshot.signing_key_id = signer.key_id if signer is not None else ""
     snapshot.checksum = snapshot_checksum(snapshot)
+    snapshot.signature = signer.sign(snapshot.checksum.encode()) if signer is not None else b""
     return snapshot
 
 
@@ -45,8 +56,10 @@ def snapshot_of(
     label_position: int = 0,
     metrics: SnapshotMetrics | None = None,
     created_time: float | None = None,
+    signer: Signer | None = None,
 ) -> ModelSnapshot:
-    """A sealed snapshot serving `classifier` with `thresholds` (`created_time` in Unix seconds)."""
+    """A sealed (and, with a signer, signed) snapshot serving `classifier` with `thresholds`
+    (`created_time` in Unix seconds)."""
     snapshot = ModelSnapshot(
         version=version,
         bundle_version=bundle_version,
@@ -65,7 +78,7 @@ def snapshot_of(
     )
     if created_time is not None:
         snapshot.created_time.FromNanoseconds(int(created_time * 1e9))
-    return seal(snapshot)
+    return seal(snapshot, signer)
 
 
 def linear_from_snapshot(snapshot: ModelSnapshot) -> LinearModel:
@@ -85,11 +98,28 @@ def thresholds_from_snapshot(snapshot: ModelSnapshot) -> Thresholds:
 
 
 def check_snapshot(
-    snapshot: ModelSnapshot, *, feature_schema_hash: str, input_names: Sequence[str]
+    snapshot: ModelSnapshot,
+    *,
+    feature_schema_hash: str,
+    input_names: Sequence[str],
+    verifier: Verifier | None = None,
 ) -> None:
-    """Raise SnapshotRejected unless `snapshot` is safe to serve with this feature schema."""
+    """Raise SnapshotRejected unless `snapshot` is safe to serve with this feature schema.
+
+    With a `verifier`, the snapshot must also be signed by one of its trusted keys.
+    """
     if snapshot.checksum != snapshot_checksum(snapshot):
         raise SnapshotRejected(f"snapshot v{snapshot.version}: checksum does not match its content")
+    if verifier is not None:
+        try:
+            verifier.verify(
+                snapshot.checksum.encode(),
+                snapshot.signature,
+                snapshot.signing_key_id,
+                f"snapshot v{snapshot.version}",
+            )
+        except SignatureError as exc:
+            raise SnapshotRejected(str(exc)) from None
     if snapshot.feature_schema_hash != feature_schema_hash:
         raise SnapshotRejected(
             f"snapshot v{snapshot.version}: feature schema {snapshot.feature_schema_hash[:12]} "
@@ -127,6 +157,12 @@ def check_snapshot(
         raise SnapshotRejected(f"snapshot v{snapshot.version}: holds a non-finite number")
     if min(scaler.scale) <= 0:
         raise SnapshotRejected(f"snapshot v{snapshot.version}: scaler scale must be positive")
+    weights = [*model.coefficients, model.intercept]
+    if max(abs(w) for w in weights) > MAX_WEIGHT:
+        raise SnapshotRejected(
+            f"snapshot v{snapshot.version}: a weight beyond ±{MAX_WEIGHT:g} would overflow the "
+            "risk of ordinary transactions"
+        )
     review, block = snapshot.thresholds.review, snapshot.thresholds.block
     if not 0.0 < review <= block <= 1.0:
         raise SnapshotRejected(

@@ -25,15 +25,17 @@ _sym_db = _symbol_database.Default()
 from fraudstream.v1 import alert_pb2 as fraudstream_dot_v1_dot_alert__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%fraudstream/v1/feedback_service.proto\x12\x0e\x66raudstream.v1\x1a\x1a\x66raudstream/v1/alert.proto\"D\n\x13ReportAlertsRequest\x12-\n\x06\x61lerts\x18\x01 \x03(\x0b\x32\x15.fraudstream.v1.AlertR\x06\x61lerts\"r\n\x08\x41lertAck\x12\x19\n\x08\x65vent_id\x18\x01 \x01(\tR\x07\x65ventId\x12\x31\n\x06status\x18\x02 \x01(\x0e\x32\x19.fraudstream.v1.AckStatusR\x06status\x12\x18\n\x07message\x18\x03 \x01(\tR\x07message\"D\n\x14ReportAlertsResponse\x12,\n\x04\x61\x63ks\x18\x01 \x03(\x0b\x32\x18.fraudstream.v1.AlertAckR\x04\x61\x63ks\"C\n\x0bReviewStart\x12\x18\n\x07\x61nalyst\x18\x01 \x01(\tR\x07\x61nalyst\x12\x1a\n\x08prefetch\x18\x02 \x01(\x05R\x08prefetch\"q\n\rReviewVerdict\x12\x19\n\x08\x65vent_id\x18\x01 \x01(\tR\x07\x65ventId\x12\x31\n\x07verdict\x18\x02 \x01(\x0e\x32\x17.fraudstream.v1.VerdictR\x07verdict\x12\x12\n\x04note\x18\x03 \x01(\tR\x04note\"\'\n\nReviewSkip\x12\x19\n\x08\x65vent_id\x18\x01 \x01(\tR\x07\x65ventId\"\xbb\x01\n\rReviewRequest\x12\x33\n\x05start\x18\x01 \x01(\x0b\x32\x1b.fraudstream.v1.ReviewStartH\x00R\x05start\x12\x39\n\x07verdict\x18\x02 \x01(\x0b\x32\x1d.fraudstream.v1.ReviewVerdictH\x00R\x07verdict\x12\x30\n\x04skip\x18\x03 \x01(\x0b\x32\x1a.fraudstream.v1.ReviewSkipH\x00R\x04skipB\x08\n\x06\x61\x63tion\"C\n\nVerdictAck\x12\x19\n\x08\x65vent_id\x18\x01 \x01(\tR\x07\x65ventId\x12\x1a\n\x08position\x18\x02 \x01(\x03R\x08position\"\x91\x01\n\x0eReviewResponse\x12\x37\n\x0b\x63\x61se_pushed\x18\x01 \x01(\x0b\x32\x14.fraudstream.v1.CaseH\x00R\ncasePushed\x12=\n\x0bverdict_ack\x18\x02 \x01(\x0b\x32\x1a.fraudstream.v1.VerdictAckH\x00R\nverdictAckB\x07\n\x05\x65vent\"v\n\x12SubmitLabelRequest\x12\x19\n\x08\x65vent_id\x18\x01 \x01(\tR\x07\x65ventId\x12\x31\n\x07verdict\x18\x02 \x01(\x0e\x32\x17.fraudstream.v1.VerdictR\x07verdict\x12\x12\n\x04note\x18\x03 \x01(\tR\x04note\"O\n\x13SubmitLabelResponse\x12\x1a\n\x08position\x18\x01 \x01(\x03R\x08position\x12\x1c\n\tduplicate\x18\x02 \x01(\x08R\tduplicate\"\x80\x01\n\x11ListAlertsRequest\x12/\n\x05state\x18\x01 \x01(\x0e\x32\x19.fraudstream.v1.CaseStateR\x05state\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\"\x87\x01\n\x12ListAlertsResponse\x12*\n\x05\x63\x61ses\x18\x01 \x03(\x0b\x32\x14.fraudstream.v1.CaseR\x05\x63\x61ses\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n\ntotal_size\x18\x03 \x01(\x03R\ttotalSize\"V\n\x11StreamLabelsStart\x12\x1a\n\x08\x63onsumer\x18\x01 \x01(\tR\x08\x63onsumer\x12%\n\x0e\x61\x66ter_position\x18\x02 \x01(\x03R\rafterPosition\"\'\n\tLabelsAck\x12\x1a\n\x08position\x18\x01 \x01(\x03R\x08position\"\x89\x01\n\x13StreamLabelsRequest\x12\x39\n\x05start\x18\x01 \x01(\x0b\x32!.fraudstream.v1.StreamLabelsStartH\x00R\x05start\x12-\n\x03\x61\x63k\x18\x02 \x01(\x0b\x32\x19.fraudstream.v1.LabelsAckH\x00R\x03\x61\x63kB\x08\n\x06\x61\x63tion\"R\n\x14StreamLabelsResponse\x12:\n\x08\x65xamples\x18\x01 \x03(\x0b\x32\x1e.fraudstream.v1.LabeledExampleR\x08\x65xamples*s\n\tAckStatus\x12\x1a\n\x16\x41\x43K_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13\x41\x43K_STATUS_ACCEPTED\x10\x01\x12\x18\n\x14\x41\x43K_STATUS_DUPLICATE\x10\x02\x12\x17\n\x13\x41\x43K_STATUS_REJECTED\x10\x03\x32\xc9\x03\n\x0f\x46\x65\x65\x64\x62\x61\x63kService\x12]\n\x0cReportAlerts\x12#.fraudstream.v1.ReportAlertsRequest\x1a$.fraudstream.v1.ReportAlertsResponse(\x01\x30\x01\x12K\n\x06Review\x12\x1d.fraudstream.v1.ReviewRequest\x1a\x1e.fraudstream.v1.ReviewResponse(\x01\x30\x01\x12V\n\x0bSubmitLabel\x12\".fraudstream.v1.SubmitLabelRequest\x1a#.fraudstream.v1.SubmitLabelResponse\x12S\n\nListAlerts\x12!.fraudstream.v1.ListAlertsRequest\x1a\".fraudstream.v1.ListAlertsResponse\x12]\n\x0cStreamLabels\x12#.fraudstream.v1.StreamLabelsRequest\x1a$.fraudstream.v1.StreamLabelsResponse(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%fraudstream/v1/feedback_service.proto\x12\x0e\x66raudstream.v1\x1a\x1a\x66raudstream/v1/alert.proto\"D\n\x13ReportAlertsRequest\x12-\n\x06\x61lerts\x18\x01 \x03(\x0b\x32\x15.fraudstream.v1.AlertR\x06\x61lerts\"r\n\x08\x41lertAck\x12\x19\n\x08\x65vent_id\x18\x01 \x01(\tR\x07\x65ventId\x12\x31\n\x06status\x18\x02 \x01(\x0e\x32\x19.fraudstream.v1.AckStatusR\x06status\x12\x18\n\x07message\x18\x03 \x01(\tR\x07message\"D\n\x14ReportAlertsResponse\x12,\n\x04\x61\x63ks\x18\x01 \x03(\x0b\x32\x18.fraudstream.v1.AlertAckR\x04\x61\x63ks\"C\n\x0bReviewStart\x12\x18\n\x07\x61nalyst\x18\x01 \x01(\tR\x07\x61nalyst\x12\x1a\n\x08prefetch\x18\x02 \x01(\x05R\x08prefetch\"q\n\rReviewVerdict\x12\x19\n\x08\x65vent_id\x18\x01 \x01(\tR\x07\x65ventId\x12\x31\n\x07verdict\x18\x02 \x01(\x0e\x32\x17.fraudstream.v1.VerdictR\x07verdict\x12\x12\n\x04note\x18\x03 \x01(\tR\x04note\"\'\n\nReviewSkip\x12\x19\n\x08\x65vent_id\x18\x01 \x01(\tR\x07\x65ventId\"\xbb\x01\n\rReviewRequest\x12\x33\n\x05start\x18\x01 \x01(\x0b\x32\x1b.fraudstream.v1.ReviewStartH\x00R\x05start\x12\x39\n\x07verdict\x18\x02 \x01(\x0b\x32\x1d.fraudstream.v1.ReviewVerdictH\x00R\x07verdict\x12\x30\n\x04skip\x18\x03 \x01(\x0b\x32\x1a.fraudstream.v1.ReviewSkipH\x00R\x04skipB\x08\n\x06\x61\x63tion\"\x97\x01\n\nVerdictAck\x12\x19\n\x08\x65vent_id\x18\x01 \x01(\tR\x07\x65ventId\x12\x1a\n\x08position\x18\x02 \x01(\x03R\x08position\x12\x38\n\x07outcome\x18\x03 \x01(\x0e\x32\x1e.fraudstream.v1.VerdictOutcomeR\x07outcome\x12\x18\n\x07message\x18\x04 \x01(\tR\x07message\"\x91\x01\n\x0eReviewResponse\x12\x37\n\x0b\x63\x61se_pushed\x18\x01 \x01(\x0b\x32\x14.fraudstream.v1.CaseH\x00R\ncasePushed\x12=\n\x0bverdict_ack\x18\x02 \x01(\x0b\x32\x1a.fraudstream.v1.VerdictAckH\x00R\nverdictAckB\x07\n\x05\x65vent\"v\n\x12SubmitLabelRequest\x12\x19\n\x08\x65vent_id\x18\x01 \x01(\tR\x07\x65ventId\x12\x31\n\x07verdict\x18\x02 \x01(\x0e\x32\x17.fraudstream.v1.VerdictR\x07verdict\x12\x12\n\x04note\x18\x03 \x01(\tR\x04note\"\xa3\x01\n\x13SubmitLabelResponse\x12\x1a\n\x08position\x18\x01 \x01(\x03R\x08position\x12\x1c\n\tduplicate\x18\x02 \x01(\x08R\tduplicate\x12\x38\n\x07outcome\x18\x03 \x01(\x0e\x32\x1e.fraudstream.v1.VerdictOutcomeR\x07outcome\x12\x18\n\x07message\x18\x04 \x01(\tR\x07message\"\x80\x01\n\x11ListAlertsRequest\x12/\n\x05state\x18\x01 \x01(\x0e\x32\x19.fraudstream.v1.CaseStateR\x05state\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\"\x87\x01\n\x12ListAlertsResponse\x12*\n\x05\x63\x61ses\x18\x01 \x03(\x0b\x32\x14.fraudstream.v1.CaseR\x05\x63\x61ses\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n\ntotal_size\x18\x03 \x01(\x03R\ttotalSize\"V\n\x11StreamLabelsStart\x12\x1a\n\x08\x63onsumer\x18\x01 \x01(\tR\x08\x63onsumer\x12%\n\x0e\x61\x66ter_position\x18\x02 \x01(\x03R\rafterPosition\"\'\n\tLabelsAck\x12\x1a\n\x08position\x18\x01 \x01(\x03R\x08position\"\x89\x01\n\x13StreamLabelsRequest\x12\x39\n\x05start\x18\x01 \x01(\x0b\x32!.fraudstream.v1.StreamLabelsStartH\x00R\x05start\x12-\n\x03\x61\x63k\x18\x02 \x01(\x0b\x32\x19.fraudstream.v1.LabelsAckH\x00R\x03\x61\x63kB\x08\n\x06\x61\x63tion\"R\n\x14StreamLabelsResponse\x12:\n\x08\x65xamples\x18\x01 \x03(\x0b\x32\x1e.fraudstream.v1.LabeledExampleR\x08\x65xamples*s\n\tAckStatus\x12\x1a\n\x16\x41\x43K_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13\x41\x43K_STATUS_ACCEPTED\x10\x01\x12\x18\n\x14\x41\x43K_STATUS_DUPLICATE\x10\x02\x12\x17\n\x13\x41\x43K_STATUS_REJECTED\x10\x03*\xa9\x01\n\x0eVerdictOutcome\x12\x1f\n\x1bVERDICT_OUTCOME_UNSPECIFIED\x10\x00\x12\x1c\n\x18VERDICT_OUTCOME_ACCEPTED\x10\x01\x12\x1d\n\x19VERDICT_OUTCOME_DUPLICATE\x10\x02\x12\x1c\n\x18VERDICT_OUTCOME_CONFLICT\x10\x03\x12\x1b\n\x17VERDICT_OUTCOME_REFUSED\x10\x04\x32\xc9\x03\n\x0f\x46\x65\x65\x64\x62\x61\x63kService\x12]\n\x0cReportAlerts\x12#.fraudstream.v1.ReportAlertsRequest\x1a$.fraudstream.v1.ReportAlertsResponse(\x01\x30\x01\x12K\n\x06Review\x12\x1d.fraudstream.v1.ReviewRequest\x1a\x1e.fraudstream.v1.ReviewResponse(\x01\x30\x01\x12V\n\x0bSubmitLabel\x12\".fraudstream.v1.SubmitLabelRequest\x1a#.fraudstream.v1.SubmitLabelResponse\x12S\n\nListAlerts\x12!.fraudstream.v1.ListAlertsRequest\x1a\".fraudstream.v1.ListAlertsResponse\x12]\n\x0cStreamLabels\x12#.fraudstream.v1.StreamLabelsRequest\x1a$.fraudstream.v1.StreamLabelsResponse(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'fraudstream.v1.feedback_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ACKSTATUS']._serialized_start=1796
-  _globals['_ACKSTATUS']._serialized_end=1911
+  _globals['_ACKSTATUS']._serialized_start=1966
+  _globals['_ACKSTATUS']._serialized_end=2081
+  _globals['_VERDICTOUTCOME']._serialized_start=2084
+  _globals['_VERDICTOUTCOME']._serialized_end=2253
   _globals['_REPORTALERTSREQUEST']._serialized_start=85
   _globals['_REPORTALERTSREQUEST']._serialized_end=153
   _globals['_ALERTACK']._serialized_start=155
@@ -48,26 +50,26 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REVIEWSKIP']._serialized_end=564
   _globals['_REVIEWREQUEST']._serialized_start=567
   _globals['_REVIEWREQUEST']._serialized_end=754
-  _globals['_VERDICTACK']._serialized_start=756
-  _globals['_VERDICTACK']._serialized_end=823
-  _globals['_REVIEWRESPONSE']._serialized_start=826
-  _globals['_REVIEWRESPONSE']._serialized_end=971
-  _globals['_SUBMITLABELREQUEST']._serialized_start=973
-  _globals['_SUBMITLABELREQUEST']._serialized_end=1091
-  _globals['_SUBMITLABELRESPONSE']._serialized_start=1093
-  _globals['_SUBMITLABELRESPONSE']._serialized_end=1172
-  _globals['_LISTALERTSREQUEST']._serialized_start=1175
-  _globals['_LISTALERTSREQUEST']._serialized_end=1303
-  _globals['_LISTALERTSRESPONSE']._serialized_start=1306
-  _globals['_LISTALERTSRESPONSE']._serialized_end=1441
-  _globals['_STREAMLABELSSTART']._serialized_start=1443
-  _globals['_STREAMLABELSSTART']._serialized_end=1529
-  _globals['_LABELSACK']._serialized_start=1531
-  _globals['_LABELSACK']._serialized_end=1570
-  _globals['_STREAMLABELSREQUEST']._serialized_start=1573
-  _globals['_STREAMLABELSREQUEST']._serialized_end=1710
-  _globals['_STREAMLABELSRESPONSE']._serialized_start=1712
-  _globals['_STREAMLABELSRESPONSE']._serialized_end=1794
-  _globals['_FEEDBACKSERVICE']._serialized_start=1914
-  _globals['_FEEDBACKSERVICE']._serialized_end=2371
+  _globals['_VERDICTACK']._serialized_start=757
+  _globals['_VERDICTACK']._serialized_end=908
+  _globals['_REVIEWRESPONSE']._serialized_start=911
+  _globals['_REVIEWRESPONSE']._serialized_end=1056
+  _globals['_SUBMITLABELREQUEST']._serialized_start=1058
+  _globals['_SUBMITLABELREQUEST']._serialized_end=1176
+  _globals['_SUBMITLABELRESPONSE']._serialized_start=1179
+  _globals['_SUBMITLABELRESPONSE']._serialized_end=1342
+  _globals['_LISTALERTSREQUEST']._serialized_start=1345
+  _globals['_LISTALERTSREQUEST']._serialized_end=1473
+  _globals['_LISTALERTSRESPONSE']._serialized_start=1476
+  _globals['_LISTALERTSRESPONSE']._serialized_end=1611
+  _globals['_STREAMLABELSSTART']._serialized_start=1613
+  _globals['_STREAMLABELSSTART']._serialized_end=1699
+  _globals['_LABELSACK']._serialized_start=1701
+  _globals['_LABELSACK']._serialized_end=1740
+  _globals['_STREAMLABELSREQUEST']._serialized_start=1743
+  _globals['_STREAMLABELSREQUEST']._serialized_end=1880
+  _globals['_STREAMLABELSRESPONSE']._serialized_start=1882
+  _globals['_STREAMLABELSRESPONSE']._serialized_end=1964
+  _globals['_FEEDBACKSERVICE']._serialized_start=2256
+  _globals['_FEEDBACKSERVICE']._serialized_end=2713
 # @@protoc_insertion_point(module_scope)

@@ -48,6 +48,52 @@ ACK_STATUS_REJECTED: AckStatus.ValueType  # 3
 """ACK_STATUS_REJECTED means the alert was invalid; message says why."""
 Global___AckStatus: _TypeAlias = AckStatus  # noqa: Y015
 
+class _VerdictOutcome:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _VerdictOutcomeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_VerdictOutcome.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    VERDICT_OUTCOME_UNSPECIFIED: _VerdictOutcome.ValueType  # 0
+    """VERDICT_OUTCOME_UNSPECIFIED is never sent by this server version."""
+    VERDICT_OUTCOME_ACCEPTED: _VerdictOutcome.ValueType  # 1
+    """VERDICT_OUTCOME_ACCEPTED means the verdict is the case's label, new in the label log."""
+    VERDICT_OUTCOME_DUPLICATE: _VerdictOutcome.ValueType  # 2
+    """VERDICT_OUTCOME_DUPLICATE means the case already had this same verdict;
+    position is the earlier label's.
+    """
+    VERDICT_OUTCOME_CONFLICT: _VerdictOutcome.ValueType  # 3
+    """VERDICT_OUTCOME_CONFLICT means the case already had the opposite verdict:
+    the first verdict stays the label (position is its), this one is kept in
+    the store as a conflicting opinion but not in the label log.
+    """
+    VERDICT_OUTCOME_REFUSED: _VerdictOutcome.ValueType  # 4
+    """VERDICT_OUTCOME_REFUSED means the verdict was not recorded at all (the
+    case is leased to another analyst); message says why.
+    """
+
+class VerdictOutcome(_VerdictOutcome, metaclass=_VerdictOutcomeEnumTypeWrapper):
+    """VerdictOutcome says what recording a verdict did."""
+
+VERDICT_OUTCOME_UNSPECIFIED: VerdictOutcome.ValueType  # 0
+"""VERDICT_OUTCOME_UNSPECIFIED is never sent by this server version."""
+VERDICT_OUTCOME_ACCEPTED: VerdictOutcome.ValueType  # 1
+"""VERDICT_OUTCOME_ACCEPTED means the verdict is the case's label, new in the label log."""
+VERDICT_OUTCOME_DUPLICATE: VerdictOutcome.ValueType  # 2
+"""VERDICT_OUTCOME_DUPLICATE means the case already had this same verdict;
+position is the earlier label's.
+"""
+VERDICT_OUTCOME_CONFLICT: VerdictOutcome.ValueType  # 3
+"""VERDICT_OUTCOME_CONFLICT means the case already had the opposite verdict:
+the first verdict stays the label (position is its), this one is kept in
+the store as a conflicting opinion but not in the label log.
+"""
+VERDICT_OUTCOME_REFUSED: VerdictOutcome.ValueType  # 4
+"""VERDICT_OUTCOME_REFUSED means the verdict was not recorded at all (the
+case is leased to another analyst); message says why.
+"""
+Global___VerdictOutcome: _TypeAlias = VerdictOutcome  # noqa: Y015
+
 @_typing.final
 class ReportAlertsRequest(_message.Message):
     """ReportAlertsRequest carries alerts to store. Requests are answered in order."""
@@ -250,19 +296,31 @@ class VerdictAck(_message.Message):
 
     EVENT_ID_FIELD_NUMBER: _builtins.int
     POSITION_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     """event_id is the case labeled."""
     position: _builtins.int
-    """position is the verdict's position in the label log."""
+    """position is the verdict's position in the label log (the earlier
+    label's for DUPLICATE and CONFLICT, 0 when REFUSED).
+    """
+    outcome: Global___VerdictOutcome.ValueType
+    """outcome says whether the verdict became the label, repeated it,
+    contradicted it, or was refused.
+    """
+    message: _builtins.str
+    """message explains a CONFLICT or REFUSED outcome."""
     def __init__(
         self,
         *,
         event_id: _builtins.str = ...,
         position: _builtins.int = ...,
+        outcome: Global___VerdictOutcome.ValueType = ...,
+        message: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["event_id", b"event_id", "position", b"position"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event_id", b"event_id", "message", b"message", "outcome", b"outcome", "position", b"position"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -338,19 +396,27 @@ class SubmitLabelResponse(_message.Message):
 
     POSITION_FIELD_NUMBER: _builtins.int
     DUPLICATE_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
     position: _builtins.int
     """position is the label's position in the label log."""
     duplicate: _builtins.bool
     """duplicate is true when the case already had a verdict (the first one stands)."""
+    outcome: Global___VerdictOutcome.ValueType
+    """outcome tells a repeated verdict (DUPLICATE) from an opposite one (CONFLICT)."""
+    message: _builtins.str
+    """message explains a CONFLICT outcome."""
     def __init__(
         self,
         *,
         position: _builtins.int = ...,
         duplicate: _builtins.bool = ...,
+        outcome: Global___VerdictOutcome.ValueType = ...,
+        message: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["duplicate", b"duplicate", "position", b"position"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["duplicate", b"duplicate", "message", b"message", "outcome", b"outcome", "position", b"position"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -368,7 +434,9 @@ class ListAlertsRequest(_message.Message):
     state: _alert_pb2.CaseState.ValueType
     """state filters by case state (UNSPECIFIED: all)."""
     page_size: _builtins.int
-    """page_size is the most cases to return (default 50, at most 1000)."""
+    """page_size is the most cases to return (default 50; larger values are
+    treated as 100, the most one page holds).
+    """
     page_token: _builtins.str
     """page_token continues a previous listing."""
     def __init__(

@@ -72,7 +72,12 @@ class FeedbackServiceServicer:
         """ReportAlerts takes alerts and audit cases from the ingest bridge. Each
         request carries alerts; the server stores them durably, then answers with
         exactly one response per request, in request order, holding one ack per
-        alert in the same order (ACCEPTED, or DUPLICATE for an event_id it has).
+        alert in the same order (ACCEPTED, DUPLICATE for an event_id it has, or
+        REJECTED with the reason). An alert is rejected when its risk or a
+        detector score is not a finite number in 0..1, or when it exceeds the
+        size limits: 16 KiB serialized, 256 characters per string field, 64
+        reasons of at most 1024 characters each. A request with more than 4096
+        alerts fails the stream with INVALID_ARGUMENT.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -83,7 +88,9 @@ class FeedbackServiceServicer:
         then pushes open cases, highest risk first, leasing each to this analyst,
         keeping at most `start.prefetch` unanswered cases out. The client answers
         each case with a `verdict` or a `skip`; the server acks each verdict and
-        pushes the next case. Requires a bearer token (metadata `authorization`).
+        pushes the next case. A verdict on a case whose lease now belongs to
+        another analyst is not recorded: its ack says VERDICT_OUTCOME_REFUSED.
+        Requires a bearer token (metadata `authorization`).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -91,7 +98,9 @@ class FeedbackServiceServicer:
 
     def SubmitLabel(self, request, context):
         """SubmitLabel records one verdict (the unary way to label, for grpcurl).
-        Requires a bearer token (metadata `authorization: Bearer <token>`).
+        A case leased to another analyst (lease not expired) is refused with
+        FAILED_PRECONDITION. Requires a bearer token (metadata
+        `authorization: Bearer <token>`).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -99,6 +108,7 @@ class FeedbackServiceServicer:
 
     def ListAlerts(self, request, context):
         """ListAlerts lists cases, highest risk first, optionally filtered by state.
+        A page holds at most 100 cases.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

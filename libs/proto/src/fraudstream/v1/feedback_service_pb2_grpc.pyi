@@ -39,21 +39,32 @@ class FeedbackServiceStub:
     """ReportAlerts takes alerts and audit cases from the ingest bridge. Each
     request carries alerts; the server stores them durably, then answers with
     exactly one response per request, in request order, holding one ack per
-    alert in the same order (ACCEPTED, or DUPLICATE for an event_id it has).
+    alert in the same order (ACCEPTED, DUPLICATE for an event_id it has, or
+    REJECTED with the reason). An alert is rejected when its risk or a
+    detector score is not a finite number in 0..1, or when it exceeds the
+    size limits: 16 KiB serialized, 256 characters per string field, 64
+    reasons of at most 1024 characters each. A request with more than 4096
+    alerts fails the stream with INVALID_ARGUMENT.
     """
     Review: _grpc.StreamStreamMultiCallable[_feedback_service_pb2.ReviewRequest, _feedback_service_pb2.ReviewResponse]
     """Review is an analyst's session. The client first sends `start`; the server
     then pushes open cases, highest risk first, leasing each to this analyst,
     keeping at most `start.prefetch` unanswered cases out. The client answers
     each case with a `verdict` or a `skip`; the server acks each verdict and
-    pushes the next case. Requires a bearer token (metadata `authorization`).
+    pushes the next case. A verdict on a case whose lease now belongs to
+    another analyst is not recorded: its ack says VERDICT_OUTCOME_REFUSED.
+    Requires a bearer token (metadata `authorization`).
     """
     SubmitLabel: _grpc.UnaryUnaryMultiCallable[_feedback_service_pb2.SubmitLabelRequest, _feedback_service_pb2.SubmitLabelResponse]
     """SubmitLabel records one verdict (the unary way to label, for grpcurl).
-    Requires a bearer token (metadata `authorization: Bearer <token>`).
+    A case leased to another analyst (lease not expired) is refused with
+    FAILED_PRECONDITION. Requires a bearer token (metadata
+    `authorization: Bearer <token>`).
     """
     ListAlerts: _grpc.UnaryUnaryMultiCallable[_feedback_service_pb2.ListAlertsRequest, _feedback_service_pb2.ListAlertsResponse]
-    """ListAlerts lists cases, highest risk first, optionally filtered by state."""
+    """ListAlerts lists cases, highest risk first, optionally filtered by state.
+    A page holds at most 100 cases.
+    """
     StreamLabels: _grpc.StreamStreamMultiCallable[_feedback_service_pb2.StreamLabelsRequest, _feedback_service_pb2.StreamLabelsResponse]
     """StreamLabels serves the label log. The client first sends `start` with
     the position it already has; the server streams every labeled example
@@ -73,21 +84,32 @@ class FeedbackServiceAsyncStub(FeedbackServiceStub):
     """ReportAlerts takes alerts and audit cases from the ingest bridge. Each
     request carries alerts; the server stores them durably, then answers with
     exactly one response per request, in request order, holding one ack per
-    alert in the same order (ACCEPTED, or DUPLICATE for an event_id it has).
+    alert in the same order (ACCEPTED, DUPLICATE for an event_id it has, or
+    REJECTED with the reason). An alert is rejected when its risk or a
+    detector score is not a finite number in 0..1, or when it exceeds the
+    size limits: 16 KiB serialized, 256 characters per string field, 64
+    reasons of at most 1024 characters each. A request with more than 4096
+    alerts fails the stream with INVALID_ARGUMENT.
     """
     Review: _aio.StreamStreamMultiCallable[_feedback_service_pb2.ReviewRequest, _feedback_service_pb2.ReviewResponse]  # type: ignore[assignment]
     """Review is an analyst's session. The client first sends `start`; the server
     then pushes open cases, highest risk first, leasing each to this analyst,
     keeping at most `start.prefetch` unanswered cases out. The client answers
     each case with a `verdict` or a `skip`; the server acks each verdict and
-    pushes the next case. Requires a bearer token (metadata `authorization`).
+    pushes the next case. A verdict on a case whose lease now belongs to
+    another analyst is not recorded: its ack says VERDICT_OUTCOME_REFUSED.
+    Requires a bearer token (metadata `authorization`).
     """
     SubmitLabel: _aio.UnaryUnaryMultiCallable[_feedback_service_pb2.SubmitLabelRequest, _feedback_service_pb2.SubmitLabelResponse]  # type: ignore[assignment]
     """SubmitLabel records one verdict (the unary way to label, for grpcurl).
-    Requires a bearer token (metadata `authorization: Bearer <token>`).
+    A case leased to another analyst (lease not expired) is refused with
+    FAILED_PRECONDITION. Requires a bearer token (metadata
+    `authorization: Bearer <token>`).
     """
     ListAlerts: _aio.UnaryUnaryMultiCallable[_feedback_service_pb2.ListAlertsRequest, _feedback_service_pb2.ListAlertsResponse]  # type: ignore[assignment]
-    """ListAlerts lists cases, highest risk first, optionally filtered by state."""
+    """ListAlerts lists cases, highest risk first, optionally filtered by state.
+    A page holds at most 100 cases.
+    """
     StreamLabels: _aio.StreamStreamMultiCallable[_feedback_service_pb2.StreamLabelsRequest, _feedback_service_pb2.StreamLabelsResponse]  # type: ignore[assignment]
     """StreamLabels serves the label log. The client first sends `start` with
     the position it already has; the server streams every labeled example
@@ -110,7 +132,12 @@ class FeedbackServiceServicer(metaclass=_abc_1.ABCMeta):
         """ReportAlerts takes alerts and audit cases from the ingest bridge. Each
         request carries alerts; the server stores them durably, then answers with
         exactly one response per request, in request order, holding one ack per
-        alert in the same order (ACCEPTED, or DUPLICATE for an event_id it has).
+        alert in the same order (ACCEPTED, DUPLICATE for an event_id it has, or
+        REJECTED with the reason). An alert is rejected when its risk or a
+        detector score is not a finite number in 0..1, or when it exceeds the
+        size limits: 16 KiB serialized, 256 characters per string field, 64
+        reasons of at most 1024 characters each. A request with more than 4096
+        alerts fails the stream with INVALID_ARGUMENT.
         """
 
     @_abc_1.abstractmethod
@@ -123,7 +150,9 @@ class FeedbackServiceServicer(metaclass=_abc_1.ABCMeta):
         then pushes open cases, highest risk first, leasing each to this analyst,
         keeping at most `start.prefetch` unanswered cases out. The client answers
         each case with a `verdict` or a `skip`; the server acks each verdict and
-        pushes the next case. Requires a bearer token (metadata `authorization`).
+        pushes the next case. A verdict on a case whose lease now belongs to
+        another analyst is not recorded: its ack says VERDICT_OUTCOME_REFUSED.
+        Requires a bearer token (metadata `authorization`).
         """
 
     @_abc_1.abstractmethod
@@ -133,7 +162,9 @@ class FeedbackServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_feedback_service_pb2.SubmitLabelResponse, _abc.Awaitable[_feedback_service_pb2.SubmitLabelResponse]]:
         """SubmitLabel records one verdict (the unary way to label, for grpcurl).
-        Requires a bearer token (metadata `authorization: Bearer <token>`).
+        A case leased to another analyst (lease not expired) is refused with
+        FAILED_PRECONDITION. Requires a bearer token (metadata
+        `authorization: Bearer <token>`).
         """
 
     @_abc_1.abstractmethod
@@ -142,7 +173,9 @@ class FeedbackServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _feedback_service_pb2.ListAlertsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_feedback_service_pb2.ListAlertsResponse, _abc.Awaitable[_feedback_service_pb2.ListAlertsResponse]]:
-        """ListAlerts lists cases, highest risk first, optionally filtered by state."""
+        """ListAlerts lists cases, highest risk first, optionally filtered by state.
+        A page holds at most 100 cases.
+        """
 
     @_abc_1.abstractmethod
     def StreamLabels(

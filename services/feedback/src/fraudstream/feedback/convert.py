@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+import math
+
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from fraudstream.common.errors import InvalidArgument
-from fraudstream.feedback.domain import AlertKind, AlertRecord, Case, CaseState, Label, Verdict
+from fraudstream.feedback.domain import (
+    AlertKind,
+    AlertRecord,
+    Case,
+    CaseState,
+    Label,
+    Verdict,
+    VerdictOutcome,
+)
 from fraudstream.feedback.labels import AckLabels, LabelsAction, StartLabels
+from fraudstream.feedback.limits import (
+    MAX_ALERT_BYTES,
+    MAX_CLIENT_NAME_CHARS,
+    MAX_NOTE_CHARS,
+    MAX_STRING_CHARS,
+    check_alert,
+    check_text,
+    short,
+)
 from fraudstream.feedback.session import CaseSkipped, ReviewAction, StartReview, VerdictGiven
 from fraudstream.v1 import alert_pb2, feedback_service_pb2
 
@@ -32,12 +51,17 @@ def kind_name(alert: alert_pb2.Alert) -> str:
 
 
 def alert_record(alert: alert_pb2.Alert) -> AlertRecord:
-    """The storable form of a reported alert; InvalidArgument says what is missing."""
+    """The storable form of a reported alert; InvalidArgument says what is missing or wrong."""
     if not alert.HasField("transaction"):
         raise InvalidArgument("alert has no transaction")
     event_id = alert.transaction.event_id
     if not event_id:
         raise InvalidArgument("alert's transaction has no event_id")
+    payload = alert.SerializeToString()
+    try:
+        check_alert(alert, len(payload))
+    except InvalidArgument as exc:
+        raise InvalidArgument(f"alert {short(event_id)}: {exc}") from None
     if not alert.HasField("score"):
         raise InvalidArgument(f"alert {event_id} has no score")
     if alert.score.HasField("error"):
@@ -49,9 +73,7 @@ def alert_record(alert: alert_pb2.Alert) -> AlertRecord:
     kind = _KIND.get(alert.kind)
     if kind is None:
         raise InvalidArgument(f"alert {event_id} has no kind (ALERT_KIND_ALERT or _AUDIT)")
-    return AlertRecord(
-        event_id=event_id, kind=kind, risk=alert.score.risk, payload=alert.SerializeToString()
-    )
+    return AlertRecord(event_id=event_id, kind=kind, risk=alert.score.risk, payload=payload)
 
 
 def verdict(value: alert_pb2.Verdict.ValueType) -> Verdict:
@@ -61,12 +83,31 @@ def verdict(value: alert_pb2.Verdict.ValueType) -> Verdict:
     return found
 
 
+_OUTCOME_PB = {
+    VerdictOutcome.ACCEPTED: feedback_service_pb2.VERDICT_OUTCOME_ACCEPTED,
+    VerdictOutcome.DUPLICATE: feedback_service_pb2.VERDICT_OUTCOME_DUPLICATE,
+    VerdictOutcome.CONFLICT: feedback_service_pb2.VERDICT_OUTCOME_CONFLICT,
+}
+
+
+def verdict_outcome(
+    outcome: VerdictOutcome | None,
+) -> feedback_service_pb2.VerdictOutcome.ValueType:
+    """The contract's outcome of a recorded verdict; None (not recorded) is REFUSED."""
+    if outcome is None:
+        return feedback_service_pb2.VERDICT_OUTCOME_REFUSED
+    return _OUTCOME_PB[outcome]
+
+
 def state_filter(value: alert_pb2.CaseState.ValueType) -> CaseState | None:
     if value == alert_pb2.CASE_STATE_UNSPECIFIED:
         return None
     found = _STATE.get(value)
     if found is None:
-        raise InvalidArgument(f"unknown case state {value}")
+        raise InvalidArgument(
+            f"state {value} is not a case state: use CASE_STATE_OPEN, CASE_STATE_LEASED,"
+            " CASE_STATE_LABELED, or CASE_STATE_UNSPECIFIED for all"
+        )
     return found
 
 
@@ -76,10 +117,29 @@ def _timestamp(seconds: float) -> Timestamp:
     return stamp
 
 
+def _shown_alert(found: Case) -> alert_pb2.Alert:
+    """The stored alert, or a stand-in with its identity and risk when it is over the limit.
+
+    Alerts stored before the limits existed may be megabytes: sent whole they
+    would break ListAlerts pages and Review pushes for every client.
+    """
+    if len(found.payload) <= MAX_ALERT_BYTES:
+        return alert_pb2.Alert.FromString(found.payload)
+    stand_in = alert_pb2.Alert(kind=_KIND_PB[found.kind])
+    stand_in.transaction.event_id = stand_in.score.event_id = found.event_id
+    stand_in.score.risk = found.risk if math.isfinite(found.risk) else 1.0
+    stand_in.score.reasons.add(
+        code="alert_withheld",
+        text=f"the reported alert is {len(found.payload)} bytes, over the {MAX_ALERT_BYTES}"
+        " byte limit; only its identity and risk are shown",
+    )
+    return stand_in
+
+
 def case(found: Case) -> alert_pb2.Case:
     message = alert_pb2.Case(
         event_id=found.event_id,
-        alert=alert_pb2.Alert.FromString(found.payload),
+        alert=_shown_alert(found),
         state=_STATE_PB[found.state],
         analyst=found.analyst,
         note=found.note,
@@ -119,14 +179,18 @@ def encode_label(label: Label) -> bytes:
 def review_action(request: feedback_service_pb2.ReviewRequest) -> ReviewAction:
     which = request.WhichOneof("action")
     if which == "start":
+        check_text("start.analyst", request.start.analyst, MAX_CLIENT_NAME_CHARS)
         return StartReview(analyst=request.start.analyst, prefetch=request.start.prefetch)
     if which == "verdict":
+        check_text("verdict.event_id", request.verdict.event_id, MAX_STRING_CHARS)
+        check_text("verdict.note", request.verdict.note, MAX_NOTE_CHARS)
         return VerdictGiven(
             event_id=request.verdict.event_id,
             verdict=verdict(request.verdict.verdict),
             note=request.verdict.note,
         )
     if which == "skip":
+        check_text("skip.event_id", request.skip.event_id, MAX_STRING_CHARS)
         return CaseSkipped(event_id=request.skip.event_id)
     raise InvalidArgument("a Review message must set start, verdict or skip")
 
@@ -134,6 +198,8 @@ def review_action(request: feedback_service_pb2.ReviewRequest) -> ReviewAction:
 def labels_action(request: feedback_service_pb2.StreamLabelsRequest) -> LabelsAction:
     which = request.WhichOneof("action")
     if which == "start":
+        # The consumer name becomes a metric label and a cursor key.
+        check_text("start.consumer", request.start.consumer, MAX_CLIENT_NAME_CHARS)
         return StartLabels(
             consumer=request.start.consumer, after_position=request.start.after_position
         )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from fraudstream.common.errors import FailedPrecondition
+
 
 class AlertKind(enum.Enum):
     """Why a transaction reached analysts: a real alert or an audit sample of clean traffic."""
@@ -71,12 +73,47 @@ class Label:
     payload: bytes
 
 
+class VerdictOutcome(enum.Enum):
+    """What recording a verdict did to the case's label."""
+
+    ACCEPTED = "accepted"  # the case's label, new in the log
+    DUPLICATE = "duplicate"  # the same verdict as the case's label
+    CONFLICT = "conflict"  # the opposite of the case's label, which stands
+
+
 @dataclass(frozen=True)
 class LabelOutcome:
-    """What recording a verdict did: appended at `position`, or found the first verdict there."""
+    """What recording a verdict did: appended at `position`, or found the first verdict there.
+
+    For a DUPLICATE or CONFLICT, `label` is the verdict that stands and
+    `labeled_by` the analyst who gave it.
+    """
 
     position: int
-    duplicate: bool
+    outcome: VerdictOutcome
+    label: Verdict
+    labeled_by: str
+
+    @property
+    def duplicate(self) -> bool:
+        """True when the case already had a label (the same verdict or the opposite one)."""
+        return self.outcome is not VerdictOutcome.ACCEPTED
+
+
+@dataclass(frozen=True)
+class GivenVerdict:
+    """One verdict as an analyst gave it, whether or not it became the case's label."""
+
+    event_id: str
+    verdict: Verdict
+    analyst: str
+    note: str
+    outcome: VerdictOutcome
+    given_at: float  # unix seconds
+
+
+class CaseLeased(FailedPrecondition):
+    """A verdict on a case whose lease belongs to another analyst and has not run out."""
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from fraudstream.common.errors import FailedPrecondition, InvalidArgument
-from fraudstream.feedback.domain import Label, LabelOutcome, Verdict
+from fraudstream.feedback.domain import CaseLeased, Label, LabelOutcome, Verdict, VerdictOutcome
 from fraudstream.feedback.metrics import FeedbackMetrics
 from fraudstream.feedback.store import FeedbackStore
 
@@ -41,10 +41,27 @@ class LabelLog:
         metrics.label_log_position.set(self._last)
 
     def record(self, event_id: str, verdict: Verdict, analyst: str, note: str) -> LabelOutcome:
-        """Append a verdict (committed on return); a case's second verdict is a duplicate."""
-        outcome = self._store.record_verdict(event_id, verdict, analyst, note, self._clock())
+        """Record a verdict (committed on return); only a case's first verdict enters the log.
+
+        CaseLeased when another analyst holds an unexpired lease on the case.
+        """
+        try:
+            outcome = self._store.record_verdict(event_id, verdict, analyst, note, self._clock())
+        except CaseLeased:
+            self._metrics.refused_verdicts.inc()
+            raise
         if outcome.duplicate:
             self._metrics.duplicate_verdicts.inc()
+            if outcome.outcome is VerdictOutcome.CONFLICT:
+                self._metrics.conflicting_verdicts.inc()
+                logger.info(
+                    "%s's %s verdict on %s contradicts %s's %s, which stands",
+                    analyst,
+                    verdict.value,
+                    event_id,
+                    outcome.labeled_by,
+                    outcome.label.value,
+                )
             return outcome
         self._metrics.verdicts.labels(verdict.value).inc()
         with self.appended:

@@ -55,6 +55,16 @@ class FeedbackMetrics:
             "Verdicts on cases that already had one (the first verdict stands).",
             registry=self.registry,
         )
+        self.conflicting_verdicts = Counter(
+            "feedback_conflicting_verdicts_total",
+            "Verdicts opposite to the case's label (kept on record; the label stands).",
+            registry=self.registry,
+        )
+        self.refused_verdicts = Counter(
+            "feedback_refused_verdicts_total",
+            "Verdicts refused because another analyst held the case's lease.",
+            registry=self.registry,
+        )
         self.unauthenticated = Counter(
             "feedback_unauthenticated_total",
             "Labeling attempts refused for a missing or unknown bearer token, by RPC.",

@@ -13,13 +13,11 @@ from collections.abc import Callable, Sequence
 from fraudstream.common.errors import InvalidArgument
 from fraudstream.feedback.domain import AlertRecord, Case, CasePage, CaseState
 from fraudstream.feedback.labels import LabelLog
+from fraudstream.feedback.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_STRING_CHARS
 from fraudstream.feedback.metrics import FeedbackMetrics
 from fraudstream.feedback.store import FeedbackStore
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 1000
 
 
 class ReviewQueue:
@@ -93,7 +91,10 @@ class ReviewQueue:
         return released
 
     def list_cases(self, state: CaseState | None, page_size: int, page_token: str) -> CasePage:
-        """One page of cases, highest risk first; `page_token` continues a listing."""
+        """One page of cases, highest risk first; `page_token` continues a listing.
+
+        A page_size over MAX_PAGE_SIZE is served MAX_PAGE_SIZE cases (AIP-158's coercion).
+        """
         if page_size < 0:
             raise InvalidArgument(f"page_size must be >= 0, got {page_size}")
         size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
@@ -107,12 +108,18 @@ class ReviewQueue:
         return CasePage(cases=cases, next_page_token=token, total_size=total)
 
 
+# Tokens carry a risk and an event_id of at most MAX_STRING_CHARS, base64 encoded.
+_MAX_TOKEN_CHARS = 4 * MAX_STRING_CHARS
+
+
 def _encode_page_token(last: Case, state: CaseState | None) -> str:
     key = {"risk": last.risk, "event_id": last.event_id, "state": state.value if state else ""}
     return base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
 
 
 def _decode_page_token(token: str, state: CaseState | None) -> tuple[float, str]:
+    if len(token) > _MAX_TOKEN_CHARS:
+        raise InvalidArgument("page_token is not one this service issued (too long)")
     try:
         key = json.loads(base64.urlsafe_b64decode(token.encode()))
         risk, event_id, token_state = float(key["risk"]), str(key["event_id"]), key["state"]

@@ -11,7 +11,18 @@ from fraudstream.common.errors import InvalidArgument, Unauthenticated
 from fraudstream.feedback import convert
 from fraudstream.feedback.core import Feedback
 from fraudstream.feedback.labels import LabelStream
-from fraudstream.feedback.session import CasePushed, ReviewSession, VerdictAcked
+from fraudstream.feedback.limits import (
+    MAX_ALERTS_PER_REQUEST,
+    MAX_NOTE_CHARS,
+    MAX_STRING_CHARS,
+    check_text,
+)
+from fraudstream.feedback.session import (
+    CasePushed,
+    ReviewSession,
+    VerdictAcked,
+    verdict_message,
+)
 from fraudstream.v1 import feedback_service_pb2 as pb
 from fraudstream.v1 import feedback_service_pb2_grpc
 
@@ -46,6 +57,11 @@ class FeedbackServiceServicer(feedback_service_pb2_grpc.FeedbackServiceServicer)
             yield pb.ReportAlertsResponse(acks=self._store_alerts(request))
 
     def _store_alerts(self, request: pb.ReportAlertsRequest) -> list[pb.AlertAck]:
+        if len(request.alerts) > MAX_ALERTS_PER_REQUEST:
+            raise InvalidArgument(
+                f"a ReportAlerts request holds {len(request.alerts)} alerts, at most"
+                f" {MAX_ALERTS_PER_REQUEST}: send them in several requests"
+            )
         acks: list[pb.AlertAck] = []
         valid = []
         for alert in request.alerts:
@@ -56,7 +72,8 @@ class FeedbackServiceServicer(feedback_service_pb2_grpc.FeedbackServiceServicer)
                 self._metrics.alerts.labels(convert.kind_name(alert), "rejected").inc()
                 acks.append(
                     pb.AlertAck(
-                        event_id=alert.transaction.event_id,
+                        # An oversize event_id is echoed cut: acks pair with alerts by order.
+                        event_id=alert.transaction.event_id[:MAX_STRING_CHARS],
                         status=pb.ACK_STATUS_REJECTED,
                         message=str(exc),
                     )
@@ -77,7 +94,12 @@ class FeedbackServiceServicer(feedback_service_pb2_grpc.FeedbackServiceServicer)
                 yield pb.ReviewResponse(case_pushed=convert.case(event.case))
             elif isinstance(event, VerdictAcked):
                 yield pb.ReviewResponse(
-                    verdict_ack=pb.VerdictAck(event_id=event.event_id, position=event.position)
+                    verdict_ack=pb.VerdictAck(
+                        event_id=event.event_id,
+                        position=event.position,
+                        outcome=convert.verdict_outcome(event.outcome),
+                        message=event.message,
+                    )
                 )
 
     def SubmitLabel(
@@ -87,10 +109,17 @@ class FeedbackServiceServicer(feedback_service_pb2_grpc.FeedbackServiceServicer)
         analyst = self._analyst("SubmitLabel", context)
         if not request.event_id:
             raise InvalidArgument("event_id is required")
-        outcome = self._feedback.labels.record(
+        check_text("event_id", request.event_id, MAX_STRING_CHARS)
+        check_text("note", request.note, MAX_NOTE_CHARS)
+        recorded = self._feedback.labels.record(
             request.event_id, convert.verdict(request.verdict), analyst, request.note
         )
-        return pb.SubmitLabelResponse(position=outcome.position, duplicate=outcome.duplicate)
+        return pb.SubmitLabelResponse(
+            position=recorded.position,
+            duplicate=recorded.duplicate,
+            outcome=convert.verdict_outcome(recorded.outcome),
+            message=verdict_message(recorded),
+        )
 
     def ListAlerts(
         self, request: pb.ListAlertsRequest, context: grpc.ServicerContext

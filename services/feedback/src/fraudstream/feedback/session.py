@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from fraudstream.common.errors import InvalidArgument
-from fraudstream.feedback.domain import Case, Verdict
+from fraudstream.feedback.domain import Case, CaseLeased, LabelOutcome, Verdict, VerdictOutcome
 from fraudstream.feedback.review import ReviewQueue
 
 logger = logging.getLogger(__name__)
@@ -55,13 +55,29 @@ class CasePushed:
 
 @dataclass(frozen=True)
 class VerdictAcked:
-    """A verdict is in the label log at `position` (an earlier verdict's, for a duplicate)."""
+    """What became of a verdict: recorded, or refused (outcome None) with `message` saying why.
+
+    `position` is the verdict's place in the label log, the earlier label's for a
+    duplicate or conflict, 0 when refused.
+    """
 
     event_id: str
     position: int
+    outcome: VerdictOutcome | None
+    message: str = ""
 
 
 ReviewEvent = CasePushed | VerdictAcked
+
+
+def verdict_message(recorded: LabelOutcome) -> str:
+    """What an analyst is told about a verdict that contradicts the case's label."""
+    if recorded.outcome is not VerdictOutcome.CONFLICT:
+        return ""
+    return (
+        f"the case was already labeled {recorded.label.value} by {recorded.labeled_by};"
+        " that label stands, this verdict is kept on record as a conflicting opinion"
+    )
 
 
 class ReviewSession:
@@ -170,10 +186,16 @@ class ReviewSession:
             self._skipped.add(action.event_id)
             self._queue.release(self.holder, [action.event_id])
             return
-        outcome = self._queue.labels.record(
-            action.event_id, action.verdict, self.analyst, action.note
+        try:
+            recorded = self._queue.labels.record(
+                action.event_id, action.verdict, self.analyst, action.note
+            )
+        except CaseLeased as exc:  # our lease ran out and another analyst has the case now
+            yield VerdictAcked(action.event_id, 0, None, str(exc))
+            return
+        yield VerdictAcked(
+            action.event_id, recorded.position, recorded.outcome, verdict_message(recorded)
         )
-        yield VerdictAcked(event_id=action.event_id, position=outcome.position)
 
     def _push(self) -> Iterator[ReviewEvent]:
         now = self._queue.clock()

@@ -8,58 +8,31 @@ import threading
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from fraudstream.common.errors import NotFound
 from fraudstream.feedback.domain import (
-    AlertKind,
     AlertRecord,
     Case,
+    CaseLeased,
     CaseState,
+    GivenVerdict,
     Label,
     LabelOutcome,
     Verdict,
+    VerdictOutcome,
+)
+from fraudstream.feedback.store_sql import (
+    BACKFILL_VERDICTS,
+    CASE_COLUMNS,
+    LABEL_QUERY,
+    REOPEN,
+    SCHEMA,
+    case_from_row,
+    label_from_row,
+    state_filter,
 )
 
 logger = logging.getLogger(__name__)
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS cases (
-    event_id TEXT PRIMARY KEY,
-    kind TEXT NOT NULL,
-    risk REAL NOT NULL,
-    payload BLOB NOT NULL,
-    state TEXT NOT NULL,
-    analyst TEXT NOT NULL DEFAULT '',
-    lease_holder TEXT,
-    lease_expires REAL,
-    verdict TEXT,
-    note TEXT NOT NULL DEFAULT '',
-    reported_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS cases_by_risk ON cases (state, risk DESC, event_id);
-CREATE TABLE IF NOT EXISTS labels (
-    position INTEGER PRIMARY KEY,
-    event_id TEXT NOT NULL UNIQUE REFERENCES cases (event_id),
-    verdict TEXT NOT NULL,
-    analyst TEXT NOT NULL,
-    note TEXT NOT NULL,
-    label_time REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS cursors (
-    name TEXT PRIMARY KEY,
-    position INTEGER NOT NULL,
-    updated_at REAL NOT NULL
-);
-"""
-
-# Back to the queue: no analyst, no lease.
-_REOPEN = "UPDATE cases SET state = ?, analyst = '', lease_holder = NULL, lease_expires = NULL"
-_CASE_COLUMNS = "event_id, kind, risk, payload, state, analyst, lease_expires, verdict, note"
-_LABEL_QUERY = """
-SELECT l.position, l.event_id, l.verdict, l.analyst, l.note, l.label_time, c.kind, c.payload
-FROM labels AS l JOIN cases AS c USING (event_id)
-"""
 
 
 class FeedbackStore:
@@ -79,7 +52,8 @@ class FeedbackStore:
         # FULL: a commit is on disk before we ack an alert or a verdict.
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(_SCHEMA)
+        self._db.executescript(SCHEMA)
+        self._db.execute(BACKFILL_VERDICTS)
 
     def close(self) -> None:
         with self._lock:
@@ -121,28 +95,28 @@ class FeedbackStore:
     def get_case(self, event_id: str) -> Case | None:
         with self._lock:
             row = self._db.execute(
-                f"SELECT {_CASE_COLUMNS} FROM cases WHERE event_id = ?", (event_id,)
+                f"SELECT {CASE_COLUMNS} FROM cases WHERE event_id = ?", (event_id,)
             ).fetchone()
-        return _case(row) if row else None
+        return case_from_row(row) if row else None
 
     def list_cases(
         self, state: CaseState | None, after: tuple[float, str] | None, limit: int
     ) -> list[Case]:
         """Cases highest risk first (ties by event_id), strictly after the key `after`."""
-        where, args = _state_filter(state)
+        where, args = state_filter(state)
         if after is not None:
             where.append("(risk < ? OR (risk = ? AND event_id > ?))")
             args += [after[0], after[0], after[1]]
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         with self._lock:
             rows = self._db.execute(
-                f"SELECT {_CASE_COLUMNS} FROM cases {clause} ORDER BY risk DESC, event_id LIMIT ?",
+                f"SELECT {CASE_COLUMNS} FROM cases {clause} ORDER BY risk DESC, event_id LIMIT ?",
                 (*args, limit),
             ).fetchall()
-        return [_case(row) for row in rows]
+        return [case_from_row(row) for row in rows]
 
     def count_cases(self, state: CaseState | None) -> int:
-        where, args = _state_filter(state)
+        where, args = state_filter(state)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         with self._lock:
             return int(self._db.execute(f"SELECT COUNT(*) FROM cases {clause}", args).fetchone()[0])
@@ -153,7 +127,7 @@ class FeedbackStore:
         """Return every case whose lease has run out to the queue; how many did."""
         with self._write() as db:
             return db.execute(
-                f"{_REOPEN} WHERE state = ? AND lease_expires <= ?",
+                f"{REOPEN} WHERE state = ? AND lease_expires <= ?",
                 (CaseState.OPEN.value, CaseState.LEASED.value, now),
             ).rowcount
 
@@ -186,7 +160,7 @@ class FeedbackStore:
             return 0
         with self._write() as db:
             return db.execute(
-                f"{_REOPEN} WHERE state = ? AND lease_holder = ? {only}",
+                f"{REOPEN} WHERE state = ? AND lease_holder = ? {only}",
                 (CaseState.OPEN.value, CaseState.LEASED.value, holder, *(ids or [])),
             ).rowcount
 
@@ -194,7 +168,7 @@ class FeedbackStore:
         """Open every leased case: sessions do not outlive the process that held them."""
         with self._write() as db:
             return db.execute(
-                f"{_REOPEN} WHERE state = ?",
+                f"{REOPEN} WHERE state = ?",
                 (CaseState.OPEN.value, CaseState.LEASED.value),
             ).rowcount
 
@@ -220,48 +194,74 @@ class FeedbackStore:
     def record_verdict(
         self, event_id: str, verdict: Verdict, analyst: str, note: str, now: float
     ) -> LabelOutcome:
-        """Append a verdict to the label log at the next position; the first verdict stands."""
+        """Record a verdict; the first on a case becomes its label at the next log position.
+
+        Every verdict is kept in `verdicts`, so one that repeats or contradicts
+        the label stays on record. CaseLeased when another analyst's lease on
+        the case still runs: their verdict is the one under way.
+        """
         with self._write() as db:
-            if db.execute("SELECT 1 FROM cases WHERE event_id = ?", (event_id,)).fetchone() is None:
-                raise NotFound(f"no alert with event_id {event_id!r} was reported")
-            row = db.execute(
-                "SELECT position FROM labels WHERE event_id = ?", (event_id,)
+            case = db.execute(
+                "SELECT state, analyst, lease_expires FROM cases WHERE event_id = ?", (event_id,)
             ).fetchone()
-            if row is not None:
-                return LabelOutcome(position=int(row[0]), duplicate=True)
-            (position,) = db.execute("SELECT COALESCE(MAX(position), 0) + 1 FROM labels").fetchone()
+            if case is None:
+                raise NotFound(f"no alert with event_id {event_id!r} was reported")
+            state, holder, expires = case
+            if state == CaseState.LEASED.value and holder != analyst and expires > now:
+                raise CaseLeased(
+                    f"case {event_id!r} is leased to {holder} for {expires - now:.1f} more"
+                    " seconds; only they can label it until the lease ends"
+                )
+            label = db.execute(
+                "SELECT position, verdict, analyst FROM labels WHERE event_id = ?", (event_id,)
+            ).fetchone()
+            if label is None:
+                (position,) = db.execute(
+                    "SELECT COALESCE(MAX(position), 0) + 1 FROM labels"
+                ).fetchone()
+                db.execute(
+                    "INSERT INTO labels (position, event_id, verdict, analyst, note, label_time)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (position, event_id, verdict.value, analyst, note, now),
+                )
+                db.execute(
+                    "UPDATE cases SET state = ?, verdict = ?, analyst = ?, note = ?,"
+                    " lease_holder = NULL, lease_expires = NULL WHERE event_id = ?",
+                    (CaseState.LABELED.value, verdict.value, analyst, note, event_id),
+                )
+                outcome = LabelOutcome(int(position), VerdictOutcome.ACCEPTED, verdict, analyst)
+            else:
+                stands = Verdict(label[1])
+                same = VerdictOutcome.DUPLICATE if stands is verdict else VerdictOutcome.CONFLICT
+                outcome = LabelOutcome(int(label[0]), same, stands, str(label[2]))
             db.execute(
-                "INSERT INTO labels (position, event_id, verdict, analyst, note, label_time)"
+                "INSERT INTO verdicts (event_id, verdict, analyst, note, outcome, given_at)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
-                (position, event_id, verdict.value, analyst, note, now),
+                (event_id, verdict.value, analyst, note, outcome.outcome.value, now),
             )
-            db.execute(
-                "UPDATE cases SET state = ?, verdict = ?, analyst = ?, note = ?,"
-                " lease_holder = NULL, lease_expires = NULL WHERE event_id = ?",
-                (CaseState.LABELED.value, verdict.value, analyst, note, event_id),
-            )
-        return LabelOutcome(position=int(position), duplicate=False)
+        return outcome
+
+    def verdicts_of(self, event_id: str) -> list[GivenVerdict]:
+        """Every verdict given on a case, oldest first (the label and any later opinions)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT verdict, analyst, note, outcome, given_at FROM verdicts"
+                " WHERE event_id = ? ORDER BY id",
+                (event_id,),
+            ).fetchall()
+        return [
+            GivenVerdict(event_id, Verdict(v), str(a), str(n), VerdictOutcome(o), float(t))
+            for v, a, n, o, t in rows
+        ]
 
     def labels_after(self, position: int, limit: int) -> list[Label]:
         """Up to `limit` consecutive log entries after `position`, in position order."""
         with self._lock:
             rows = self._db.execute(
-                f"{_LABEL_QUERY} WHERE l.position > ? ORDER BY l.position LIMIT ?",
+                f"{LABEL_QUERY} WHERE l.position > ? ORDER BY l.position LIMIT ?",
                 (position, limit),
             ).fetchall()
-        return [
-            Label(
-                position=int(row[0]),
-                event_id=row[1],
-                verdict=Verdict(row[2]),
-                analyst=row[3],
-                note=row[4],
-                label_time=float(row[5]),
-                kind=AlertKind(row[6]),
-                payload=bytes(row[7]),
-            )
-            for row in rows
-        ]
+        return [label_from_row(row) for row in rows]
 
     def last_position(self) -> int:
         with self._lock:
@@ -285,24 +285,3 @@ class FeedbackStore:
                 " updated_at = excluded.updated_at",
                 (name, position, now),
             )
-
-
-def _state_filter(state: CaseState | None) -> tuple[list[str], list[object]]:
-    if state is None:
-        return [], []
-    return ["state = ?"], [state.value]
-
-
-def _case(row: tuple[Any, ...]) -> Case:
-    event_id, kind, risk, payload, state, analyst, lease_expires, verdict, note = row
-    return Case(
-        event_id=str(event_id),
-        kind=AlertKind(kind),
-        risk=float(risk),
-        payload=bytes(payload),
-        state=CaseState(state),
-        analyst=str(analyst or ""),
-        lease_expires=float(lease_expires) if lease_expires is not None else None,
-        verdict=Verdict(verdict) if verdict else None,
-        note=str(note or ""),
-    )

@@ -9,8 +9,8 @@ import threading
 from fraudstream.common.logs import setup_logging
 from fraudstream.common.runner import run_until_signalled, start_metrics_server
 from fraudstream.common.settings import parse_settings
+from fraudstream.ingest.assembly import IngestBridge
 from fraudstream.ingest.metrics import IngestMetrics
-from fraudstream.ingest.pipeline import IngestPipeline
 from fraudstream.ingest.server import IngestDeps, build_server
 from fraudstream.ingest.settings import IngestSettings
 
@@ -27,28 +27,28 @@ def main(argv: list[str] | None = None) -> int:
     service = build_server(settings, deps)
     metrics_port = start_metrics_server(settings.host, settings.metrics_port, deps.metrics.registry)
     logger.info("metrics on %s:%d/metrics", settings.host, metrics_port)
-    pipeline = IngestPipeline(settings, deps.metrics)
+    bridge = IngestBridge(settings, deps.metrics)
     stop = threading.Event()
     failed = threading.Event()
 
     def run_bridge() -> None:
         try:
-            pipeline.run(stop, drain_seconds=settings.grace_seconds)
+            bridge.run(stop, drain_seconds=settings.grace_seconds)
         except Exception:
             logger.exception("the bridge stopped on an error")
             failed.set()
             service.set_serving(False)
 
-    bridge = threading.Thread(target=run_bridge, name="bridge")
+    bridge_thread = threading.Thread(target=run_bridge, name="bridge")
 
     def on_start() -> None:
-        bridge.start()
-        if pipeline.bridge.running.wait(30):
+        bridge_thread.start()
+        if bridge.running.wait(30):
             service.set_serving(True)
 
     def on_stop() -> None:
         stop.set()
-        bridge.join(timeout=settings.grace_seconds + 15)
+        bridge_thread.join(timeout=settings.grace_seconds + 15)
 
     run_until_signalled(
         service, name="ingest", grace=settings.grace_seconds, on_start=on_start, on_stop=on_stop

@@ -1,4 +1,4 @@
-"""Batches in flight and the offsets that are safe to commit (every earlier batch fully routed)."""
+"""Batches in flight and the offsets that are safe to commit (every earlier batch routed)."""
 
 from __future__ import annotations
 
@@ -6,56 +6,26 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from concurrent.futures import Future
 
-from fraudstream.v1.transaction_pb2 import Transaction
+from fraudstream.ingest.batch import Batch, TopicPartition
 
 logger = logging.getLogger(__name__)
 
-TopicPartition = tuple[str, int]
 
-
-@dataclass(eq=False)
-class Batch:
-    """Consumed messages on their way through the pipeline.
-
-    `hold()` registers one piece of outstanding work (the scorer's answer, one delivery, the
-    feedback service's ack); the batch is routed when every hold has been released.
-    """
-
-    seq: int
-    batch_id: str
-    next_offsets: dict[TopicPartition, int]
-    transactions: list[Transaction] = field(default_factory=list)
-    sources: list[tuple[str, int, int]] = field(default_factory=list)
-    timestamps_ms: list[int] = field(default_factory=list)
-    on_delivery: Any = None
-    _pending: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _on_routed: Any = None
-
-    def hold(self, count: int = 1) -> None:
-        with self._lock:
-            self._pending += count
-
-    def release(self, count: int = 1) -> None:
-        with self._lock:
-            self._pending -= count
-            routed = self._pending == 0
-        if routed and self._on_routed is not None:
-            self._on_routed(self)
+class BatchFailed(RuntimeError):
+    """A batch can never be routed (a broken contract, say); its offsets must not be committed."""
 
 
 class InFlightWindow:
-    """At most `capacity` batches between consumption and full routing, committed in order."""
+    """At most `capacity` batches between consumption and routing, committed in order.
 
-    def __init__(self, capacity: int, on_routed: Callable[[Batch], None] | None = None) -> None:
+    Each batch comes with the future of its routing; the window only reads those futures.
+    """
+
+    def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self._on_routed = on_routed
-        self._batches: deque[Batch] = deque()
-        self._routed: set[int] = set()
+        self._batches: deque[tuple[Batch, Future[None]]] = deque()
         self._changed = threading.Condition()
 
     def __len__(self) -> int:
@@ -65,26 +35,27 @@ class InFlightWindow:
     def full(self) -> bool:
         return len(self) >= self.capacity
 
-    def add(self, batch: Batch) -> None:
-        batch._on_routed = self._mark_routed
+    def add(self, batch: Batch, routed: Future[None]) -> None:
         with self._changed:
-            self._batches.append(batch)
-
-    def _mark_routed(self, batch: Batch) -> None:
-        if self._on_routed is not None:
-            self._on_routed(batch)
-        with self._changed:
-            self._routed.add(batch.seq)
-            self._changed.notify_all()
+            self._batches.append((batch, routed))
+        routed.add_done_callback(self._notify)
 
     def take_committable(self) -> tuple[dict[TopicPartition, int], list[Batch]]:
-        """Next offsets to commit for the routed prefix of the window, and those batches."""
+        """Next offsets to commit for the routed prefix of the window, and those batches.
+
+        Raises BatchFailed when the oldest batch failed: nothing from it on can be committed.
+        """
         offsets: dict[TopicPartition, int] = {}
         done: list[Batch] = []
         with self._changed:
-            while self._batches and self._batches[0].seq in self._routed:
-                batch = self._batches.popleft()
-                self._routed.discard(batch.seq)
+            while self._batches and self._batches[0][1].done():
+                batch, routed = self._batches[0]
+                error = routed.exception()
+                if error is not None and done:
+                    break  # commit the prefix before it first; the next call raises
+                if error is not None:
+                    raise BatchFailed(f"batch {batch.batch_id} failed: {error!r}") from error
+                self._batches.popleft()
                 offsets.update(batch.next_offsets)
                 done.append(batch)
             if done:
@@ -96,12 +67,16 @@ class InFlightWindow:
             self._changed.wait(timeout)
 
     def wait_routed(self, timeout: float) -> bool:
-        """Wait until every batch in the window is routed (not yet taken); False on timeout."""
+        """Wait until every batch in the window is done (not yet taken); False on timeout."""
         deadline = time.monotonic() + timeout
         with self._changed:
-            while any(b.seq not in self._routed for b in self._batches):
+            while not all(routed.done() for _batch, routed in self._batches):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
                 self._changed.wait(remaining)
         return True
+
+    def _notify(self, _routed: Future[None]) -> None:
+        with self._changed:
+            self._changed.notify_all()

@@ -13,6 +13,7 @@ import numpy as np
 from fraudstream.model.detectors import AUTOENCODER, ISOLATION_FOREST
 from fraudstream.model.ensemble import DETECTOR_INPUT_NAMES
 from fraudstream.model.features import FEATURE_NAMES
+from fraudstream.model.validity import unlearnable_input
 from fraudstream.v1 import alert_pb2, score_pb2
 
 logger = logging.getLogger(__name__)
@@ -48,7 +49,8 @@ class ExampleReader:
 
     An example is refused (and counted by reason) when it was served under another feature
     schema or bundle, lacks a detector score the classifier takes, has no verdict, or holds a
-    non-finite number: learning from it would teach the model something it never sees.
+    non-finite number or one outside what the scorer ever serves (validity.unlearnable_input):
+    learning from it would teach the model something it never sees, or fail outright.
     """
 
     def __init__(
@@ -92,8 +94,13 @@ class ExampleReader:
             if row is None:
                 refused["detector_score"] += 1
                 continue
-            if not all(math.isfinite(value) for value in row):
-                refused["non_finite"] += 1
+            unlearnable = unlearnable_input(row, self.input_names)
+            if unlearnable is not None:
+                # partial_fit raises on such a row every time: the label would be retried forever.
+                refused[unlearnable] += 1
+                logger.debug(
+                    "refused label %d (%s): %s", example.position, example.event_id, unlearnable
+                )
                 continue
             rows.append(row)
             fraud.append(example.verdict == alert_pb2.VERDICT_FRAUD)

@@ -19,6 +19,7 @@ from fraudstream.learner.status import LearnerStatus, Tally, count_batch, show_s
 from fraudstream.learner.store import LearnerState, SnapshotStore
 from fraudstream.learner.window import PrequentialWindow, snapshot_metrics
 from fraudstream.model.linear import LinearModel
+from fraudstream.model.signing import Signer
 from fraudstream.model.snapshot import linear_from_snapshot, snapshot_of
 from fraudstream.v1 import model_pb2
 
@@ -52,8 +53,11 @@ class Learner:
         on_promotion: OnPromotion | None = None,
         clock: Callable[[], float] = time.time,
         guardrail: Guardrail | None = None,
+        signer: Signer | None = None,
     ) -> None:
         self.baseline = baseline
+        # Signs every promoted snapshot; scorers that trust its public key refuse any other.
+        self.signer = signer
         self._store = store
         self._config = config
         self._metrics = metrics
@@ -179,6 +183,7 @@ class Learner:
             label_position=state.learned_position,
             metrics=snapshot_metrics(judgement.challenger, judgement.champion),
             created_time=now,
+            signer=self.signer,
         )
         self._store.save_snapshot(snapshot)
         self._snapshot, self._champion = snapshot, linear

@@ -20,7 +20,9 @@ from fraudstream.learner.settings import LearnerSettings
 from fraudstream.learner.store import SnapshotStore
 from fraudstream.model.bundle import BundleError
 from fraudstream.model.ensemble import load_ensemble
-from fraudstream.v1 import learner_service_pb2, learner_service_pb2_grpc
+from fraudstream.model.signing import Signer
+from fraudstream.model.snapshot import seal
+from fraudstream.v1 import learner_service_pb2, learner_service_pb2_grpc, model_pb2
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +65,12 @@ def load_baseline(settings: LearnerSettings) -> Baseline:
     )
 
 
+def _copy(snapshot: model_pb2.ModelSnapshot) -> model_pb2.ModelSnapshot:
+    copy = model_pb2.ModelSnapshot()
+    copy.CopyFrom(snapshot)
+    return copy
+
+
 def open_deps(settings: LearnerSettings, metrics: LearnerMetrics) -> LearnerDeps:
     """Load the bundle, restore the saved state for it, and connect learner and registry."""
     baseline = load_baseline(settings)
@@ -70,9 +78,21 @@ def open_deps(settings: LearnerSettings, metrics: LearnerMetrics) -> LearnerDeps
     lineage = re.sub(r"[^A-Za-z0-9._-]", "_", baseline.bundle_version)
     store = SnapshotStore(settings.state_root / lineage)
     registry = ScorerRegistry(metrics, baseline.bundle_version, baseline.feature_schema_hash)
-    learner = Learner(baseline, store, LearnerConfig.from_settings(settings), metrics)
+    signer = Signer.from_file(settings.model_signing_key) if settings.model_signing_key else None
+    if signer is None:
+        logger.warning(
+            "no model signing key: snapshots go out unsigned (scorers that check "
+            "signatures will refuse them)"
+        )
+    learner = Learner(
+        baseline, store, LearnerConfig.from_settings(settings), metrics, signer=signer
+    )
     learner.set_on_promotion(registry.publish)
     if (snapshot := learner.champion_snapshot) is not None:
+        if signer is not None and snapshot.signing_key_id != signer.key_id:
+            # Saved before signing was enabled or with a rotated key: the content is the
+            # learner's own durable state, so it is signed again with the current key.
+            snapshot = seal(_copy(snapshot), signer)
         registry.publish(snapshot)
     learner.publish_gauges()
     reader = ExampleReader(

@@ -26,6 +26,11 @@ class LearnerSettings(ServiceSettings):
         description="Durable state directory; the learner keeps its snapshots and label "
         "position under <data_dir>/learner/<bundle version>/.",
     )
+    model_signing_key: Path | None = Field(
+        None,
+        description="Ed25519 private key (PEM) that signs promoted snapshots "
+        "(`fraudstream certs` writes model-signing.key).",
+    )
     feedback_addr: str = Field(
         names.FEEDBACK_ADDR,
         description="Feedback service address (StreamLabels); empty: consume no labels.",

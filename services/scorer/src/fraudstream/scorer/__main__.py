@@ -42,10 +42,20 @@ def main(argv: list[str] | None = None) -> int:
         else None
     )
 
+    # on_loaded (loader thread) and on_stop (signal) may race: the lock makes the sync start
+    # either before the stop, which then stops it, or not at all.
+    lock = threading.Lock()
+    sync_started = False
+
     def on_loaded(_model: object) -> None:
-        service.set_serving(True)
-        if sync is not None:
-            sync.start()
+        nonlocal sync_started
+        with lock:
+            if stop.is_set():
+                return
+            service.set_serving(True)
+            if sync is not None:
+                sync.start()
+                sync_started = True
 
     loader = threading.Thread(
         target=load_until_ready,
@@ -56,9 +66,11 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     def on_stop() -> None:
-        stop.set()
-        if sync is not None:
-            sync.stop()
+        # Any state: no bundle yet (nothing to stop but the loader), loading, or serving.
+        with lock:
+            stop.set()
+            if sync is not None and sync_started:
+                sync.stop()
 
     run_until_signalled(
         service, name="scorer", grace=settings.grace_seconds, on_start=loader.start, on_stop=on_stop

@@ -10,27 +10,41 @@ from dataclasses import dataclass
 import numpy as np
 
 from fraudstream.common.errors import FailedPrecondition, InvalidArgument
-from fraudstream.model.ensemble import DECISION_ALLOW, DECISION_NAMES, EnsembleScores
+from fraudstream.model.ensemble import (
+    DECISION_ALLOW,
+    DECISION_NAMES,
+    EnsembleScores,
+    concat_scores,
+)
 from fraudstream.model.features import (
     features_from_columns,
     transaction_columns,
     transaction_problems,
 )
 from fraudstream.model.linear import Contribution
+from fraudstream.model.validity import unscorable_rows
 from fraudstream.scorer.metrics import ScorerMetrics
 from fraudstream.scorer.models import ModelHolder, ServingModel
 from fraudstream.v1.transaction_pb2 import Transaction
 
 logger = logging.getLogger(__name__)
 
+# Metric label of items refused for no one field (features overflow, the model failed on them).
+UNSCORABLE = "unscorable"
+_NON_FINITE_RISK = (
+    "the model's risk for this transaction is not a finite number, so it was not scored "
+    "(fail closed, never ALLOW): check its amount and balances"
+)
+
 
 @dataclass(frozen=True)
 class ScoredBatch:
-    """A batch's outcome, as arrays over the valid rows.
+    """A batch's outcome, as arrays over the rows that were scored.
 
-    `rows[i]` is transaction i's row in `scores` and `features`, or -1 when it was invalid (its
-    `(field, message)` is in `problems`). `reasons[j]` explains row `explained[j]`: reasons are
-    given where a decision or a detector flags the row, since nothing raised an ALLOW otherwise.
+    `rows[i]` is transaction i's row in `scores` and `features`, or -1 when it could not be
+    scored (its `(field, message)` is in `problems`). `reasons[j]` explains row `explained[j]`:
+    reasons are given where a decision or a detector flags the row, since nothing raised an
+    ALLOW otherwise.
     """
 
     model: ServingModel
@@ -53,7 +67,14 @@ class ScoringEngine:
 
     def score(self, transactions: Sequence[Transaction]) -> ScoredBatch:
         """Score a batch. Raises InvalidArgument for an oversize batch and FailedPrecondition
-        when no model is loaded; invalid items get a problem and the rest are scored."""
+        when no model is loaded; nothing else fails the batch.
+
+        Fails closed per item: a transaction whose raw fields are invalid, whose computed
+        features are not finite, that the model raises on, or whose risk comes out non-finite
+        gets a problem (sent as the Score's `error`, so the caller dead-letters it with the
+        reason) and never a decision: an unscorable transaction is never ALLOWed silently.
+        The rest of the batch is scored as usual.
+        """
         started = time.perf_counter()
         n = len(transactions)
         if n > self.max_batch_size:
@@ -67,23 +88,25 @@ class ScoringEngine:
         columns = transaction_columns(transactions)
         event_ids = columns.event_ids
         problems = transaction_problems(columns)
-        rows = np.arange(n)
+        # `kept[j]` is the batch index of the j-th row still in play.
+        kept = np.arange(n)
         if problems:
-            valid = np.ones(n, dtype=bool)
-            valid[list(problems)] = False
-            rows = np.full(n, -1)
-            rows[valid] = np.arange(int(valid.sum()))
-            columns = columns.take(np.flatnonzero(valid))
+            kept = np.setdiff1d(kept, list(problems))
+            columns = columns.take(kept)
+        features = features_from_columns(columns) if len(kept) else np.empty((0, 0))
+        kept, features = _drop(kept, features, unscorable_rows(features), problems)
         scores, explained, reasons = None, np.empty(0, dtype=np.int64), []
-        features = np.empty((0, 0))
-        if len(columns):
-            features = features_from_columns(columns)
-            scores = model.ensemble.score(features)
+        if len(kept):
+            scores, failed = _score_per_item(model, features)
+            kept, features = _drop(kept, features, failed, problems)
+        if scores is not None:
             flagged = scores.decision != DECISION_ALLOW
             for fired in scores.fired.values():
                 flagged |= fired
             explained = np.flatnonzero(flagged)
-            reasons = model.ensemble.reasons(scores, rows=explained)
+            reasons = _reasons(model, scores, explained)
+        rows = np.full(n, -1)
+        rows[kept] = np.arange(len(kept))
         batch = ScoredBatch(model, event_ids, rows, problems, features, scores, explained, reasons)
         self._observe(n, problems, scores, time.perf_counter() - started)
         return batch
@@ -101,8 +124,81 @@ class ScoringEngine:
         m.latency.observe(seconds)
         m.transactions.inc(n - len(problems))
         for field, _message in problems.values():
-            m.invalid.labels(field).inc()
+            m.invalid.labels(field or UNSCORABLE).inc()
         if scores is not None:
             kinds, counts = np.unique(scores.decision, return_counts=True)
             for kind, count in zip(kinds.tolist(), counts.tolist(), strict=True):
                 m.decisions.labels(DECISION_NAMES[kind].lower()).inc(count)
+
+
+def _drop(
+    kept: np.ndarray,
+    features: np.ndarray,
+    failed: dict[int, tuple[str, str]],
+    problems: dict[int, tuple[str, str]],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Move the `failed` rows (positions in `kept`) into `problems`; the rows left in play."""
+    if not failed:
+        return kept, features
+    for position, problem in failed.items():
+        problems[int(kept[position])] = problem
+    stay = np.ones(len(kept), dtype=bool)
+    stay[list(failed)] = False
+    return kept[stay], features[stay]
+
+
+def _quiet() -> np.errstate:
+    """Overflow inside a model is caught by checking its results, not by numpy's warnings."""
+    return np.errstate(over="ignore", invalid="ignore", divide="ignore")
+
+
+def _reasons(
+    model: ServingModel, scores: EnsembleScores, rows: np.ndarray
+) -> list[list[Contribution]]:
+    """Reasons of the flagged rows; should explaining fail, the decisions still stand bare."""
+    try:
+        with _quiet():
+            return model.ensemble.reasons(scores, rows=rows)
+    except Exception as exc:
+        logger.error(
+            "could not explain %d scores (%s); sending them without reasons", rows.size, exc
+        )
+        return [[] for _ in range(rows.size)]
+
+
+def _score_per_item(
+    model: ServingModel, features: np.ndarray
+) -> tuple[EnsembleScores | None, dict[int, tuple[str, str]]]:
+    """Scores of the rows that can be served (in order, None if none) and, by row, why the
+    others cannot: the model raised on them, or their risk or a detector score is not finite.
+
+    Should the model raise on the batch, each row is scored alone so that only the rows it
+    raises on fail.
+    """
+    failed: dict[int, tuple[str, str]] = {}
+    scores: EnsembleScores | None
+    try:
+        with _quiet():
+            scores = model.ensemble.score(features)
+    except Exception as exc:
+        logger.error(
+            "the model raised on a batch of %d (%s); scoring it row by row", len(features), exc
+        )
+        parts: list[EnsembleScores] = []
+        for row in range(len(features)):
+            try:
+                with _quiet():
+                    parts.append(model.ensemble.score(features[row : row + 1]))
+            except Exception as row_exc:
+                failed[row] = ("", f"the model could not score this transaction: {row_exc}")
+        scores = concat_scores(parts) if parts else None
+    if scores is None:
+        return None, failed
+    bad = scores.unscorable_rows()
+    if bad.size:
+        survivors = np.setdiff1d(np.arange(len(features)), list(failed))
+        for row in survivors[bad].tolist():
+            failed[row] = ("", _NON_FINITE_RISK)
+        good = np.setdiff1d(np.arange(scores.risk.shape[0]), bad)
+        scores = scores.take(good) if good.size else None
+    return scores, failed

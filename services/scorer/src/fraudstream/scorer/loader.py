@@ -24,18 +24,31 @@ def load_until_ready(
     """Try to load `directory` every `retry_seconds` until it loads or `stop` is set.
 
     A missing or damaged bundle is logged with its reason (once per distinct reason) and the
-    scorer stays NOT_SERVING; fixing the bundle on disk is enough, no restart needed.
+    scorer stays NOT_SERVING; fixing the bundle on disk is enough, no restart needed. Nothing
+    a bundle holds ends this loop: an unexpected exception is retried like any other failure
+    (its traceback logged once), so a loader thread never dies and leaves the scorer stuck.
     """
     last_error = ""
     while not stop.is_set():
         try:
             model = load_serving_model(directory)
-        except ModelLoadError as exc:
-            if str(exc) != last_error:
-                logger.error("%s; staying NOT_SERVING, retrying every %ss", exc, retry_seconds)
-                last_error = str(exc)
+        except Exception as exc:
+            unexpected = not isinstance(exc, ModelLoadError)
+            error = str(exc)
+            if unexpected:
+                error = f"cannot load the model bundle in {directory}: {type(exc).__name__}: {exc}"
+            if error != last_error:
+                logger.error(
+                    "%s; staying NOT_SERVING, retrying every %ss",
+                    error,
+                    retry_seconds,
+                    exc_info=unexpected,
+                )
+                last_error = error
             stop.wait(retry_seconds)
             continue
+        if stop.is_set():
+            return
         holder.set_model(model)
         metrics.model_loaded.set(1)
         metrics.model_version.set(model.snapshot_version)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from fraudstream.model.bundle import BundleError, load_bundle
 from fraudstream.model.ensemble import Ensemble, ensemble_from_bundle
+from fraudstream.model.signing import Verifier
 from fraudstream.model.snapshot import (
     SnapshotRejected,
     check_snapshot,
@@ -61,7 +62,9 @@ def load_serving_model(directory: Path) -> ServingModel:
 class ModelHolder:
     """Holds the current ServingModel. Readers take `current` without locking; writers swap."""
 
-    def __init__(self, model: ServingModel | None = None) -> None:
+    def __init__(self, model: ServingModel | None = None, verifier: Verifier | None = None) -> None:
+        # With a verifier, only snapshots signed by a trusted model signing key are applied.
+        self.verifier = verifier
         self._current = model
         self._swap_lock = threading.Lock()
         self._loaded = threading.Event()
@@ -103,6 +106,7 @@ class ModelHolder:
                 snapshot,
                 feature_schema_hash=current.ensemble.feature_schema_hash,
                 input_names=classifier.input_names,
+                verifier=self.verifier,
             )
             updated = replace(
                 current,

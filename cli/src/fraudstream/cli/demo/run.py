@@ -1,0 +1,263 @@
+"""The demo's live part: Kafka, the four services, replay, simulated analysts, view, summary."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+
+from fraudstream.cli.analysts import GroundTruth, SimulatedAnalysts
+from fraudstream.cli.demo.build import Steps
+from fraudstream.cli.demo.config import KAFKA_PORT, LiveConfig, check_ports_free
+from fraudstream.cli.demo.outcome import ScoredReader
+from fraudstream.cli.demo.summary import summarise
+from fraudstream.cli.demo.view import Progress, render, status_line
+from fraudstream.cli.demo.watch import Endpoints, PipelineProbe, PipelineSample, total
+from fraudstream.cli.replay.producer import ReplayConfig, replay
+from fraudstream.cli.stack import ServiceHandle, Stack, StackError
+
+_STALL_SECONDS = 60.0  # no new score for this long after the replay ended: give up waiting
+_CATCH_UP_SECONDS = 15.0  # how long the learner may take to consume the labels given
+
+
+class _ReplayStopped(Exception):
+    """Raised inside the replay's progress callback to end it early (Ctrl-C, failure)."""
+
+
+class _ReplayThread(threading.Thread):
+    def __init__(self, config: ReplayConfig, progress: Progress) -> None:
+        super().__init__(name="replay", daemon=True)
+        self.config = config
+        self.progress = progress
+        self.stopping = threading.Event()
+        self.error: BaseException | None = None
+        self.seconds = 0.0
+
+    def _advance(self, rows: int) -> None:
+        self.progress.replayed += rows
+        if self.stopping.is_set():
+            raise _ReplayStopped
+
+    def run(self) -> None:
+        began = time.monotonic()
+        try:
+            summary = replay(self.config, on_progress=self._advance)
+            if summary.failed:
+                self.error = RuntimeError(f"{summary.failed} transactions were not delivered")
+        except _ReplayStopped:
+            pass
+        except Exception as exc:  # reported by the main thread, which stops everything
+            self.error = exc
+        self.seconds = time.monotonic() - began
+
+
+def _start(
+    stack: Stack, steps: Steps, name: str, config: LiveConfig, env: dict[str, str], *args: str
+) -> ServiceHandle:
+    port, metrics_port = config.ports(name)
+    with steps.step(f"start the {name} service") as timer:
+        service = stack.start_service(name, *args, port=port, metrics_port=metrics_port, env=env)
+        service.wait_serving(timeout=90)
+        timer.note = f"gRPC {service.address}, metrics :{service.metrics_port}"
+    return service
+
+
+class LiveRun:
+    """One run of the pipeline on a fresh runtime state in `<workdir>/run`."""
+
+    def __init__(self, config: LiveConfig, steps: Steps, console: Console) -> None:
+        self.config = config
+        self.steps = steps
+        self.console = console
+        self.run_dir = config.workdir / "run"
+        self.run_id = "demo" + time.strftime("%Y%m%dT%H%M%S")
+        self.token = _analyst_token()
+        self.services: dict[str, ServiceHandle] = {}
+        self.bootstrap = ""
+        self.pids_file: Path | None = None
+
+    def execute(self, truth: GroundTruth, truth_column: Any) -> dict[str, Any]:
+        """Start everything, replay, watch, summarise; stop everything unless keep_running."""
+        c = self.config
+        if not c.free_ports:
+            check_ports_free()
+        shutil.rmtree(self.run_dir, ignore_errors=True)  # each run starts from empty state
+        self.run_dir.mkdir(parents=True)
+        with Stack(self.run_dir) as stack:
+            with self.steps.step("start Kafka (KRaft, single node) and create the topics") as t:
+                self.bootstrap = stack.start_kafka(None if c.free_ports else KAFKA_PORT)
+                t.note = self.bootstrap
+            env = self._env()
+            feedback = _start(stack, self.steps, "feedback", c, env)
+            learner = _start(
+                stack, self.steps, "learner", c, env, "--feedback-addr", feedback.address
+            )
+            scorer = _start(stack, self.steps, "scorer", c, env, "--learner-addr", learner.address)
+            ingest = _start(
+                stack,
+                self.steps,
+                "ingest",
+                c,
+                env,
+                "--scorer-addr",
+                scorer.address,
+                "--feedback-addr",
+                feedback.address,
+            )
+            self.services = {s.name: s for s in (feedback, learner, scorer, ingest)}
+            outcome = self._replay_and_watch(stack, truth, truth_column)
+            if c.keep_running:
+                self.pids_file = stack.detach()
+        return outcome
+
+    def _env(self) -> dict[str, str]:
+        return {
+            "FRAUDSTREAM_KAFKA_BOOTSTRAP": self.bootstrap,
+            "FRAUDSTREAM_DATA_DIR": str(self.run_dir / "var"),
+            "FRAUDSTREAM_MODELS": str(self.config.models.resolve()),
+            "FRAUDSTREAM_ANALYST_TOKENS": os.environ.get("FRAUDSTREAM_ANALYST_TOKENS")
+            or f"demo:{self.token}",
+            "FRAUDSTREAM_GRACE_SECONDS": "5",
+        }
+
+    def endpoints(self) -> Endpoints:
+        s = self.services
+        return Endpoints(
+            ingest_metrics=s["ingest"].metrics_url,
+            scorer_metrics=s["scorer"].metrics_url,
+            feedback_metrics=s["feedback"].metrics_url,
+            learner_metrics=s["learner"].metrics_url,
+            scorer_addr=s["scorer"].address,
+            learner_addr=s["learner"].address,
+        )
+
+    def _replay_and_watch(
+        self, stack: Stack, truth: GroundTruth, truth_column: Any
+    ) -> dict[str, Any]:
+        c = self.config
+        progress = Progress(rows=c.rows)
+        reader = ScoredReader(self.bootstrap, self.run_id, truth_column)
+        analysts = SimulatedAnalysts(
+            self.services["feedback"].address,
+            self.token,
+            truth,
+            analysts=c.analysts,
+            delay=c.analyst_delay,
+            error_rate=c.error_rate,
+            seed=c.seed,
+        )
+        replayer = _ReplayThread(
+            ReplayConfig(
+                input=c.replay_csv,
+                bootstrap=self.bootstrap,
+                rate=c.rate,
+                run_id=self.run_id,
+                limit=c.rows,
+            ),
+            progress,
+        )
+        probe = PipelineProbe(self.endpoints())
+        title = (
+            f"replay {c.rows:,} transactions ({c.rate:,.0f} tx/s)"
+            if c.rate
+            else (f"replay {c.rows:,} transactions (as fast as the pipeline takes them)")
+        )
+        try:
+            reader.start()
+            analysts.start()
+            with self.steps.step(title) as timer:
+                replayer.start()
+                began = time.monotonic()
+                samples = self._watch(stack, progress, reader, analysts, replayer, probe)
+                seconds = time.monotonic() - began
+                timer.note = f"{reader.scored:,} scored, {reader.scored / seconds:,.0f} tx/s"
+            with self.steps.step("let the learner consume the labels given so far"):
+                self._learner_catch_up(probe)
+            final = probe.sample()
+            return summarise(
+                self.run_id,
+                c,
+                reader,
+                analysts,
+                replayer.seconds,
+                final,
+                samples[0],
+                seconds,
+                progress,
+            )
+        finally:
+            replayer.stopping.set()
+            analysts.stop(timeout=5)
+            reader.stop()
+            probe.close()
+
+    def _watch(
+        self,
+        stack: Stack,
+        progress: Progress,
+        reader: ScoredReader,
+        analysts: SimulatedAnalysts,
+        replayer: _ReplayThread,
+        probe: PipelineProbe,
+    ) -> list[PipelineSample]:
+        """Refresh the view until every replayed row is scored; fail fast on a dead service."""
+        first = probe.sample()
+        before, last_change, last_scored = first, time.monotonic(), -1
+        interactive = self.console.is_terminal
+        live = Live(console=self.console, refresh_per_second=2) if interactive else None
+        last_line = 0.0
+        with live if live is not None else contextlib.nullcontext():
+            while True:
+                time.sleep(1.0)
+                for service in self.services.values():
+                    if not service.running():
+                        raise StackError(f"the {service.name} stopped\n{service.log_tail()}")
+                if replayer.error is not None:
+                    raise RuntimeError(f"replay failed: {replayer.error}")
+                progress.scored, progress.flagged = reader.scored, reader.flagged
+                progress.analyst_labels = analysts.stats.labels
+                now = probe.sample()
+                if live is not None:
+                    live.update(render(progress, now, before))
+                elif now.at - last_line >= 5.0:
+                    self.console.print(status_line(progress, now, before), soft_wrap=True)
+                    last_line = now.at
+                before = now
+                if reader.scored != last_scored:
+                    last_scored, last_change = reader.scored, time.monotonic()
+                done = not replayer.is_alive()
+                if done and reader.scored >= progress.replayed:
+                    break
+                if done and time.monotonic() - last_change > _STALL_SECONDS:
+                    self.console.print(
+                        f"[yellow]no new score for {_STALL_SECONDS:.0f} s: "
+                        f"{progress.replayed - reader.scored:,} replayed rows unscored[/]"
+                    )
+                    break
+        return [first, before]
+
+    def _learner_catch_up(self, probe: PipelineProbe) -> None:
+        deadline = time.monotonic() + _CATCH_UP_SECONDS
+        while time.monotonic() < deadline:
+            sample = probe.sample()
+            logged = total(sample.feedback, "feedback_label_log_position")
+            status = sample.learner_status
+            if status is not None and status.label_position >= logged:
+                return
+            time.sleep(0.25)
+
+
+def _analyst_token() -> str:
+    """The token simulated analysts label with: the first of $FRAUDSTREAM_ANALYST_TOKENS or new."""
+    configured = os.environ.get("FRAUDSTREAM_ANALYST_TOKENS", "").split(",")[0].strip()
+    if configured:
+        return configured.split(":", 1)[-1]
+    return "demo-" + secrets.token_hex(8)

@@ -1,0 +1,71 @@
+"""The bundle loader survives any broken bundle, logs each distinct error once, and recovers."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import threading
+import time
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from fraudstream.model.bundle import MANIFEST_NAME, file_sha256
+from fraudstream.scorer.loader import load_until_ready
+from fraudstream.scorer.metrics import ScorerMetrics
+from fraudstream.scorer.models import ModelHolder
+from fraudstream.scorer.server import ScorerDeps, build_server
+from fraudstream.scorer.settings import ScorerSettings
+
+RETRY = 0.05
+
+
+def _health(port: int) -> int:
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        return stub.Check(health_pb2.HealthCheckRequest(), timeout=5).status
+
+
+# Each passes its checksum and fails differently when unpickled (EOFError, struct.error,
+# zlib.error): none of them may end the loader.
+@pytest.mark.parametrize("content", [b"", b"\x80\x04\x95garbage", b"\x78\x9c garbage"])
+def test_a_checked_artifact_that_is_no_pickle_keeps_the_loader_retrying(
+    model_bundle, tmp_path, caplog, content
+):
+    bundle = tmp_path / "models"
+    shutil.copytree(model_bundle, bundle)
+    manifest = json.loads((bundle / MANIFEST_NAME).read_text())
+    artifact = sorted(manifest["artifacts"])[0]
+    (bundle / artifact).write_bytes(content)
+    manifest["artifacts"][artifact]["sha256"] = file_sha256(bundle / artifact)
+    (bundle / MANIFEST_NAME).write_text(json.dumps(manifest))
+
+    deps = ScorerDeps(metrics=ScorerMetrics(), holder=ModelHolder())
+    service = build_server(ScorerSettings(port=0, learner_addr=""), deps)
+    service.start()
+    stop = threading.Event()
+    loader = threading.Thread(
+        target=load_until_ready,
+        args=(bundle, deps.holder, deps.metrics, stop, RETRY),
+        kwargs={"on_loaded": lambda _m: service.set_serving(True)},
+    )
+    caplog.set_level(logging.ERROR, logger="fraudstream.scorer.loader")
+    loader.start()
+    try:
+        time.sleep(20 * RETRY)
+        assert loader.is_alive(), "the loader must outlive any broken bundle"
+        assert _health(service.port) == health_pb2.HealthCheckResponse.NOT_SERVING
+        reports = [r for r in caplog.records if artifact in r.getMessage()]
+        assert len(reports) == 1, "one log line per distinct error, not one per retry"
+        assert "cannot be loaded" in reports[0].getMessage()
+
+        shutil.copy2(model_bundle / artifact, bundle / artifact)
+        shutil.copy2(model_bundle / MANIFEST_NAME, bundle / MANIFEST_NAME)
+        assert deps.holder.wait_loaded(timeout=30), "fixing the bundle on disk is enough"
+        loader.join(timeout=10)
+        assert _health(service.port) == health_pb2.HealthCheckResponse.SERVING
+    finally:
+        stop.set()
+        service.stop(0)
