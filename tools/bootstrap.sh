@@ -2,7 +2,7 @@
 # Installs what `make demo` (profile demo) or `make test` (profile test) needs and is missing.
 #
 #   tools/bootstrap.sh demo   # JDK 17 + Maven (apt), uv + .venv from uv.lock, Kafka broker jars
-#   tools/bootstrap.sh test   # the same, plus Go, promtool, docker-compose (apt), buf and grpcurl
+#   tools/bootstrap.sh test   # the same, plus Go, promtool, docker-compose, chromium (apt), buf, grpcurl, helm
 #
 # The one place these steps live: `make deps` / `make demo` and, through `make test`, .ci/run.
 # Every step is skipped when its tool is already there, so a second run takes seconds.
@@ -31,6 +31,7 @@ if [ "$PROFILE" = test ]; then
   command -v go >/dev/null || missing+=(golang-go)                 # installs buf and grpcurl
   command -v promtool >/dev/null || missing+=(prometheus)          # rules, alerts, scrapes
   command -v docker-compose >/dev/null || missing+=(docker-compose)  # compose.yaml validation
+  command -v chromium >/dev/null || missing+=(chromium)            # the console's browser tests
 fi
 if ((${#missing[@]})); then
   echo "    apt-get install ${missing[*]}"
