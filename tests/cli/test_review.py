@@ -59,7 +59,6 @@ def feedback(tmp_path: Path) -> Iterator[tuple[str, Feedback]]:
         request = feedback_service_pb2.ReportAlertsRequest(alerts=[*_alerts("r-7"), unknown])
         list(stub.ReportAlerts(iter([request]), timeout=5))
     yield address, core
-    core.stop(flush_timeout=1.0)
     service.stop(1.0)
     core.close()
 

@@ -107,12 +107,9 @@ def feedback(tmp_path: Path, tokens_file: Path) -> Iterator[FeedbackService]:
     core = Feedback(settings, metrics)
     service = build_feedback(settings, FeedbackDeps(metrics=metrics, feedback=core))
     service.start()
-    core.start()
-    service.set_serving(True)
     address = f"127.0.0.1:{service.port}"
     channel = grpc.insecure_channel(address)
     yield FeedbackService(address, feedback_service_pb2_grpc.FeedbackServiceStub(channel))
-    core.stop(flush_timeout=1.0)
     channel.close()
     service.stop(1.0)
     core.close()

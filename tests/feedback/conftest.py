@@ -87,12 +87,9 @@ def serve_feedback(tmp_path: Path) -> Iterator[Callable[..., InProcessFeedback]]
         feedback = Feedback(settings, metrics)
         service = build_server(settings, FeedbackDeps(metrics=metrics, feedback=feedback))
         service.start()
-        feedback.start()
-        service.set_serving(True)
         channel = grpc.insecure_channel(f"127.0.0.1:{service.port}")
 
         def stop() -> None:
-            feedback.stop(flush_timeout=1.0)
             channel.close()
             service.stop(1.0)
             feedback.close()

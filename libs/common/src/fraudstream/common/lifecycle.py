@@ -107,6 +107,9 @@ class Service:
     name: str
     grpc: GrpcService
     workers: list[Worker] = field(default_factory=list)
+    # True: SERVING as soon as the server and workers started. False: a worker (a model
+    # loader, a Kafka loop) calls set_serving(True) when the service can do its work.
+    ready_when_started: bool = False
     failed: threading.Event = field(default_factory=threading.Event)
     _started: list[Worker] = field(default_factory=list)
     _stopped: bool = False
@@ -137,6 +140,8 @@ class Service:
                 worker.on_failure = self._on_worker_failure
             worker.start()
             self._started.append(worker)
+        if self.ready_when_started:
+            self.set_serving(True)
 
     def _on_worker_failure(self, name: str, _exc: BaseException) -> None:
         self.failed.set()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import sys
 
+from fraudstream.common.lifecycle import run
 from fraudstream.common.logs import setup_logging
-from fraudstream.common.runner import run_until_signalled, start_metrics_server
+from fraudstream.common.runner import start_metrics_server
 from fraudstream.common.settings import parse_settings
 from fraudstream.feedback.core import Feedback
 from fraudstream.feedback.metrics import FeedbackMetrics
@@ -30,24 +31,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         service = build_server(settings, FeedbackDeps(metrics=metrics, feedback=feedback))
-        metrics_port = start_metrics_server(settings.host, settings.metrics_port, metrics.registry)
-        logger.info("metrics on %s:%d/metrics", settings.host, metrics_port)
-
-        def on_start() -> None:
-            feedback.start()
-            service.set_serving(True)
-
-        run_until_signalled(
-            service,
-            name="feedback",
-            grace=settings.grace_seconds,
-            on_start=on_start,
-            # Streams end cleanly first; half the grace is the producer's flush budget.
-            on_stop=lambda: feedback.stop(flush_timeout=min(5.0, settings.grace_seconds / 2)),
-        )
+        port = start_metrics_server(settings.host, settings.metrics_port, metrics.registry)
+        logger.info("metrics on %s:%d/metrics", settings.host, port)
+        return run(service, grace=settings.grace_seconds)
     finally:
         feedback.close()
-    return 0
 
 
 if __name__ == "__main__":

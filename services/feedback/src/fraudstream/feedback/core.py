@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from fraudstream.common.names import FRAUD_LABELS
 from fraudstream.feedback.auth import AnalystAuth
 from fraudstream.feedback.convert import encode_label
 from fraudstream.feedback.labels import LabelLog
@@ -14,11 +15,6 @@ from fraudstream.feedback.publisher import LabelPublisher
 from fraudstream.feedback.review import ReviewQueue
 from fraudstream.feedback.settings import FeedbackSettings
 from fraudstream.feedback.store import FeedbackStore
-
-try:
-    from fraudstream.common.names import FRAUD_LABELS
-except ImportError:  # older fraudstream-common without the topics module
-    FRAUD_LABELS = "fraud.labels"
 
 logger = logging.getLogger(__name__)
 
