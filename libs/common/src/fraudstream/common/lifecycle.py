@@ -32,9 +32,8 @@ logger = logging.getLogger(__name__)
 
 
 class Worker(Protocol):
-    """Background work a service runs beside its gRPC server."""
-
-    name: str
+    """Background work a service runs beside its gRPC server (a `name` attribute, if it has
+    one, names it in logs)."""
 
     def start(self) -> None:
         """Begin the work; return at once (the work runs in its own thread)."""
@@ -157,9 +156,13 @@ class Service:
             try:
                 worker.stop()
             except Exception:
-                logger.exception("stopping worker %s failed", worker.name)
+                logger.exception("stopping worker %s failed", _name(worker))
         self._started.clear()
         self.grpc.server.stop(grace).wait()
+
+
+def _name(worker: Worker) -> str:
+    return str(getattr(worker, "name", type(worker).__name__))
 
 
 def run(service: Service, *, grace: float) -> int:

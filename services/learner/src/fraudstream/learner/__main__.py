@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import sys
 
+from fraudstream.common.lifecycle import run
 from fraudstream.common.logs import setup_logging
-from fraudstream.common.runner import run_until_signalled, start_metrics_server
+from fraudstream.common.runner import start_metrics_server
 from fraudstream.common.settings import parse_settings
 from fraudstream.learner.metrics import LearnerMetrics
 from fraudstream.learner.server import build_server, open_deps
@@ -18,7 +19,7 @@ logger = logging.getLogger(__name__)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse settings, set up logging and metrics, serve until SIGTERM/SIGINT."""
+    """Parse settings, restore the learner's state, serve until SIGTERM/SIGINT."""
     settings = parse_settings(
         LearnerSettings, sys.argv[1:] if argv is None else argv, "fraudstream serve learner"
     )
@@ -30,26 +31,9 @@ def main(argv: list[str] | None = None) -> int:
         logger.error("learner cannot start: %s", exc)
         return 1
     service = build_server(settings, deps)
-    consumer = deps.label_consumer(settings)
-    metrics_port = start_metrics_server(settings.host, settings.metrics_port, metrics.registry)
-    logger.info("metrics on %s:%d/metrics", settings.host, metrics_port)
-
-    def on_start() -> None:
-        service.set_serving(True)
-        if consumer is not None:
-            consumer.start()
-            logger.info("consuming labels from %s", settings.feedback_addr)
-        else:
-            logger.warning("no feedback address: the learner consumes no labels")
-
-    run_until_signalled(
-        service,
-        name="learner",
-        grace=settings.grace_seconds,
-        on_start=on_start,
-        on_stop=consumer.stop if consumer is not None else None,
-    )
-    return 0
+    port = start_metrics_server(settings.host, settings.metrics_port, metrics.registry)
+    logger.info("metrics on %s:%d/metrics", settings.host, port)
+    return run(service, grace=settings.grace_seconds)
 
 
 if __name__ == "__main__":

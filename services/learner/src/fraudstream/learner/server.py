@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 import grpc
 
-from fraudstream.common.grpc_server import GrpcService, build_grpc_service
+from fraudstream.common.grpc_server import build_grpc_service
+from fraudstream.common.lifecycle import Service, StopHook, Worker
 from fraudstream.learner.config import Baseline, LearnerConfig
 from fraudstream.learner.consumer import LabelConsumer
 from fraudstream.learner.examples import ExampleReader
@@ -101,15 +102,19 @@ def open_deps(settings: LearnerSettings, metrics: LearnerMetrics) -> LearnerDeps
     return LearnerDeps(metrics=metrics, learner=learner, registry=registry, reader=reader)
 
 
-def build_server(settings: LearnerSettings, deps: LearnerDeps) -> GrpcService:
-    """Build the learner gRPC server (not started). Tests call this with port 0."""
+def build_server(settings: LearnerSettings, deps: LearnerDeps) -> Service:
+    """Build the learner service (not started): the server, the label consumer (when a
+    feedback address is set) and the scorer streams' stop. Tests call this with port 0.
+
+    It is SERVING once started: its state was restored before, in `open_deps`.
+    """
 
     def register(server: grpc.Server) -> None:
         learner_service_pb2_grpc.add_LearnerServiceServicer_to_server(
             LearnerServiceServicer(deps.learner, deps.registry), server
         )
 
-    service = build_grpc_service(
+    grpc_service = build_grpc_service(
         host=settings.host,
         port=settings.port,
         max_workers=settings.max_workers,
@@ -117,6 +122,11 @@ def build_server(settings: LearnerSettings, deps: LearnerDeps) -> GrpcService:
         register=register,
         metrics=deps.metrics.grpc,
     )
-    # SyncModels streams live as long as their scorer: end them before the drain.
-    service.stop_hooks.append(deps.registry.close)
-    return service
+    # SyncModels streams live as long as their scorer: they end (last) before the drain.
+    workers: list[Worker] = [StopHook("scorer-streams", deps.registry.close)]
+    consumer = deps.label_consumer(settings)
+    if consumer is not None:
+        workers.append(consumer)
+    else:
+        logger.warning("no feedback address: the learner consumes no labels")
+    return Service("learner", grpc_service, workers, ready_when_started=True)
