@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -105,24 +105,22 @@ _ACTIVATIONS = {
 
 
 @dataclass(frozen=True, eq=False)
-class DenseAutoencoder:
-    """The autoencoder as plain arrays: scaler and layers in one numpy pass, no sklearn calls.
+class DenseAutoencoder(AutoencoderDetector):
+    """The autoencoder scored in one numpy pass over arrays taken from its scaler and network.
 
     scikit-learn validates its input twice per call (scaler, network), which costs more than
-    the arithmetic for the scorer's batches; the arithmetic here is the same, in float64.
+    the arithmetic for the scorer's batches; the arithmetic here is the same, in float64, and
+    so is the refusal of non-finite standardised inputs. The arrays are derived from `scaler`
+    and `network` on construction (and by `dataclasses.replace`); ValueError if they have no
+    numpy form here.
     """
 
-    columns: list[int]
-    score_map: ScoreMap
-    mean: np.ndarray
-    scale: np.ndarray
-    layers: tuple[tuple[np.ndarray, np.ndarray], ...]
-    activation: str
+    mean: np.ndarray = field(init=False)
+    scale: np.ndarray = field(init=False)
+    layers: tuple[tuple[np.ndarray, np.ndarray], ...] = field(init=False)
 
-    @classmethod
-    def from_detector(cls, detector: AutoencoderDetector) -> DenseAutoencoder:
-        """The same detector without scikit-learn; ValueError if its parts are not plain."""
-        network, scaler = detector.network, detector.scaler
+    def __post_init__(self) -> None:
+        network, scaler = self.network, self.scaler
         if network.activation not in _ACTIVATIONS or network.out_activation_ != "identity":
             raise ValueError(f"no numpy form for a {network.activation} network")
         if not (getattr(scaler, "with_mean", True) and getattr(scaler, "with_std", True)):
@@ -131,21 +129,24 @@ class DenseAutoencoder:
             (np.asarray(w, dtype=np.float64), np.asarray(b, dtype=np.float64))
             for w, b in zip(network.coefs_, network.intercepts_, strict=True)
         )
-        return cls(
-            columns=list(detector.columns),
-            score_map=detector.score_map,
-            mean=np.asarray(scaler.mean_, dtype=np.float64),
-            scale=np.asarray(scaler.scale_, dtype=np.float64),
-            layers=layers,
-            activation=network.activation,
-        )
+        object.__setattr__(self, "mean", np.asarray(scaler.mean_, dtype=np.float64).copy())
+        object.__setattr__(self, "scale", np.asarray(scaler.scale_, dtype=np.float64).copy())
+        object.__setattr__(self, "layers", layers)
+
+    @classmethod
+    def from_detector(cls, detector: AutoencoderDetector) -> DenseAutoencoder:
+        """The same detector scored in numpy."""
+        return cls(detector.scaler, detector.network, detector.columns, detector.score_map)
 
     def raw(self, features: np.ndarray) -> np.ndarray:
         """log10 mean squared reconstruction error of the standardised inputs."""
         z = features[:, self.columns].astype(np.float64, copy=False)  # a fresh copy either way
         z -= self.mean
         z /= self.scale
-        hidden = _ACTIVATIONS[self.activation]
+        if not np.isfinite(z).all():
+            # scikit-learn's network refuses these; the scorer then fails only those rows.
+            raise ValueError("the autoencoder's standardised input contains infinity or NaN")
+        hidden = _ACTIVATIONS[self.network.activation]
         out = z
         last = len(self.layers) - 1
         for i, (weights, bias) in enumerate(self.layers):

@@ -122,7 +122,7 @@ class Ensemble:
     version: str
     thresholds: Thresholds
     isolation_forest: IsolationForestDetector | None = None
-    autoencoder: AutoencoderDetector | DenseAutoencoder | None = None
+    autoencoder: AutoencoderDetector | None = None
     classifier: LinearModel | None = None
     fire_thresholds: dict[str, float] = field(default_factory=dict)
     feature_schema_hash: str = FEATURE_SCHEMA_HASH
@@ -282,7 +282,7 @@ def ensemble_from_bundle(bundle: Bundle, forest: str | None = None) -> Ensemble:
     )
 
 
-def _dense_or_sklearn(detector: AutoencoderDetector) -> AutoencoderDetector | DenseAutoencoder:
+def _dense_or_sklearn(detector: AutoencoderDetector) -> AutoencoderDetector:
     try:
         return DenseAutoencoder.from_detector(detector)
     except (ValueError, AttributeError) as exc:
