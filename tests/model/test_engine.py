@@ -16,6 +16,7 @@ from fraudstream.model.compiled import (
     CompiledForest,
     compile_forest,
     forest_engine,
+    library_name,
 )
 from fraudstream.model.detectors import DenseAutoencoder
 from fraudstream.model.enginebench import holdout_rows, measure, sklearn_ensemble
@@ -120,8 +121,9 @@ def test_compiled_library_is_cached_by_model(tmp_path):
 
 def test_a_library_of_another_model_is_refused(tmp_path, monkeypatch):
     right, wrong = _small_forest(1), _small_forest(2)
-    target = compile_forest(right, cache=tmp_path).library
-    shutil.copyfile(compile_forest(wrong, cache=tmp_path / "other").library, target)
+    # Another model's library under this model's name (as a stale or planted file would be).
+    planted = compile_forest(wrong, cache=tmp_path / "other").library
+    shutil.copyfile(planted, tmp_path / library_name(right))
     with pytest.raises(RuntimeError, match="differs from the numpy forest"):
         compile_forest(right, cache=tmp_path)
     monkeypatch.setenv(CACHE_ENV, str(tmp_path))

@@ -105,16 +105,11 @@ def compile_forest(
     model: IsolationForest, reference: CompactForest | None = None, cache: Path | None = None
 ) -> CompiledForest:
     """Load (or build, then cache) the compiled library of `model`, checked against numpy."""
-    import tl2cgen
     import treelite
 
     reference = reference or CompactForest(model)
     trees = treelite.sklearn.import_model(model)
-    key = hashlib.sha256(_KEY_FORMAT)
-    for part in (treelite.__version__, tl2cgen.__version__, *COMPILER_OPTIONS):
-        key.update(part.encode() + b"\0")
-    key.update(bytes(trees.serialize_bytes()))
-    name = f"isolation_forest-{key.hexdigest()[:40]}.so"
+    name = _library_name(trees)
     directory = _private_cache(cache)
     if directory is None:
         # No trustworthy cache: build into a private directory, used for this process only.
@@ -127,6 +122,24 @@ def compile_forest(
     )
     _check_against(forest, reference)
     return forest
+
+
+def library_name(model: IsolationForest) -> str:
+    """The file name of `model`'s compiled library: a digest of its trees and the tools."""
+    import treelite
+
+    return _library_name(treelite.sklearn.import_model(model))
+
+
+def _library_name(trees: Any) -> str:
+    import tl2cgen
+    import treelite
+
+    key = hashlib.sha256(_KEY_FORMAT)
+    for part in (treelite.__version__, tl2cgen.__version__, *COMPILER_OPTIONS):
+        key.update(part.encode() + b"\0")
+    key.update(bytes(trees.serialize_bytes()))
+    return f"isolation_forest-{key.hexdigest()[:40]}.so"
 
 
 def _build(trees: Any, library: Path) -> None:
