@@ -110,16 +110,20 @@ def compile_forest(
     reference = reference or CompactForest(model)
     trees = treelite.sklearn.import_model(model)
     name = _library_name(trees)
+    shape = (int(model.n_features_in_), float(model._max_samples), float(model.offset_))
     directory = _private_cache(cache)
     if directory is None:
-        # No trustworthy cache: build into a private directory, used for this process only.
-        directory = Path(tempfile.mkdtemp(prefix="fraudstream-forest-"))
-    library = directory / name
-    if not library.is_file():
-        _build(trees, library)
-    forest = CompiledForest(
-        library, int(model.n_features_in_), float(model._max_samples), float(model.offset_)
-    )
+        # No trustworthy cache: build into a private directory for this process only, removed
+        # once loaded (the loaded library stays mapped).
+        with tempfile.TemporaryDirectory(prefix="fraudstream-forest-") as private:
+            library = Path(private) / name
+            _build(trees, library)
+            forest = CompiledForest(library, *shape)
+    else:
+        library = directory / name
+        if not library.is_file():
+            _build(trees, library)
+        forest = CompiledForest(library, *shape)
     _check_against(forest, reference)
     return forest
 
