@@ -13,13 +13,16 @@ on probe rows are checked against the numpy forest.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import logging
 import os
 import stat
 import tempfile
 import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -153,18 +156,27 @@ def _build(trees: Any, library: Path) -> None:
 
     started = time.perf_counter()
     partial = library.with_name(f".{library.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    # Treelite and tl2cgen print their C logs to stdout, where commands write their JSON
+    # results, and warn that tl2cgen's bundled Treelite is older than the one that exported
+    # the trees (harmless: the format is read); both go to this logger instead.
+    build_log = io.StringIO()
     try:
-        tl2cgen.export_lib(
-            trees,
-            toolchain="gcc",
-            libpath=str(partial),
-            params={"parallel_comp": 1},
-            nthread=1,
-            options=list(COMPILER_OPTIONS),
-        )
+        with contextlib.redirect_stdout(build_log), warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            tl2cgen.export_lib(
+                trees,
+                toolchain="gcc",
+                libpath=str(partial),
+                params={"parallel_comp": 1},
+                nthread=1,
+                options=list(COMPILER_OPTIONS),
+            )
         os.replace(partial, library)
     finally:
         partial.unlink(missing_ok=True)
+        for line in [build_log.getvalue().strip(), *(str(w.message) for w in said)]:
+            if line:
+                logger.debug("tl2cgen: %s", line)
     logger.info(
         "compiled the isolation forest in %.1f s: %s", time.perf_counter() - started, library
     )
