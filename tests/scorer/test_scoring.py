@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import math
+import shutil
 import threading
 
 import grpc
+import numpy as np
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from fraudstream.model.bundle import load_bundle
+from fraudstream.model.compiled import CompiledForest
+from fraudstream.model.detectors import DenseAutoencoder
+from fraudstream.model.enginebench import sklearn_ensemble
+from fraudstream.model.features import features_from_columns, transaction_columns
+from fraudstream.model.forest import CompactForest
 from fraudstream.v1 import score_pb2, scoring_service_pb2
 from fraudstream.v1.transaction_pb2 import Transaction
 
@@ -169,3 +177,36 @@ def test_health_is_serving_with_a_model(scorer):
     stub = health_pb2_grpc.HealthStub(scorer.channel)
     reply = stub.Check(health_pb2.HealthCheckRequest(service="fraudstream.v1.ScoringService"))
     assert reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_served_scores_are_scikit_learns_through_the_fast_engines(
+    scorer, sample_transactions, model_bundle
+):
+    """The scorer serves with the compiled forest and the numpy autoencoder, and what it sends
+    equals the bundle's scikit-learn models' scores, for one transaction and for a batch."""
+    ensemble = scorer.deps.holder.current.ensemble
+    # Without a C compiler the numpy forest serves instead (docs/performance.md).
+    forest_engine = CompiledForest if shutil.which("gcc") else CompactForest
+    assert isinstance(ensemble.isolation_forest.model, forest_engine)
+    assert isinstance(ensemble.autoencoder, DenseAutoencoder)
+    reference = sklearn_ensemble(load_bundle(model_bundle))
+    expected = reference.score(features_from_columns(transaction_columns(sample_transactions)))
+    codes = {
+        score_pb2.DETECTOR_ISOLATION_FOREST: "isolation_forest",
+        score_pb2.DETECTOR_AUTOENCODER: "autoencoder",
+        score_pb2.DETECTOR_CLASSIFIER: "classifier",
+    }
+    alone = [
+        scorer.stub.Score(scoring_service_pb2.ScoreRequest(transactions=[tx]), timeout=10).scores[0]
+        for tx in sample_transactions
+    ]
+    together = scorer.stub.Score(
+        scoring_service_pb2.ScoreRequest(transactions=sample_transactions), timeout=10
+    ).scores
+    for served in (alone, list(together)):
+        np.testing.assert_allclose([s.risk for s in served], expected.risk, rtol=0, atol=1e-9)
+        assert [s.decision for s in served] == expected.decision.tolist()
+        for row, score in enumerate(served):
+            for detector in score.detector_scores:
+                name = codes[detector.detector]
+                assert abs(detector.score - expected.scores[name][row]) <= 1e-9, name

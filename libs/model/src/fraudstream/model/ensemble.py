@@ -10,21 +10,21 @@ from typing import Any
 import numpy as np
 
 from fraudstream.model.bundle import Bundle, BundleError, load_bundle
+from fraudstream.model.compiled import forest_engine
 from fraudstream.model.detectors import (
     AUTOENCODER,
     CLASSIFIER,
     ISOLATION_FOREST,
     AutoencoderDetector,
+    DenseAutoencoder,
     IsolationForestDetector,
     ScoreMap,
     columns_of,
 )
 from fraudstream.model.features import FEATURE_NAMES, FEATURE_SCHEMA_HASH
-from fraudstream.model.forest import CompactForest
 from fraudstream.model.linear import (
     Contribution,
     LinearModel,
-    contributions,
     risk_from_logit,
     top_reasons,
 )
@@ -145,7 +145,13 @@ class Ensemble:
     def classifier_inputs(self, features: np.ndarray, scores: dict[str, np.ndarray]) -> np.ndarray:
         """Features followed by the detector scores, as the classifier expects them."""
         extra = [scores[name] for name in DETECTOR_INPUT_NAMES if name in scores]
-        return np.column_stack([features, *extra]) if extra else features
+        if not extra:
+            return features
+        inputs = np.empty((features.shape[0], features.shape[1] + len(extra)))
+        inputs[:, : features.shape[1]] = features
+        for offset, values in enumerate(extra, start=features.shape[1]):
+            inputs[:, offset] = values
+        return inputs
 
     def score(self, features: np.ndarray) -> EnsembleScores:
         """Score a batch of feature rows (n, len(FEATURE_NAMES))."""
@@ -158,10 +164,14 @@ class Ensemble:
         inputs = None
         if self.classifier is not None:
             inputs = self.classifier_inputs(features, scores)
-            logit = self.classifier.logit(inputs)
+            # One standardisation serves the log-odds and the detector inputs' share of it;
+            # the arithmetic is logit_from_linear's, so the risk is the learner's to the bit.
+            model = self.classifier
+            z = (inputs - model.mean) / model.scale
+            logit = z @ model.coefficients + float(model.intercept)
             raw[CLASSIFIER] = logit
             # For analysis only: the log-odds with the detector-score inputs at their mean.
-            detector_part = contributions(self.classifier, inputs)[:, len(FEATURE_NAMES) :]
+            detector_part = z[:, len(FEATURE_NAMES) :] * model.coefficients[len(FEATURE_NAMES) :]
             raw[FEATURES_ONLY] = logit - detector_part.sum(axis=1)
             # The ensemble is stacked: the classifier weighs features and detector scores, so
             # its probability is the combined risk.
@@ -227,8 +237,12 @@ def _fired_text(detector: str, score: float) -> str:
     return f"{detector.replace('_', ' ')} fired (score {score:.2f})"
 
 
-def ensemble_from_bundle(bundle: Bundle) -> Ensemble:
-    """Build the Ensemble from a loaded bundle; refuses a feature schema other than this code's."""
+def ensemble_from_bundle(bundle: Bundle, forest: str | None = None) -> Ensemble:
+    """Build the Ensemble from a loaded bundle; refuses a feature schema other than this code's.
+
+    The detectors are scored by engines exact to scikit-learn's (docs/performance.md): the
+    forest by `forest_engine(forest)` (compiled when possible), the autoencoder in numpy.
+    """
     manifest = bundle.manifest
     if manifest.get("feature_schema_hash") != FEATURE_SCHEMA_HASH:
         raise BundleError(
@@ -240,20 +254,21 @@ def ensemble_from_bundle(bundle: Bundle) -> Ensemble:
     if ISOLATION_FOREST in detectors:
         spec = detectors[ISOLATION_FOREST]
         parts["isolation_forest"] = IsolationForestDetector(
-            # Same scores as the scikit-learn forest, without its per-call cost (forest.py).
-            model=CompactForest(bundle.artifacts[spec["artifact"]]),
+            # Same scores as the scikit-learn forest, without its per-call cost.
+            model=forest_engine(bundle.artifacts[spec["artifact"]], forest),
             columns=columns_of(tuple(spec["inputs"])),
             score_map=ScoreMap(**spec["score_map"]),
         )
     if AUTOENCODER in detectors:
         spec = detectors[AUTOENCODER]
         artifact = bundle.artifacts[spec["artifact"]]
-        parts["autoencoder"] = AutoencoderDetector(
+        detector = AutoencoderDetector(
             scaler=artifact["scaler"],
             network=artifact["network"],
             columns=columns_of(tuple(spec["inputs"])),
             score_map=ScoreMap(**spec["score_map"]),
         )
+        parts["autoencoder"] = _dense_or_sklearn(detector)
     if CLASSIFIER in detectors:
         parts["classifier"] = LinearModel.from_dict(detectors[CLASSIFIER]["linear"])
     thresholds = manifest["thresholds"]
@@ -267,6 +282,14 @@ def ensemble_from_bundle(bundle: Bundle) -> Ensemble:
     )
 
 
-def load_ensemble(directory: Path | str) -> Ensemble:
-    """Load and verify a bundle directory and build its Ensemble."""
-    return ensemble_from_bundle(load_bundle(directory))
+def _dense_or_sklearn(detector: AutoencoderDetector) -> AutoencoderDetector:
+    try:
+        return DenseAutoencoder.from_detector(detector)
+    except (ValueError, AttributeError) as exc:
+        logger.warning("autoencoder scored by scikit-learn: %s", exc)
+        return detector
+
+
+def load_ensemble(directory: Path | str, forest: str | None = None) -> Ensemble:
+    """Load and verify a bundle directory and build its Ensemble (`forest`: its engine)."""
+    return ensemble_from_bundle(load_bundle(directory), forest)

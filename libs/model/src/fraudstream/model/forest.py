@@ -14,6 +14,9 @@ from numpy.typing import NDArray
 from sklearn.ensemble import IsolationForest
 
 _LEAF = -1  # scikit-learn's TREE_LEAF
+# Rows walked together: beyond ~512 the (rows x trees) lanes leave the CPU caches and a 4096-row
+# batch in one piece ran 3x slower per row than in 512-row pieces.
+_CHUNK_ROWS = 512
 
 
 def average_path_length(n_samples: NDArray[np.floating] | list[float]) -> NDArray[np.float64]:
@@ -80,6 +83,16 @@ class CompactForest:
         values = np.ascontiguousarray(x, dtype=np.float32)
         if values.ndim != 2 or values.shape[1] != self.n_features:
             raise ValueError(f"expected shape (n, {self.n_features}), got {values.shape}")
+        if values.shape[0] > _CHUNK_ROWS:
+            return np.concatenate(
+                [
+                    self._score_chunk(values[start : start + _CHUNK_ROWS])
+                    for start in range(0, values.shape[0], _CHUNK_ROWS)
+                ]
+            )
+        return self._score_chunk(values)
+
+    def _score_chunk(self, values: NDArray[np.float32]) -> NDArray[np.float64]:
         n = values.shape[0]
         lanes = n * self.n_trees
         if self._lanes[0].size < lanes:
@@ -102,6 +115,11 @@ class CompactForest:
     def decision_function(self, x: NDArray[np.floating]) -> NDArray[np.float64]:
         """Equal to IsolationForest.decision_function (negative = outlier)."""
         return self.score_samples(x) - self.offset
+
+    def split_values(self) -> list[NDArray[np.float32]]:
+        """For each feature, the (float32) values the trees split it at."""
+        real = np.isfinite(self._threshold)
+        return [self._threshold[real & (self._feature == f)] for f in range(self.n_features)]
 
 
 def _fill_heap(
