@@ -178,8 +178,9 @@ def test_two_bridges_share_the_partitions(
         "--feedback-addr",
         "",
     ]
-    first = start_service("ingest", *args)
-    second = start_service("ingest", *args)
+    # Two live bridges: two identities (one would fence the other).
+    first = start_service("ingest", *args, "--instance-name", "a")
+    second = start_service("ingest", *args, "--instance-name", "b")
     first.wait_until_serving()
     second.wait_until_serving()
     first.wait_for_log("assigned partitions")

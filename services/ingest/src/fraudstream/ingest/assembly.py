@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +17,7 @@ from fraudstream.ingest.consumer_loop import ConsumerLoop, report_lag
 from fraudstream.ingest.delivery import Deliveries
 from fraudstream.ingest.feedback_client import FeedbackClient
 from fraudstream.ingest.metrics import IngestMetrics
+from fraudstream.ingest.progress import Progress
 from fraudstream.ingest.routing import Routes
 from fraudstream.ingest.scorer_client import ScorerClient
 from fraudstream.ingest.settings import IngestSettings
@@ -24,6 +26,9 @@ from fraudstream.v1 import feedback_service_pb2_grpc, scoring_service_pb2_grpc
 
 logger = logging.getLogger(__name__)
 _LIBRDKAFKA_LOGGER = logging.getLogger("fraudstream.ingest.librdkafka")
+# Of the stop budget (the grace period), what is kept for closing the consumer and flushing the
+# producer after the window's drain.
+_CLOSE_RESERVE_SECONDS = 2.0
 
 
 def _score_stream(channel: grpc.Channel, requests: Iterator[Any]) -> Iterator[Any]:
@@ -38,6 +43,10 @@ class IngestBridge:
     """Everything the bridge process runs besides its health server."""
 
     def __init__(self, settings: IngestSettings, metrics: IngestMetrics) -> None:
+        self._stop_seconds = settings.grace_seconds
+        # The window holds at most max_in_flight batches, each producing at most two messages
+        # per event (its score, and an alert or audit case): the producer never needs more.
+        window_messages = 2 * settings.max_in_flight * settings.batch_size
         self._producer = Producer(
             {
                 "bootstrap.servers": settings.kafka_bootstrap,
@@ -45,19 +54,33 @@ class IngestBridge:
                 "acks": "all",
                 "linger.ms": 2,
                 "compression.type": "lz4",
+                # Bounded while the broker is away (librdkafka's defaults are 100k messages and
+                # 1 GB); a full queue makes produce() wait, and the window stops consuming.
+                "queue.buffering.max.messages": window_messages + 1024,
+                "queue.buffering.max.kbytes": 65536,
                 "logger": _LIBRDKAFKA_LOGGER,
             }
         )
+        self.progress = Progress(metrics, settings.stall_seconds)
         self._consumer = Consumer(
             {
                 "bootstrap.servers": settings.kafka_bootstrap,
                 "group.id": settings.group_id,
+                # Static membership: a restarted bridge with the same id gets its partitions
+                # back at once instead of after the dead member's session timeout.
+                "group.instance.id": settings.member_id(),
+                "session.timeout.ms": settings.session_timeout_ms,
+                # Cooperative rebalances move only the partitions that change owner; the others
+                # keep flowing.
+                "partition.assignment.strategy": "cooperative-sticky",
                 "enable.auto.commit": False,
                 "auto.offset.reset": "earliest",
                 # Bounded prefetch: what librdkafka may hold while the window is full.
                 "queued.max.messages.kbytes": 16384,
                 "statistics.interval.ms": 5000,
-                "stats_cb": functools.partial(report_lag, metrics, settings.transactions_topic),
+                "stats_cb": functools.partial(
+                    report_lag, metrics, self.progress, settings.transactions_topic
+                ),
                 "logger": _LIBRDKAFKA_LOGGER,
             }
         )
@@ -94,32 +117,33 @@ class IngestBridge:
             settings.batch_size,
             settings.batch_wait_ms,
             settings.max_in_flight,
+            self.progress,
+            drain_seconds=settings.grace_seconds,
         )
+        self.progress.in_flight = lambda: len(self.loop.window)
         self._stop_polling = threading.Event()
 
-    @property
-    def running(self) -> threading.Event:
-        """Set while the consumer loop runs (subscribed)."""
-        return self.loop.running
-
-    def run(self, stop: threading.Event, drain_seconds: float) -> None:
-        """Run until `stop`; then drain in-flight batches, commit, close."""
+    def run(self, stop: threading.Event) -> None:
+        """Run until `stop`; then, within the grace period: drain in-flight batches, commit,
+        close the consumer and the streams, flush the producer."""
         # Delivery reports (and so the end of each batch) arrive on this poller's thread.
         poller = threading.Thread(target=self._poll_producer, name="producer-poll", daemon=True)
         poller.start()
         for stream in self._streams:
             stream.start()
         try:
-            self.loop.run(stop, drain_seconds)
+            self.loop.run(stop, max(self._stop_seconds - _CLOSE_RESERVE_SECONDS, 0.5))
         finally:
+            deadline = time.monotonic() + _CLOSE_RESERVE_SECONDS
+            self._consumer.close()
             for stream in self._streams:
                 stream.stop()
-            self._consumer.close()
             self._stop_polling.set()
-            poller.join(timeout=5)
-            left = self._producer.flush(10)
+            poller.join(timeout=1)
+            left = self._producer.flush(max(deadline - time.monotonic(), 0.1))
             if left:
                 logger.warning("%d messages not delivered at shutdown", left)
+            logger.info("bridge stopped")
 
     def _stream(
         self,

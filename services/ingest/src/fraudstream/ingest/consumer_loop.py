@@ -10,18 +10,16 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from fraudstream.common.codec import CONTENT_TYPE_HEADER, DecodeError, decode_transaction
 from fraudstream.ingest.batch import Batch, Rejected
 from fraudstream.ingest.metrics import IngestMetrics
-from fraudstream.ingest.window import InFlightWindow
+from fraudstream.ingest.progress import Progress
+from fraudstream.ingest.window import BatchFailed, InFlightWindow
 
 logger = logging.getLogger(__name__)
 
-# How long a rebalance or a shutdown waits for in-flight batches before giving up on them
-# (they are then consumed again by whoever owns the partition: at-least-once).
-DRAIN_SECONDS = 20.0
 # A window full for longer than this (scorer or feedback down, say) pauses the partitions, so
 # the consumer keeps polling (group membership) without fetching.
 PAUSE_AFTER_SECONDS = 2.0
@@ -29,7 +27,12 @@ PAUSE_AFTER_SECONDS = 2.0
 
 class ConsumerLoop:
     """Consumes `topic` in batches, hands each to `submit_batch` (which returns the future of
-    its routing), and commits the offsets of the routed prefix of the window."""
+    its routing), and commits the offsets of the routed prefix of the window.
+
+    Rebalances are cooperative (incremental): the callbacks get only the partitions that move.
+    Before revoked partitions leave, the window is drained (within `drain_seconds`) and what is
+    routed is committed; offsets are only ever committed for partitions this bridge holds.
+    """
 
     def __init__(
         self,
@@ -40,6 +43,8 @@ class ConsumerLoop:
         batch_size: int,
         batch_wait_ms: float,
         max_in_flight: int,
+        progress: Progress,
+        drain_seconds: float,
     ) -> None:
         self._consumer = consumer
         self._topic = topic
@@ -50,15 +55,22 @@ class ConsumerLoop:
         self.window = InFlightWindow(max_in_flight)
         self._seq = 0
         self._paused = False
-        self._assignment: list[TopicPartition] = []
+        self._assignment: dict[tuple[str, int], TopicPartition] = {}
+        self._progress = progress
+        self._drain_seconds = drain_seconds
+        self._closing = False
         self.running = threading.Event()
 
     # --- the consumer thread -------------------------------------------------------------
 
-    def run(self, stop: threading.Event, drain_seconds: float = DRAIN_SECONDS) -> None:
-        """Consume until `stop` is set, then drain the window and commit."""
+    def run(self, stop: threading.Event, drain_seconds: float) -> None:
+        """Consume until `stop` is set, then drain the window for at most `drain_seconds` and
+        commit what is routed. The caller closes the consumer after."""
         self._consumer.subscribe(
-            [self._topic], on_assign=self._on_assign, on_revoke=self._on_revoke
+            [self._topic],
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
         )
         self.running.set()
         buffered: list[Message] = []
@@ -89,6 +101,10 @@ class ConsumerLoop:
                     )
                 for message in messages:
                     error = message.error()
+                    if error is not None and error.fatal():
+                        # Fenced (another live bridge joined with this group instance id) or
+                        # another unrecoverable state: the service fails and exits 1.
+                        raise KafkaException(error)
                     if error is not None:
                         if error.code() != KafkaError._PARTITION_EOF:
                             logger.warning("consumer error: %s", error)
@@ -105,6 +121,8 @@ class ConsumerLoop:
             if buffered:
                 self._dispatch(buffered)
             self._drain_and_commit(drain_seconds)
+            # From here the consumer closes: its final revocation must not wait again.
+            self._closing = True
             self.running.clear()
 
     def _dispatch(self, messages: list[Message]) -> None:
@@ -128,15 +146,34 @@ class ConsumerLoop:
                 continue
             batch.transactions.append(transaction)
             batch.sources.append(source)
-        self.window.add(batch, self._submit_batch(batch))
+        routed = self._submit_batch(batch)
+        routed.add_done_callback(self._on_routed)
+        self.window.add(batch, routed)
         self._metrics.in_flight.set(len(self.window))
 
+    def _on_routed(self, routed: Future[None]) -> None:
+        if routed.exception() is None:
+            self._progress.routed()
+
     def _commit_routed(self, asynchronous: bool = True) -> None:
-        offsets, done = self.window.take_committable()
+        try:
+            offsets, done = self.window.take_committable()
+        except BatchFailed as exc:
+            if not self._closing:
+                raise
+            # Stopping: the streams ended before this batch was routed; it is consumed again.
+            logger.warning("%s; it will be consumed again", exc)
+            return
         if not done:
             return
         self._metrics.in_flight.set(len(self.window))
-        partitions = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
+        # Only partitions held now: a batch routed after its partition moved to another bridge
+        # must not move that bridge's committed offset.
+        partitions = [
+            TopicPartition(t, p, o) for (t, p), o in offsets.items() if (t, p) in self._assignment
+        ]
+        if not partitions:
+            return
         try:
             if asynchronous:
                 self._consumer.commit(offsets=partitions, asynchronous=True)
@@ -149,7 +186,7 @@ class ConsumerLoop:
     def _drain_and_commit(self, timeout: float) -> None:
         if not self.window.wait_routed(timeout):
             logger.warning(
-                "%d batches not routed within %.0fs; they will be consumed again",
+                "%d batches not routed within %.1fs; they will be consumed again",
                 len(self.window),
                 timeout,
             )
@@ -159,39 +196,60 @@ class ConsumerLoop:
 
     def _pause(self) -> None:
         if not self._paused and self._assignment:
-            self._consumer.pause(self._assignment)
+            self._consumer.pause(list(self._assignment.values()))
             self._paused = True
             self._metrics.paused.set(1)
 
     def _resume(self) -> None:
         if self._paused:
-            self._consumer.resume(self._assignment)
+            self._consumer.resume(list(self._assignment.values()))
             self._paused = False
             self._metrics.paused.set(0)
 
-    def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         logger.info("assigned partitions %s", sorted(p.partition for p in partitions))
-        self._assignment = list(partitions)
-        self._paused = False
+        consumer.incremental_assign(partitions)
+        if self._paused and partitions:
+            consumer.pause(partitions)  # the window is still full
+        self._assignment.update({(p.topic, p.partition): p for p in partitions})
+        self._progress.assigned([p.partition for p in partitions])
 
-    def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        logger.info("partitions %s revoked; draining", sorted(p.partition for p in partitions))
-        self._drain_and_commit(DRAIN_SECONDS)
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        logger.info("partitions %s revoked", sorted(p.partition for p in partitions))
+        if self._closing:
+            self._commit_routed(asynchronous=False)
+        else:
+            # Drain everything in flight (simpler than picking the revoked partitions' batches,
+            # and quick while the scorer answers), then commit while these are still ours.
+            self._drain_and_commit(self._drain_seconds)
+        self._forget(consumer, partitions)
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # Lost (session expired, fenced): another bridge may own them already; commit nothing.
+        logger.warning("partitions %s lost", sorted(p.partition for p in partitions))
+        self._forget(consumer, partitions)
+
+    def _forget(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        consumer.incremental_unassign(partitions)
         for partition in partitions:
+            self._assignment.pop((partition.topic, partition.partition), None)
             # Another bridge reports these partitions' lag from now on.
             self._metrics.consumer_lag.remove(str(partition.partition))
-        self._assignment = []
-        self._paused = False
+        self._progress.revoked([p.partition for p in partitions])
+        if not self._assignment:
+            self._paused = False
+            self._metrics.paused.set(0)
 
 
-def report_lag(metrics: IngestMetrics, topic: str, stats_json: str) -> None:
+def report_lag(metrics: IngestMetrics, progress: Progress, topic: str, stats_json: str) -> None:
     """librdkafka statistics callback: per-partition consumer lag of `topic`."""
     stats: dict[str, Any] = json.loads(stats_json)
     partitions = stats.get("topics", {}).get(topic, {}).get("partitions", {})
     for partition, info in partitions.items():
         lag = info.get("consumer_lag", -1)
-        if partition != "-1" and lag >= 0:
+        if partition != "-1" and lag >= 0 and info.get("fetch_state") != "none":
             metrics.consumer_lag.labels(partition).set(lag)
+            progress.lag(int(partition), lag)
 
 
 def _header(message: Message, name: str) -> str | None:

@@ -82,6 +82,22 @@ class IngestMetrics:
         self.commits = Counter(
             "ingest_offset_commits_total", "Offset commits after fully routed batches.", registry=r
         )
+        self.assigned_partitions = Gauge(
+            "ingest_assigned_partitions",
+            "Partitions of the transactions topic this bridge holds (0: health NOT_SERVING).",
+            registry=r,
+        )
+        self.stalled = Gauge(
+            "ingest_stalled",
+            "1 while events wait and none has been routed for --stall-seconds (health "
+            "NOT_SERVING).",
+            registry=r,
+        )
+        self.last_progress = Gauge(
+            "ingest_last_progress_timestamp_seconds",
+            "Unix time at which the bridge last routed a batch.",
+            registry=r,
+        )
         self.produce_retries = Counter(
             "ingest_produce_retries_total",
             "Messages produced again after a failed delivery.",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 from pydantic import Field
 
 from fraudstream.common import names
@@ -20,6 +22,31 @@ class IngestSettings(ServiceSettings):
 
     kafka_bootstrap: str = Field(names.KAFKA_BOOTSTRAP, description="Kafka bootstrap servers.")
     group_id: str = Field("fraudstream-ingest", description="Kafka consumer group of the bridges.")
+    instance_name: str = Field(
+        "bridge",
+        min_length=1,
+        description="Stable name of this bridge on its host; with the host name it makes the "
+        "default --group-instance-id. Two bridges on one host need different names.",
+    )
+    group_instance_id: str = Field(
+        "",
+        description="Static group membership id (Kafka group.instance.id): a restarted bridge "
+        "with the same id takes its partitions back at once. Two live bridges must never share "
+        "one (the broker fences the older, which exits). Empty: <host name>-<instance name>.",
+    )
+    session_timeout_ms: int = Field(
+        10_000,
+        ge=6_000,
+        le=300_000,
+        description="How long the broker waits for a silent bridge before moving its partitions "
+        "to the others (see docs/operations.md for the choice).",
+    )
+    stall_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="With events waiting, this long without routing one turns health "
+        "NOT_SERVING (stalled).",
+    )
     scorer_addr: str = Field(names.SCORER_ADDR, description="Scorer address (StreamScores).")
     feedback_addr: str = Field(
         names.FEEDBACK_ADDR,
@@ -45,3 +72,7 @@ class IngestSettings(ServiceSettings):
     reconnect_max_seconds: float = Field(
         5.0, gt=0, description="Longest wait between reconnection attempts to scorer or feedback."
     )
+
+    def member_id(self) -> str:
+        """The group.instance.id this bridge joins with."""
+        return self.group_instance_id or f"{socket.gethostname()}-{self.instance_name}"

@@ -1,0 +1,125 @@
+"""Whether the bridge holds partitions and makes progress: the truth its health reports."""
+
+from __future__ import annotations
+
+import enum
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from fraudstream.ingest.metrics import IngestMetrics
+
+logger = logging.getLogger(__name__)
+
+
+class BridgeState(enum.Enum):
+    """What the bridge is doing, as health sees it."""
+
+    UNASSIGNED = "holds no partition"
+    STALLED = "stalled"
+    SERVING = "serving"
+
+
+class Progress:
+    """Partitions held, their lag, and the last moment the bridge made progress.
+
+    Progress is routing a batch, or having nothing to do (no lag, no batch in flight): an idle
+    bridge is healthy. With work waiting and no batch routed for `stall_seconds`, it is stalled.
+    Updated from the consumer thread (assignments, lag) and the threads that finish batches.
+    """
+
+    def __init__(
+        self,
+        metrics: IngestMetrics,
+        stall_seconds: float,
+        in_flight: Callable[[], int] = lambda: 0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._metrics = metrics
+        self._stall_seconds = stall_seconds
+        # Batches in the window (set by the bridge once its window exists).
+        self.in_flight = in_flight
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._lags: dict[int, int] = {}
+        self._progress_at = clock()
+
+    def assigned(self, partitions: list[int]) -> None:
+        """Partitions newly assigned: the stall clock starts when the first ones arrive."""
+        with self._lock:
+            if not self._lags:
+                self._progress_at = self._clock()
+            for partition in partitions:
+                self._lags.setdefault(partition, 0)
+            self._metrics.assigned_partitions.set(len(self._lags))
+
+    def revoked(self, partitions: list[int]) -> None:
+        """Partitions revoked or lost: their lag is another bridge's now."""
+        with self._lock:
+            for partition in partitions:
+                self._lags.pop(partition, None)
+            self._metrics.assigned_partitions.set(len(self._lags))
+
+    def lag(self, partition: int, lag: int) -> None:
+        """Messages behind the end of an assigned partition (librdkafka statistics)."""
+        with self._lock:
+            if partition in self._lags:
+                self._lags[partition] = lag
+
+    def routed(self) -> None:
+        """A batch was routed (its scores and alerts delivered)."""
+        self._metrics.last_progress.set(time.time())
+        with self._lock:
+            self._progress_at = self._clock()
+
+    def state(self) -> BridgeState:
+        """UNASSIGNED, STALLED (work waits, nothing routed for stall_seconds) or SERVING."""
+        waiting = self.in_flight() > 0
+        with self._lock:
+            if not self._lags:
+                state = BridgeState.UNASSIGNED
+            else:
+                now = self._clock()
+                if not waiting and not any(lag > 0 for lag in self._lags.values()):
+                    self._progress_at = now
+                stalled = now - self._progress_at > self._stall_seconds
+                state = BridgeState.STALLED if stalled else BridgeState.SERVING
+        self._metrics.stalled.set(1 if state is BridgeState.STALLED else 0)
+        return state
+
+    def idle_for(self) -> float:
+        """Seconds since the last progress."""
+        with self._lock:
+            return self._clock() - self._progress_at
+
+
+def watch_health(
+    progress: Progress,
+    set_serving: Callable[[bool], None],
+    stop: threading.Event,
+    interval: float = 0.5,
+) -> None:
+    """Report SERVING exactly while the bridge holds partitions and is not stalled, until `stop`.
+
+    Runs in its own thread so that it tells the truth even when the consumer thread is stuck.
+    """
+    reported: BridgeState | None = None
+    while True:
+        state = progress.state()
+        if state is not reported:
+            if state is BridgeState.STALLED:
+                logger.warning(
+                    "stalled: events wait but none was routed for %.0fs; health NOT_SERVING",
+                    progress.idle_for(),
+                )
+            elif reported is not None:
+                logger.info("bridge %s; health %s", state.value, _health_word(state))
+            set_serving(state is BridgeState.SERVING)
+            reported = state
+        if stop.wait(interval):
+            return
+
+
+def _health_word(state: BridgeState) -> str:
+    return "SERVING" if state is BridgeState.SERVING else "NOT_SERVING"
