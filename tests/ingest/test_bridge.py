@@ -210,9 +210,12 @@ def test_sigterm_drains_and_commits(
     ingest.wait_until_serving()
     replayer = replay(pipeline_topics.transactions, n, "term", "--rate", "2500")
     read_topic(pipeline_topics.scored, lambda ms: len(ms) >= 1000, timeout=60)
+    started = time.monotonic()
     assert ingest.terminate(timeout=30) == 0
+    assert time.monotonic() - started < 10 + 1.5
     log = ingest.log()
     assert "received SIGTERM" in log and "ingest stopped" in log
+    assert log.index("bridge stopped") < log.index("ingest stopped")
     assert "not routed" not in log
     routed_before = len(set(_ids(read_topic(pipeline_topics.scored, lambda ms: False, timeout=3))))
 
