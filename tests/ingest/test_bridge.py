@@ -212,7 +212,9 @@ def test_sigterm_drains_and_commits(
     read_topic(pipeline_topics.scored, lambda ms: len(ms) >= 1000, timeout=60)
     started = time.monotonic()
     assert ingest.terminate(timeout=30) == 0
-    assert time.monotonic() - started < 10 + 1.5
+    stopped_in = time.monotonic() - started
+    print(f"SIGTERM under load: stopped in {stopped_in:.1f}s")
+    assert stopped_in < 10 + 1.5
     log = ingest.log()
     assert "received SIGTERM" in log and "ingest stopped" in log
     assert log.index("bridge stopped") < log.index("ingest stopped")

@@ -203,3 +203,23 @@ def test_sigterm_with_the_scorer_away_stops_within_grace_after_a_bounded_drain(
     log = ingest.log()
     order = [log.index(text) for text in ("received SIGTERM", "not routed", "ingest stopped")]
     assert order == sorted(order), log
+
+
+def test_a_second_live_bridge_with_the_same_identity_fences_the_first_which_exits(
+    start_service, running_scorer, pipeline_topics, kafka_bootstrap
+):
+    args = [
+        *pipeline_topics.ingest_args(kafka_bootstrap, "g-fence"),
+        "--scorer-addr",
+        running_scorer.address,
+        "--feedback-addr",
+        "",
+        "--instance-name",
+        "same",
+    ]
+    first = start_service("ingest", *args)
+    first.wait_until_serving()
+    second = start_service("ingest", *args)
+    assert first.process.wait(timeout=30) == 1, first.log()[-3000:]
+    assert "fenced" in first.log().lower()
+    second.wait_until_serving()

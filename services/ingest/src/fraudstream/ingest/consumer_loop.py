@@ -101,7 +101,7 @@ class ConsumerLoop:
                     )
                 for message in messages:
                     error = message.error()
-                    if error is not None and error.fatal():
+                    if error is not None and (error.fatal() or error.code() == KafkaError._FATAL):
                         # Fenced (another live bridge joined with this group instance id) or
                         # another unrecoverable state: the service fails and exits 1.
                         raise KafkaException(error)
