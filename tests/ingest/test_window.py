@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import Future
 
 import pytest
@@ -59,3 +60,13 @@ def test_wait_routed_waits_for_every_batch():
     assert not window.wait_routed(timeout=0.05)
     threading.Timer(0.05, routed.set_result, args=(None,)).start()
     assert window.wait_routed(timeout=5)
+
+
+def test_a_stop_ends_the_wait_for_routing():
+    window = InFlightWindow(capacity=2)
+    window.add(_batch(1, {("t", 0): 1}), Future())
+    stop = threading.Event()
+    threading.Timer(0.1, stop.set).start()
+    started = time.monotonic()
+    assert not window.wait_routed(timeout=30, abort=stop)
+    assert time.monotonic() - started < 5

@@ -59,7 +59,7 @@ class ConsumerLoop:
         self._progress = progress
         self._drain_seconds = drain_seconds
         self._closing = False
-        self.running = threading.Event()
+        self._stop = threading.Event()
 
     # --- the consumer thread -------------------------------------------------------------
 
@@ -72,7 +72,7 @@ class ConsumerLoop:
             on_revoke=self._on_revoke,
             on_lost=self._on_lost,
         )
-        self.running.set()
+        self._stop = stop
         buffered: list[Message] = []
         first_at = full_since = 0.0
         try:
@@ -123,7 +123,6 @@ class ConsumerLoop:
             self._drain_and_commit(drain_seconds)
             # From here the consumer closes: its final revocation must not wait again.
             self._closing = True
-            self.running.clear()
 
     def _dispatch(self, messages: list[Message]) -> None:
         self._seq += 1
@@ -183,8 +182,8 @@ class ConsumerLoop:
         except Exception as exc:  # a failed commit only means redelivery
             logger.warning("offset commit failed (%s); those events may be consumed again", exc)
 
-    def _drain_and_commit(self, timeout: float) -> None:
-        if not self.window.wait_routed(timeout):
+    def _drain_and_commit(self, timeout: float, abort: threading.Event | None = None) -> None:
+        if not self.window.wait_routed(timeout, abort):
             logger.warning(
                 "%d batches not routed within %.1fs; they will be consumed again",
                 len(self.window),
@@ -221,7 +220,8 @@ class ConsumerLoop:
         else:
             # Drain everything in flight (simpler than picking the revoked partitions' batches,
             # and quick while the scorer answers), then commit while these are still ours.
-            self._drain_and_commit(self._drain_seconds)
+            # A stop ends this wait: the stop's own drain, bounded by the grace period, follows.
+            self._drain_and_commit(self._drain_seconds, abort=self._stop)
         self._forget(consumer, partitions)
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:

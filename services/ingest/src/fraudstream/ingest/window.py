@@ -66,15 +66,16 @@ class InFlightWindow:
         with self._changed:
             self._changed.wait(timeout)
 
-    def wait_routed(self, timeout: float) -> bool:
-        """Wait until every batch in the window is done (not yet taken); False on timeout."""
+    def wait_routed(self, timeout: float, abort: threading.Event | None = None) -> bool:
+        """Wait until every batch in the window is done (not yet taken); False on timeout or
+        once `abort` is set (checked every 0.1 s)."""
         deadline = time.monotonic() + timeout
         with self._changed:
             while not all(routed.done() for _batch, routed in self._batches):
                 remaining = deadline - time.monotonic()
-                if remaining <= 0:
+                if remaining <= 0 or (abort is not None and abort.is_set()):
                     return False
-                self._changed.wait(remaining)
+                self._changed.wait(min(remaining, 0.1) if abort is not None else remaining)
         return True
 
     def _notify(self, _routed: Future[None]) -> None:
