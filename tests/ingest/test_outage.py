@@ -17,8 +17,9 @@ import pytest
 from confluent_kafka import Consumer, Producer
 from grpc_health.v1 import health_pb2
 
-from fraudstream.cli.broker import BrokerConfig, LocalKafka
-from fraudstream.cli.kafka_admin import ensure_topics
+from fraudstream.cli.kafka.admin import ensure_topics
+from fraudstream.cli.kafka.broker import LocalKafka
+from fraudstream.cli.kafka.config import BrokerConfig
 from fraudstream.common.codec import encode_transaction
 
 pytestmark = pytest.mark.integration
