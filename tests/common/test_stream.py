@@ -7,7 +7,7 @@ import queue
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent import futures
 
 import grpc
@@ -88,7 +88,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _open(channel: grpc.Channel, requests: Iterator[bytes]) -> Iterator[bytes]:
+def _open(channel: grpc.Channel, requests: Iterator[bytes]) -> Iterable[bytes]:
     return channel.stream_stream(METHOD)(requests)  # type: ignore[no-any-return]
 
 
@@ -273,7 +273,7 @@ def test_a_handler_can_ask_for_a_new_connection_with_a_fresh_opening(port):
 
 def test_stop_while_connecting_cancels_and_joins(port):
     # wait_for_ready: the call itself waits for the peer, so stop() must cancel it.
-    def open_waiting(channel: grpc.Channel, requests: Iterator[bytes]) -> Iterator[bytes]:
+    def open_waiting(channel: grpc.Channel, requests: Iterator[bytes]) -> Iterable[bytes]:
         return channel.stream_stream(METHOD)(requests, wait_for_ready=True)  # type: ignore[no-any-return]
 
     client = Client(port)

@@ -25,7 +25,7 @@ Req = TypeVar("Req")
 Resp = TypeVar("Resp")
 _END: Any = object()  # ends the request stream of one connection
 
-OpenCall = Callable[[grpc.Channel, Iterator[Req]], Iterator[Resp]]
+OpenCall = Callable[[grpc.Channel, Iterator[Req]], Iterable[Resp]]
 ChannelFactory = Callable[[str], grpc.Channel]
 
 
