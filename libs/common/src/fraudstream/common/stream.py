@@ -142,10 +142,9 @@ class ReconnectingStream(Generic[Req, Resp]):
                 if self._on_failed is not None:
                     self._on_failed(error)
                 return
-            if established:
-                reason = code or "ended by the peer"
+            if established and error is not None:
                 logger.warning(
-                    "%s: stream to %s ended (%s); reopening", self.name, self.address, reason
+                    "%s: stream to %s broke (%s); reopening", self.name, self.address, code
                 )
             elif error is not None:
                 failures += 1
@@ -182,6 +181,8 @@ class ReconnectingStream(Generic[Req, Resp]):
                         established = self._established()
                     for request in self._on_response(response) or ():
                         outbox.put(request)
+            if not self._closing.is_set():
+                logger.warning("%s: %s ended the stream; reopening", self.name, self.address)
             return established, None
         except grpc.RpcError as exc:
             return established, None if self._stopping.is_set() else exc
