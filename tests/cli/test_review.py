@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import socket
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import grpc
@@ -37,12 +41,12 @@ def _alerts(run: str) -> list[alert_pb2.Alert]:
     return alerts
 
 
-@pytest.fixture
-def feedback(tmp_path: Path) -> Iterator[tuple[str, Feedback]]:
+@contextmanager
+def _feedback_server(tmp_path: Path, port: int = 0) -> Iterator[tuple[str, Feedback]]:
     """An in-process feedback server holding the test alerts as replayed rows of run 'r-7'."""
     settings = FeedbackSettings(
         host="127.0.0.1",
-        port=0,
+        port=port,
         data_dir=tmp_path,
         analyst_tokens=[f"alice:{TOKEN}"],
         publish_labels=False,
@@ -57,10 +61,26 @@ def feedback(tmp_path: Path) -> Iterator[tuple[str, Feedback]]:
     with grpc.insecure_channel(address) as channel:
         stub = feedback_service_pb2_grpc.FeedbackServiceStub(channel)
         request = feedback_service_pb2.ReportAlertsRequest(alerts=[*_alerts("r-7"), unknown])
-        list(stub.ReportAlerts(iter([request]), timeout=5))
-    yield address, core
-    service.stop(1.0)
-    core.close()
+        # wait_for_ready: clients that tried this port before it was up share a subchannel
+        # still backing off.
+        list(stub.ReportAlerts(iter([request]), timeout=5, wait_for_ready=True))
+    try:
+        yield address, core
+    finally:
+        service.stop(1.0)
+        core.close()
+
+
+@pytest.fixture
+def feedback(tmp_path: Path) -> Iterator[tuple[str, Feedback]]:
+    with _feedback_server(tmp_path) as running:
+        yield running
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def _verdicts(core: Feedback) -> dict[str, Verdict]:
@@ -177,3 +197,35 @@ def test_the_terminal_ui_needs_a_token(feedback):
     assert missing.exit_code == 2 and "--token" in missing.output
     refused = CliRunner().invoke(review, ["--addr", address, "--token", "nope"], input="q")
     assert refused.exit_code == 1 and "refused the token" in refused.output
+
+
+def test_analysts_wait_for_a_feedback_service_that_is_not_up_yet(tmp_path):
+    port = _free_port()
+    analysts = SimulatedAnalysts(
+        f"127.0.0.1:{port}", TOKEN, GroundTruth.from_csv(TRUTH), analysts=2, max_labels=3
+    )
+    outcome: list = []
+    runner = threading.Thread(target=lambda: outcome.append(analysts.run()), daemon=True)
+    runner.start()
+    time.sleep(0.5)
+    assert analysts.stats.labels == 0
+    with _feedback_server(tmp_path, port) as (_address, core):
+        runner.join(timeout=30)
+        assert not runner.is_alive()
+        assert len(_verdicts(core)) == 3
+    assert outcome[0].labels == 3
+    assert analysts.error is None
+
+
+def test_analysts_stop_at_once_while_the_service_is_down():
+    analysts = SimulatedAnalysts(
+        f"127.0.0.1:{_free_port()}", TOKEN, GroundTruth.from_csv(TRUTH), analysts=2
+    )
+    analysts.start()
+    time.sleep(0.3)
+    started = time.monotonic()
+    analysts._finish()
+    for stream in analysts._streams:
+        stream.stop()
+    assert analysts.wait(timeout=2)
+    assert time.monotonic() - started < 2

@@ -282,3 +282,17 @@ def test_sync_models_must_start_with_hello(learner):
         list(learner.stub.SyncModels(iter([ack]), timeout=5))
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "hello" in error.value.details()
+
+
+def test_an_idle_scorer_shows_connected_at_once_and_disconnected_when_the_learner_goes(
+    learner, start_scorer
+):
+    # Nothing to push (no labels): the gauge must not wait for a first snapshot.
+    started = time.monotonic()
+    scorer = start_scorer("scorer-idle")
+    gauge = scorer.deps.metrics.registry
+    _wait_for(lambda: gauge.get_sample_value("scorer_learner_connected") == 1, timeout=2)
+    assert time.monotonic() - started < 2
+    assert scorer.sync._stream.connected.is_set()
+    learner.service.stop(0)
+    _wait_for(lambda: gauge.get_sample_value("scorer_learner_connected") == 0, timeout=5)

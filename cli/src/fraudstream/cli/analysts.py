@@ -3,23 +3,28 @@
 from __future__ import annotations
 
 import logging
-import queue
 import random
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 import numpy as np
 
+from fraudstream.common.stream import ChannelFactory, ReconnectingStream, insecure_channel
 from fraudstream.v1 import alert_pb2, feedback_service_pb2, feedback_service_pb2_grpc
 
 logger = logging.getLogger(__name__)
 
 # Stream errors after which an analyst reconnects (service restarting, network blip).
 _RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN}
-_RECONNECT_SECONDS = 1.0
+_RECONNECT_SECONDS = 1.0  # the first retry's backoff; it doubles up to _MAX_RECONNECT_SECONDS
+_MAX_RECONNECT_SECONDS = 10.0
+
+ReviewStream = ReconnectingStream[
+    feedback_service_pb2.ReviewRequest, feedback_service_pb2.ReviewResponse
+]
 
 
 def row_of(event_id: str) -> int | None:
@@ -85,6 +90,7 @@ class SimulatedAnalysts:
         error_rate: float = 0.0,
         seed: int = 0,
         max_labels: int | None = None,
+        channel_factory: ChannelFactory = insecure_channel,
     ) -> None:
         if analysts < 1:
             raise ValueError(f"analysts must be >= 1, got {analysts}")
@@ -98,14 +104,14 @@ class SimulatedAnalysts:
         self._error_rate = error_rate
         self._seed = seed
         self._max_labels = max_labels
-        # One lock for stats, the label budget and closing outboxes, so a verdict
-        # claimed from the budget is always queued before its outbox closes.
+        self._channel_factory = channel_factory
+        # One lock for stats, the label budget and closing streams, so a verdict
+        # claimed from the budget is always queued before its stream closes.
         self._lock = threading.RLock()
         self._given = 0
         self._stats = AnalystStats()
         self._stopping = threading.Event()
-        self._outboxes: list[queue.Queue[feedback_service_pb2.ReviewRequest | None]] = []
-        self._threads: list[threading.Thread] = []
+        self._streams: list[ReviewStream] = []
         self.error: grpc.RpcError | None = None
 
     @property
@@ -115,13 +121,9 @@ class SimulatedAnalysts:
 
     def start(self) -> None:
         for index in range(self._count):
-            outbox: queue.Queue[feedback_service_pb2.ReviewRequest | None] = queue.Queue()
-            thread = threading.Thread(
-                target=self._analyst, args=(index, outbox), name=f"analyst-{index}", daemon=True
-            )
-            self._outboxes.append(outbox)
-            self._threads.append(thread)
-            thread.start()
+            self._streams.append(self._review_stream(index))
+        for stream in self._streams:
+            stream.start()
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop answering; sessions close after the service acked what was sent."""
@@ -130,9 +132,7 @@ class SimulatedAnalysts:
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for every analyst to finish; True if they all did."""
-        for thread in self._threads:
-            thread.join(timeout)
-        return not any(thread.is_alive() for thread in self._threads)
+        return all([stream.wait(timeout) for stream in self._streams])
 
     def run(self) -> AnalystStats:
         """Start, block until `max_labels` (or a stop or an error), return the stats."""
@@ -150,64 +150,61 @@ class SimulatedAnalysts:
         """Everyone stops; sessions end once the service acked the verdicts already sent."""
         with self._lock:
             self._stopping.set()
-            for outbox in self._outboxes:
-                outbox.put(None)
+            for stream in self._streams:
+                stream.close()
 
-    def _analyst(
-        self, index: int, outbox: queue.Queue[feedback_service_pb2.ReviewRequest | None]
-    ) -> None:
+    def _review_stream(self, index: int) -> ReviewStream:
+        """One analyst's Review session, reopened after a retryable error."""
         rng = random.Random(self._seed * 1_000_003 + index)
-        with grpc.insecure_channel(self.address) as channel:
+        start = feedback_service_pb2.ReviewStart(analyst=f"simulated-{index}", prefetch=1)
+        stream: ReviewStream
+
+        def open_review(
+            channel: grpc.Channel, requests: Iterator[feedback_service_pb2.ReviewRequest]
+        ) -> Iterable[feedback_service_pb2.ReviewResponse]:
             stub = feedback_service_pb2_grpc.FeedbackServiceStub(channel)
-            while not self._stopping.is_set():
-                try:
-                    self._session(stub, index, outbox, rng)
-                    return
-                except grpc.RpcError as exc:
-                    if exc.code() in _RETRYABLE and not self._stopping.is_set():
-                        logger.warning("analyst %d: %s; reconnecting", index, exc.code().name)
-                        self._stopping.wait(_RECONNECT_SECONDS)
-                        continue
-                    if not self._stopping.is_set():
-                        self.error = exc
-                        self._finish()
-                    return
+            return stub.Review(requests, metadata=self._metadata, wait_for_ready=True)
 
-    def _session(
-        self,
-        stub: feedback_service_pb2_grpc.FeedbackServiceStub,
-        index: int,
-        outbox: queue.Queue[feedback_service_pb2.ReviewRequest | None],
-        rng: random.Random,
-    ) -> None:
-        def requests() -> Iterator[feedback_service_pb2.ReviewRequest]:
-            yield feedback_service_pb2.ReviewRequest(
-                start=feedback_service_pb2.ReviewStart(analyst=f"simulated-{index}", prefetch=1)
-            )
-            while (request := outbox.get()) is not None:
-                yield request
-
-        call = stub.Review(requests(), metadata=self._metadata, wait_for_ready=True)
-        for response in call:
+        def on_response(response: feedback_service_pb2.ReviewResponse) -> None:
             if response.HasField("verdict_ack"):
                 with self._lock:
                     self._stats.labels += 1
-                continue
+                return
             if self._stopping.wait(self._delay):
-                continue  # stopping: let the stream end, the service releases the lease
-            self._answer(response.case_pushed.event_id, rng, outbox)
+                return  # stopping: let the stream end, the service releases the lease
+            self._answer(response.case_pushed.event_id, rng, stream)
+
+        stream = ReconnectingStream(
+            f"analyst-{index}",
+            self.address,
+            open_review,
+            lambda: [feedback_service_pb2.ReviewRequest(start=start)],
+            on_response,
+            on_failed=self._failed,
+            retryable=_RETRYABLE,
+            channel_factory=self._channel_factory,
+            initial_backoff=_RECONNECT_SECONDS,
+            max_backoff=_MAX_RECONNECT_SECONDS,
+        )
+        return stream
+
+    def _failed(self, error: grpc.RpcError) -> None:
+        """A session failed for good (e.g. a wrong token): everyone stops with that error."""
+        if not self._stopping.is_set():
+            self.error = error
+            self._finish()
 
     def _answer(
         self,
         event_id: str,
         rng: random.Random,
-        outbox: queue.Queue[feedback_service_pb2.ReviewRequest | None],
+        stream: ReviewStream,
     ) -> None:
         truth = self._truth.is_fraud(event_id)
         if truth is None:  # not a row of our dataset: leave it to someone who knows
             with self._lock:
                 self._stats.skipped += 1
-            outbox.put(
+            stream.send(
                 feedback_service_pb2.ReviewRequest(
                     skip=feedback_service_pb2.ReviewSkip(event_id=event_id)
                 )
@@ -219,7 +216,7 @@ class SimulatedAnalysts:
         with self._lock:
             if self._stopping.is_set():
                 return
-            outbox.put(
+            stream.send(
                 feedback_service_pb2.ReviewRequest(
                     verdict=feedback_service_pb2.ReviewVerdict(
                         event_id=event_id, verdict=verdict, note="simulated analyst"

@@ -88,6 +88,8 @@ class FeedbackServiceServicer(feedback_service_pb2_grpc.FeedbackServiceServicer)
     ) -> Iterator[pb.ReviewResponse]:
         session = ReviewSession(self._feedback.queue, self._analyst("Review", context))
         context.add_callback(session.close)
+        # Answer at once (after the token was checked): the analyst is connected from here.
+        context.send_initial_metadata(())
         actions = (self._counted("Review", convert.review_action, r) for r in request_iterator)
         for event in session.run(actions):
             if isinstance(event, CasePushed):
@@ -139,6 +141,8 @@ class FeedbackServiceServicer(feedback_service_pb2_grpc.FeedbackServiceServicer)
     ) -> Iterator[pb.StreamLabelsResponse]:
         stream = LabelStream(self._feedback.labels, self._feedback.store, self._metrics)
         context.add_callback(stream.close)
+        # Answer at once: the consumer counts itself connected on it, not on the first label.
+        context.send_initial_metadata(())
         actions = (
             self._counted("StreamLabels", convert.labels_action, r) for r in request_iterator
         )

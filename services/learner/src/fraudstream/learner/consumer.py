@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
-import queue
-import random
-import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import grpc
 
+from fraudstream.common.stream import (
+    ChannelFactory,
+    Reconnect,
+    ReconnectingStream,
+    insecure_channel,
+)
 from fraudstream.learner.examples import ExampleReader
 from fraudstream.learner.learner import Learner
 from fraudstream.learner.metrics import LearnerMetrics
@@ -18,10 +21,9 @@ from fraudstream.v1 import feedback_service_pb2, feedback_service_pb2_grpc
 logger = logging.getLogger(__name__)
 
 CONSUMER_NAME = "learner"
-_END = None  # ends the request stream of one connection
 
 
-class LabelGap(Exception):
+class LabelGap(Reconnect):
     """The label stream skipped a position; the connection is restarted from the saved one."""
 
 
@@ -30,7 +32,8 @@ class LabelConsumer:
 
     Each connection starts after the learner's saved label position. Every response is
     applied (and saved) by the learner before its last position is acked, so a crash or a
-    reconnect re-reads exactly the labels the saved state does not reflect yet.
+    reconnect re-reads exactly the labels the saved state does not reflect yet. A response
+    that cannot be applied (a gap, a failed save) restarts the connection from there.
     """
 
     def __init__(
@@ -41,76 +44,47 @@ class LabelConsumer:
         metrics: LearnerMetrics,
         initial_backoff: float = 0.5,
         max_backoff: float = 15.0,
+        channel_factory: ChannelFactory = insecure_channel,
     ) -> None:
         self.address = address
         self._learner = learner
         self._reader = reader
-        self._metrics = metrics
-        self._initial_backoff = initial_backoff
-        self._max_backoff = max_backoff
-        self._stop = threading.Event()
-        self._call: grpc.Future | None = None
-        self._thread = threading.Thread(target=self._run, name="stream-labels", daemon=True)
+        self._position = learner.label_position  # the last one applied on this connection
+        self._stream: ReconnectingStream[
+            feedback_service_pb2.StreamLabelsRequest, feedback_service_pb2.StreamLabelsResponse
+        ] = ReconnectingStream(
+            "stream-labels",
+            address,
+            _open_stream_labels,
+            self._start,
+            self._on_response,
+            on_connected=metrics.feedback_connected.set,
+            channel_factory=channel_factory,
+            initial_backoff=initial_backoff,
+            max_backoff=max_backoff,
+        )
 
     def start(self) -> None:
-        self._thread.start()
+        self._stream.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        call = self._call
-        if call is not None:
-            call.cancel()
-        if self._thread.is_alive():
-            self._thread.join(timeout=timeout)
+        self._stream.stop(timeout)
 
-    def _run(self) -> None:
-        backoff = self._initial_backoff
-        failures = 0
-        while not self._stop.is_set():
-            position = self._learner.label_position
-            outbox: queue.Queue[feedback_service_pb2.StreamLabelsRequest | None] = queue.Queue()
-            outbox.put(
-                feedback_service_pb2.StreamLabelsRequest(
-                    start=feedback_service_pb2.StreamLabelsStart(
-                        consumer=CONSUMER_NAME, after_position=position
-                    )
-                )
-            )
-            try:
-                with grpc.insecure_channel(self.address) as channel:
-                    stub = feedback_service_pb2_grpc.FeedbackServiceStub(channel)
-                    call = stub.StreamLabels(_drain(outbox))
-                    self._call = call  # type: ignore[assignment]
-                    if self._stop.is_set():
-                        call.cancel()  # type: ignore[attr-defined]
-                    call.initial_metadata()  # type: ignore[attr-defined]
-                    self._metrics.feedback_connected.set(1)
-                    logger.info("StreamLabels open to %s after position %d", self.address, position)
-                    failures, backoff = 0, self._initial_backoff
-                    for response in call:
-                        position = self._apply(response, position)
-                        outbox.put(
-                            feedback_service_pb2.StreamLabelsRequest(
-                                ack=feedback_service_pb2.LabelsAck(position=position)
-                            )
-                        )
-            except grpc.RpcError as exc:
-                if not self._stop.is_set():
-                    failures += 1
-                    log = logger.warning if failures == 1 else logger.debug
-                    log("feedback %s: label stream broke (%s); retrying", self.address, exc.code())  # type: ignore[attr-defined]
-            except LabelGap as exc:
-                logger.warning("%s; reconnecting", exc)
-            except Exception:
-                # The learner could not save its state; it went back to the saved one.
-                logger.exception("applying labels failed; reconnecting from the saved position")
-            finally:
-                outbox.put(_END)
-                self._call = None
-                self._metrics.feedback_connected.set(0)
-            # Full jitter: a restarted feedback service is not hit by every consumer at once.
-            self._stop.wait(random.uniform(0, backoff) if failures else self._initial_backoff)
-            backoff = min(backoff * 2, self._max_backoff)
+    def _start(self) -> list[feedback_service_pb2.StreamLabelsRequest]:
+        self._position = self._learner.label_position
+        logger.info("StreamLabels from %s after position %d", self.address, self._position)
+        start = feedback_service_pb2.StreamLabelsStart(
+            consumer=CONSUMER_NAME, after_position=self._position
+        )
+        return [feedback_service_pb2.StreamLabelsRequest(start=start)]
+
+    def _on_response(
+        self, response: feedback_service_pb2.StreamLabelsResponse
+    ) -> list[feedback_service_pb2.StreamLabelsRequest]:
+        # A failed save raises: the learner went back to its saved state, and so do we.
+        self._position = self._apply(response, self._position)
+        ack = feedback_service_pb2.LabelsAck(position=self._position)
+        return [feedback_service_pb2.StreamLabelsRequest(ack=ack)]
 
     def _apply(self, response: feedback_service_pb2.StreamLabelsResponse, position: int) -> int:
         examples = [e for e in response.examples if e.position > position]
@@ -125,8 +99,7 @@ class LabelConsumer:
         return self._learner.apply(self._reader.read(examples))
 
 
-def _drain(
-    outbox: queue.Queue[feedback_service_pb2.StreamLabelsRequest | None],
-) -> Iterator[feedback_service_pb2.StreamLabelsRequest]:
-    while (request := outbox.get()) is not _END:
-        yield request
+def _open_stream_labels(
+    channel: grpc.Channel, requests: Iterator[feedback_service_pb2.StreamLabelsRequest]
+) -> Iterable[feedback_service_pb2.StreamLabelsResponse]:
+    return feedback_service_pb2_grpc.FeedbackServiceStub(channel).StreamLabels(requests)

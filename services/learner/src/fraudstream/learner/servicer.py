@@ -30,6 +30,8 @@ class LearnerServiceServicer(learner_service_pb2_grpc.LearnerServiceServicer):
         hello = convert.hello_of(next(request_iterator, None))
         session = self._registry.connect(hello)
         context.add_callback(session.close)
+        # Answer at once: the scorer counts itself connected on it, not on the first push.
+        context.send_initial_metadata(())
         threading.Thread(
             target=self._read_acks,
             args=(session, request_iterator),
