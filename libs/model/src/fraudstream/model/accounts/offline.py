@@ -68,19 +68,15 @@ class _KeyedStream:
         return self._prefix[self.position + 1] - self._prefix[self.lower(window)]
 
     def distinct(self, window: int) -> np.ndarray:
+        # distinct = count - repeats, where event j repeats its counterparty for the events i
+        # from j on while their window still holds j's previous meeting p = previous_same[j]:
+        # window starts only grow, so that is i in [j, first i whose start passes p).
         lower = self.lower(window)
-        count = self.count(window)
-        result = np.zeros(self.keys.size, dtype=np.int64)
-        active = self.position
-        lag = 0
-        # Event j in the window counts when its counterparty was not met earlier in the window;
-        # the loop runs as many times as the largest window count (small but for busy accounts).
-        while active.size:
-            j = active - lag
-            result[active] += self.previous_same[j] < lower[active]
-            lag += 1
-            active = active[count[active] > lag]
-        return result
+        repeat = np.flatnonzero(self.previous_same >= lower)
+        ends = np.searchsorted(lower, self.previous_same[repeat], side="right")
+        size = self.keys.size + 1
+        change = np.bincount(repeat, minlength=size) - np.bincount(ends, minlength=size)
+        return self.count(window) - np.cumsum(change[:-1])
 
     def aggregate(self, feature: AccountFeature) -> np.ndarray:
         window = feature.window

@@ -17,11 +17,9 @@ from fraudstream.model.accounts.definition import (
     Key,
     to_cents,
 )
+from fraudstream.model.accounts.windows import AccountWindows, Event
 
 logger = logging.getLogger(__name__)
-
-# One remembered event of an account: (step, counterparty, amount in cents).
-Event = tuple[int, str, int]
 
 
 @dataclass
@@ -42,65 +40,54 @@ class _Role:
         self.columns = [i for i, f in enumerate(definition.features) if f.key == key]
         self.features = [definition.features[i] for i in self.columns]
         self.windows = sorted({f.window for f in self.features})
-        self.accounts: OrderedDict[str, deque[Event]] = OrderedDict()
+        self.distinct = [
+            any(f.aggregate == "distinct" and f.window == w for f in self.features)
+            for w in self.windows
+        ]
+        self.horizon = max(self.windows)
+        self.slots = [self.windows.index(f.window) for f in self.features]
+        self.accounts: OrderedDict[str, AccountWindows] = OrderedDict()
 
-    def observe(self, name: str, event: Event, horizon: int, out: np.ndarray) -> None:
-        """Add the event to its account and write this role's features into `out`."""
-        events = self.accounts.get(name)
-        if events is None:
-            events = self.accounts[name] = deque()
+    def observe(self, name: str, event: Event, row: list[float]) -> None:
+        """Add the event to its account and append this role's features to `row`."""
+        account = self.accounts.get(name)
+        if account is None:
+            account = self.accounts[name] = AccountWindows(len(self.windows))
         else:
             self.accounts.move_to_end(name)
-        step = event[0]
-        while events and events[0][0] < step - horizon:
-            events.popleft()
-        events.append(event)
-        stats = self._window_stats(events, step)
-        for column, feature in zip(self.columns, self.features, strict=True):
-            count, cents, distinct, previous = stats[feature.window]
-            if feature.aggregate == "count":
-                out[column] = count
-            elif feature.aggregate == "log_sum":
-                out[column] = math.log1p(cents / 100.0)
-            elif feature.aggregate == "distinct":
-                out[column] = distinct
+        account.add(event, self.windows, self.distinct, self.horizon)
+        step, _, cents = event
+        counts = [account.count(w) for w in range(len(self.windows))]
+        for feature, w in zip(self.features, self.slots, strict=True):
+            aggregate = feature.aggregate
+            count = counts[w]
+            if aggregate == "count":
+                row.append(count)
+            elif aggregate == "log_sum":
+                row.append(math.log1p(account.cents[w] / 100.0))
+            elif aggregate == "distinct":
+                row.append(len(account.counterparties[w]))
             elif count < 2:
-                out[column] = feature.sentinel
-            elif feature.aggregate == "since_last":
-                out[column] = step - previous
+                row.append(feature.sentinel)
+            elif aggregate == "since_last":
+                row.append(step - account.events[-2][0])
             else:
-                history = (cents - event[2]) / (count - 1)
-                out[column] = math.log1p(event[2] / 100.0) - math.log1p(history / 100.0)
+                history = (account.cents[w] - cents) / (count - 1)
+                row.append(math.log1p(cents / 100.0) - math.log1p(history / 100.0))
 
-    def _window_stats(self, events: deque[Event], step: int) -> dict[int, tuple[int, ...]]:
-        # One walk from the newest event back, closing the windows from the shortest:
-        # window -> (count, cents, distinct counterparties, step of the previous event).
-        stats: dict[int, tuple[int, ...]] = {}
-        count = cents = 0
-        counterparties: set[str] = set()
-        previous = events[-2][0] if len(events) > 1 else step
-        pending = iter(self.windows)
-        window = next(pending)
-        for event_step, counterparty, event_cents in reversed(events):
-            while event_step < step - window:
-                stats[window] = (count, cents, len(counterparties), previous)
-                window = next(pending, -1)
-                if window < 0:
-                    return stats
-            count += 1
-            cents += event_cents
-            counterparties.add(counterparty)
-        stats[window] = (count, cents, len(counterparties), previous)
-        for window in pending:
-            stats[window] = (count, cents, len(counterparties), previous)
-        return stats
+    def restore(self, saved: OrderedDict[str, deque[Event]]) -> None:
+        """Accounts from a snapshot's events, in the saved least-recently-seen order."""
+        self.accounts = OrderedDict(
+            (name, AccountWindows.from_events(events, self.windows, self.distinct))
+            for name, events in saved.items()
+        )
 
     def forget(self, clock: int, horizon: int, max_accounts: int, counters: StateCounters) -> None:
         """Drop accounts idle past the horizon, then the least recently seen over the cap."""
         accounts = self.accounts
         while accounts:
-            name, events = next(iter(accounts.items()))
-            if events[-1][0] >= clock - horizon:
+            name, account = next(iter(accounts.items()))
+            if account.last_step() >= clock - horizon:
                 break
             del accounts[name]
             counters.expired += 1
@@ -127,6 +114,10 @@ class AccountState:
         self.clock = 0
         self.counters = StateCounters()
         self._roles = {key: _Role(definition, key) for key in definition.used_keys}
+        self._horizon = definition.horizon
+        # Roles append their features in role order; this puts them back in definition order.
+        role_order = [c for role in self._roles.values() for c in role.columns]
+        self._columns = np.argsort(np.asarray(role_order, dtype=np.int64))
 
     def __len__(self) -> int:
         """Accounts held, over all keys."""
@@ -134,9 +125,8 @@ class AccountState:
 
     def update(self, step: int, name_orig: str, name_dest: str, amount: float) -> np.ndarray:
         """Add one event and return its account features (len(definition.features) floats)."""
-        out = np.empty(len(self.definition.features), dtype=np.float64)
-        self._observe(int(step), name_orig, name_dest, to_cents(float(amount)), out)
-        return out
+        row = self._observe(int(step), name_orig, name_dest, to_cents(float(amount)))
+        return np.asarray(row, dtype=np.float64)[self._columns]
 
     def update_batch(
         self,
@@ -148,29 +138,34 @@ class AccountState:
         """Add a micro-batch in its order; the (n, len(definition.features)) features."""
         steps = np.asarray(step, dtype=np.int64).tolist()
         cents = np.rint(np.asarray(amount, dtype=np.float64) * 100.0).astype(np.int64).tolist()
-        out = np.empty((len(steps), len(self.definition.features)), dtype=np.float64)
-        for i, (s, orig, dest, c) in enumerate(
-            zip(steps, name_orig, name_dest, cents, strict=True)
-        ):
-            self._observe(s, str(orig), str(dest), c, out[i])
-        return out
+        rows = [
+            self._observe(s, str(orig), str(dest), c)
+            for s, orig, dest, c in zip(steps, name_orig, name_dest, cents, strict=True)
+        ]
+        if not rows:
+            return np.empty((0, len(self.definition.features)), dtype=np.float64)
+        return np.asarray(rows, dtype=np.float64)[:, self._columns]
 
-    def _observe(self, step: int, orig: str, dest: str, cents: int, out: np.ndarray) -> None:
+    def _observe(self, step: int, orig: str, dest: str, cents: int) -> list[float]:
         counters = self.counters
         counters.events += 1
         if step < self.clock:
             counters.late_events += 1
         else:
             self.clock = step
-        horizon = self.definition.horizon
+        row: list[float] = []
         for key, role in self._roles.items():
             name, counterparty = (orig, dest) if key == "name_orig" else (dest, orig)
-            role.observe(name, (self.clock, counterparty, cents), horizon, out)
-            role.forget(self.clock, horizon, self.max_accounts, counters)
+            role.observe(name, (self.clock, counterparty, cents), row)
+            role.forget(self.clock, self._horizon, self.max_accounts, counters)
+        return row
 
     def snapshot(self) -> bytes:
         """The whole state as bytes (zlib-compressed JSON, no pickle): save it with the offsets."""
-        roles = {key: role.accounts for key, role in self._roles.items()}
+        roles = {
+            key: OrderedDict((name, account.events) for name, account in role.accounts.items())
+            for key, role in self._roles.items()
+        }
         return encode_state(
             self.definition.fingerprint(), self.max_accounts, self.clock, self.counters, roles
         )
@@ -183,5 +178,5 @@ class AccountState:
         state.clock = saved.clock
         state.counters = StateCounters(**saved.counters)
         for key, accounts in saved.roles.items():
-            state._roles[key].accounts = accounts
+            state._roles[key].restore(accounts)
         return state
