@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import zlib
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -16,7 +16,7 @@ MAGIC = b"fraudstream-accounts/1\n"
 MAX_INFLATED_BYTES = 4 << 30
 _COUNTER_FIELDS = ("events", "late_events", "expired", "evictions")
 
-Accounts = OrderedDict[str, deque[tuple[int, str, int]]]
+Accounts = OrderedDict[str, list[tuple[int, str, int]]]
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ def _role(columns: Any, key: str) -> Accounts:
     for name, size in zip(names, sizes, strict=True):
         stop = start + size
         columns = (steps[start:stop], counterparties[start:stop], cents[start:stop])
-        accounts[name] = deque(zip(*columns, strict=True))
+        accounts[name] = list(zip(*columns, strict=True))
         start = stop
     return accounts
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -44,7 +44,6 @@ class _Role:
             any(f.aggregate == "distinct" and f.window == w for f in self.features)
             for w in self.windows
         ]
-        self.horizon = max(self.windows)
         self.slots = [self.windows.index(f.window) for f in self.features]
         self.accounts: OrderedDict[str, AccountWindows] = OrderedDict()
 
@@ -52,10 +51,10 @@ class _Role:
         """Add the event to its account and append this role's features to `row`."""
         account = self.accounts.get(name)
         if account is None:
-            account = self.accounts[name] = AccountWindows(len(self.windows))
+            account = self.accounts[name] = AccountWindows(self.distinct)
         else:
             self.accounts.move_to_end(name)
-        account.add(event, self.windows, self.distinct, self.horizon)
+        account.add(event, self.windows)
         step, _, cents = event
         counts = [account.count(w) for w in range(len(self.windows))]
         for feature, w in zip(self.features, self.slots, strict=True):
@@ -66,7 +65,7 @@ class _Role:
             elif aggregate == "log_sum":
                 row.append(math.log1p(account.cents[w] / 100.0))
             elif aggregate == "distinct":
-                row.append(len(account.counterparties[w]))
+                row.append(account.distinct(w))
             elif count < 2:
                 row.append(feature.sentinel)
             elif aggregate == "since_last":
@@ -75,7 +74,7 @@ class _Role:
                 history = (account.cents[w] - cents) / (count - 1)
                 row.append(math.log1p(cents / 100.0) - math.log1p(history / 100.0))
 
-    def restore(self, saved: OrderedDict[str, deque[Event]]) -> None:
+    def restore(self, saved: OrderedDict[str, list[Event]]) -> None:
         """Accounts from a snapshot's events, in the saved least-recently-seen order."""
         self.accounts = OrderedDict(
             (name, AccountWindows.from_events(events, self.windows, self.distinct))
@@ -105,7 +104,7 @@ class AccountState:
     """
 
     def __init__(
-        self, definition: AccountDefinition = ACCOUNT_FEATURES, max_accounts: int = 1_000_000
+        self, definition: AccountDefinition = ACCOUNT_FEATURES, max_accounts: int = 500_000
     ):
         if max_accounts < 1:
             raise ValueError("max_accounts must be at least 1")
@@ -163,7 +162,7 @@ class AccountState:
     def snapshot(self) -> bytes:
         """The whole state as bytes (zlib-compressed JSON, no pickle): save it with the offsets."""
         roles = {
-            key: OrderedDict((name, account.events) for name, account in role.accounts.items())
+            key: OrderedDict((name, held.held_events()) for name, held in role.accounts.items())
             for key, role in self._roles.items()
         }
         return encode_state(
