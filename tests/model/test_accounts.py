@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import zlib
 from pathlib import Path
@@ -168,3 +169,16 @@ def test_extreme_amounts_stay_finite() -> None:
     offline = account_features_from_frame(frame)
     assert np.isfinite(offline).all()
     np.testing.assert_allclose(_embedded(frame), offline, rtol=0, atol=1e-9)
+
+
+def test_a_batch_leaves_the_cycle_collector_as_it_found_it() -> None:
+    state = AccountState()
+    assert gc.isenabled()
+    state.update_batch([1], ["A"], ["X"], [1.0])
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        state.update_batch([1], ["A"], ["X"], [1.0])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
