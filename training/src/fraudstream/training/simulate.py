@@ -17,6 +17,13 @@ from fraudstream.training.csvio import (
     write_paysim_header,
 )
 from fraudstream.training.fraud import FraudBlock, drift_fraud, takeover_fraud
+from fraudstream.training.patterns import (
+    PATTERN_COLUMN,
+    PATTERNS,
+    patterns_path,
+    plan_patterns,
+    write_side_file,
+)
 from fraudstream.training.progress import stderr_progress
 from fraudstream.training.sampling import account_names, from_quantiles, money
 
@@ -29,7 +36,8 @@ _DEBIT_TYPES = ("PAYMENT", "TRANSFER", "CASH_OUT", "DEBIT")
 
 @dataclass(frozen=True)
 class SimulationConfig:
-    """What to simulate: size, seed, and an optional new fraud pattern from a step on."""
+    """What to simulate: size, seed, an optional new fraud pattern from a step on, and
+    stateful patterns as (name, share of rows) pairs (none by default; see training.patterns)."""
 
     rows: int
     seed: int = 7
@@ -37,6 +45,7 @@ class SimulationConfig:
     drift_step: int | None = None
     drift_pattern: str = "structuring"
     chunk_rows: int = 500_000
+    patterns: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,7 @@ class SimulationSummary:
     frauds: int
     flagged: int
     steps: int
+    pattern_rows: int = 0
 
 
 def step_weights(steps: int = STEPS) -> np.ndarray:
@@ -152,6 +162,10 @@ def _plan(config: SimulationConfig, rng: np.random.Generator) -> tuple[np.ndarra
         drift_victims = rng.poisson(victims / 2 * span / config.steps) if span else 0
         drift_steps = rng.integers(config.drift_step, config.steps + 1, drift_victims)
         fraud = fraud.concat(drift_fraud(rng, config.drift_pattern, drift_steps))
+    if config.patterns:
+        # Their own generator: the plan of a run without patterns stays byte for byte the same.
+        pattern_rng = np.random.default_rng([config.seed, 0, 1])
+        fraud = fraud.concat(plan_patterns(pattern_rng, config.patterns, config.rows, config.steps))
     legit_rows = max(config.rows - len(fraud), 0)
     per_step = rng.multinomial(legit_rows, step_weights(config.steps))
     return per_step, fraud.truncate(config.rows)
@@ -163,11 +177,15 @@ def simulate(config: SimulationConfig, out: Path, quiet: bool = False) -> Simula
         raise ValueError(
             f"unknown drift pattern {config.drift_pattern!r}; use one of {DRIFT_PATTERNS}"
         )
+    unknown = sorted({name for name, _ in config.patterns} - set(PATTERNS))
+    if unknown:
+        raise ValueError(f"unknown patterns {unknown}; use some of {PATTERNS}")
     plan_rng = np.random.default_rng([config.seed, 0])
     per_step, fraud = _plan(config, plan_rng)
     fraud_by_step = fraud.frame.groupby("step", sort=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     written = 0
+    pattern_rows: list[pd.DataFrame] = []
     with (
         replaced_on_success(out) as partial,
         partial.open("wb") as sink,
@@ -189,15 +207,24 @@ def simulate(config: SimulationConfig, out: Path, quiet: bool = False) -> Simula
             chunk = pd.concat([*frauds, legit], ignore_index=True) if frauds else legit
             # Fraud rows lead their step, in chain order, as PaySim writes them.
             chunk = chunk.sort_values("step", kind="stable", ignore_index=True)
+            if PATTERN_COLUMN in chunk:
+                marked = chunk[chunk[PATTERN_COLUMN].notna()]
+                pattern_rows.append(marked.assign(row=marked.index + written))
             write_paysim_chunk(sink, chunk)
             written += len(chunk)
             progress.update(task, advance=len(chunk))
             start = stop
+    if config.patterns:
+        with replaced_on_success(patterns_path(out)) as side:
+            write_side_file(side, pattern_rows)
+    else:
+        patterns_path(out).unlink(missing_ok=True)  # a side file of an earlier run is not ours
     summary = SimulationSummary(
         rows=written,
         frauds=int(fraud.frame["isFraud"].sum()),
         flagged=int(fraud.frame["isFlaggedFraud"].sum()),
         steps=config.steps,
+        pattern_rows=sum(len(rows) for rows in pattern_rows),
     )
     logger.info("simulated %s", summary)
     return summary

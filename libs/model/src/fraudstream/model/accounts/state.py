@@ -1,0 +1,204 @@
+"""Account features event by event: bounded keyed state for the ingest bridge, saved as bytes."""
+
+from __future__ import annotations
+
+import gc
+import logging
+import math
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+
+from fraudstream.model.accounts.codec import decode_state, encode_state
+from fraudstream.model.accounts.definition import (
+    ACCOUNT_FEATURES,
+    AccountDefinition,
+    Key,
+    to_cents,
+)
+from fraudstream.model.accounts.windows import AccountWindows, Event
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class StateCounters:
+    """What the state dropped or adjusted since it began (carried through snapshots)."""
+
+    events: int = 0
+    late_events: int = 0  # arrived with a step below the clock; counted at the clock
+    expired: int = 0  # accounts idle longer than the horizon, dropped (no feature changes)
+    evictions: int = 0  # accounts dropped by the cap while still inside the horizon
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cycle collector for a batch.
+
+    The state makes no reference cycles, but it makes and drops many small containers (an
+    account, its lists and counters), and the full collections they trigger cost more than the
+    features (measured on 400k PaySim rows: 23 full collections, 13 s of 30 s; paused per batch: 3,
+    under 2 s). Reference counting still frees everything at once. The switch is process-wide
+    for the length of one batch.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+class _Role:
+    """The accounts of one key (origins or destinations), least recently seen first."""
+
+    def __init__(self, definition: AccountDefinition, key: Key):
+        self.key = key
+        self.columns = [i for i, f in enumerate(definition.features) if f.key == key]
+        self.features = [definition.features[i] for i in self.columns]
+        self.windows = sorted({f.window for f in self.features})
+        self.distinct = [
+            any(f.aggregate == "distinct" and f.window == w for f in self.features)
+            for w in self.windows
+        ]
+        self.slots = [self.windows.index(f.window) for f in self.features]
+        self.accounts: OrderedDict[str, AccountWindows] = OrderedDict()
+
+    def observe(self, name: str, event: Event, row: list[float]) -> None:
+        """Add the event to its account and append this role's features to `row`."""
+        account = self.accounts.get(name)
+        if account is None:
+            account = self.accounts[name] = AccountWindows(self.distinct)
+        else:
+            self.accounts.move_to_end(name)
+        account.add(event, self.windows)
+        step, _, cents = event
+        counts = [account.count(w) for w in range(len(self.windows))]
+        for feature, w in zip(self.features, self.slots, strict=True):
+            aggregate = feature.aggregate
+            count = counts[w]
+            if aggregate == "count":
+                row.append(count)
+            elif aggregate == "log_sum":
+                row.append(math.log1p(account.cents[w] / 100.0))
+            elif aggregate == "distinct":
+                row.append(account.distinct(w))
+            elif count < 2:
+                row.append(feature.sentinel)
+            elif aggregate == "since_last":
+                row.append(step - account.events[-2][0])
+            else:
+                history = (account.cents[w] - cents) / (count - 1)
+                row.append(math.log1p(cents / 100.0) - math.log1p(history / 100.0))
+
+    def restore(self, saved: OrderedDict[str, list[Event]]) -> None:
+        """Accounts from a snapshot's events, in the saved least-recently-seen order."""
+        self.accounts = OrderedDict(
+            (name, AccountWindows.from_events(events, self.windows, self.distinct))
+            for name, events in saved.items()
+        )
+
+    def forget(self, clock: int, horizon: int, max_accounts: int, counters: StateCounters) -> None:
+        """Drop accounts idle past the horizon, then the least recently seen over the cap."""
+        accounts = self.accounts
+        while accounts:
+            name, account = next(iter(accounts.items()))
+            if account.last_step() >= clock - horizon:
+                break
+            del accounts[name]
+            counters.expired += 1
+        while len(accounts) > max_accounts:
+            accounts.popitem(last=False)
+            counters.evictions += 1
+
+
+class AccountState:
+    """Per-account state of the stream seen so far; features of each new event in arrival order.
+
+    Memory is bounded: an account idle longer than the definition's horizon is dropped (it can no
+    longer change a feature), and at most `max_accounts` accounts are kept per key (the least
+    recently seen go first, counted in `counters.evictions`: an evicted account starts afresh).
+    """
+
+    def __init__(
+        self, definition: AccountDefinition = ACCOUNT_FEATURES, max_accounts: int = 500_000
+    ):
+        if max_accounts < 1:
+            raise ValueError("max_accounts must be at least 1")
+        self.definition = definition
+        self.max_accounts = max_accounts
+        self.clock = 0
+        self.counters = StateCounters()
+        self._roles = {key: _Role(definition, key) for key in definition.used_keys}
+        self._horizon = definition.horizon
+        # Roles append their features in role order; this puts them back in definition order.
+        role_order = [c for role in self._roles.values() for c in role.columns]
+        self._columns = np.argsort(np.asarray(role_order, dtype=np.int64))
+
+    def __len__(self) -> int:
+        """Accounts held, over all keys."""
+        return sum(len(role.accounts) for role in self._roles.values())
+
+    def update(self, step: int, name_orig: str, name_dest: str, amount: float) -> np.ndarray:
+        """Add one event and return its account features (len(definition.features) floats)."""
+        row = self._observe(int(step), name_orig, name_dest, to_cents(float(amount)))
+        return np.asarray(row, dtype=np.float64)[self._columns]
+
+    def update_batch(
+        self,
+        step: Sequence[int] | np.ndarray,
+        name_orig: Sequence[str],
+        name_dest: Sequence[str],
+        amount: Sequence[float] | np.ndarray,
+    ) -> np.ndarray:
+        """Add a micro-batch in its order; the (n, len(definition.features)) features."""
+        steps = np.asarray(step, dtype=np.int64).tolist()
+        cents = np.rint(np.asarray(amount, dtype=np.float64) * 100.0).astype(np.int64).tolist()
+        with _collector_paused():
+            rows = [
+                self._observe(s, str(orig), str(dest), c)
+                for s, orig, dest, c in zip(steps, name_orig, name_dest, cents, strict=True)
+            ]
+        if not rows:
+            return np.empty((0, len(self.definition.features)), dtype=np.float64)
+        return np.asarray(rows, dtype=np.float64)[:, self._columns]
+
+    def _observe(self, step: int, orig: str, dest: str, cents: int) -> list[float]:
+        counters = self.counters
+        counters.events += 1
+        if step < self.clock:
+            counters.late_events += 1
+        else:
+            self.clock = step
+        row: list[float] = []
+        for key, role in self._roles.items():
+            name, counterparty = (orig, dest) if key == "name_orig" else (dest, orig)
+            role.observe(name, (self.clock, counterparty, cents), row)
+            role.forget(self.clock, self._horizon, self.max_accounts, counters)
+        return row
+
+    def snapshot(self) -> bytes:
+        """The whole state as bytes (zlib-compressed JSON, no pickle): save it with the offsets."""
+        roles = {
+            key: OrderedDict((name, held.held_events()) for name, held in role.accounts.items())
+            for key, role in self._roles.items()
+        }
+        return encode_state(
+            self.definition.fingerprint(), self.max_accounts, self.clock, self.counters, roles
+        )
+
+    @classmethod
+    def restore(cls, blob: bytes, definition: AccountDefinition = ACCOUNT_FEATURES) -> AccountState:
+        """A state equal to the one `snapshot()` saved; ValueError for a foreign or broken blob."""
+        saved = decode_state(blob, definition.fingerprint(), definition.used_keys)
+        state = cls(definition, max_accounts=saved.max_accounts)
+        state.clock = saved.clock
+        state.counters = StateCounters(**saved.counters)
+        for key, accounts in saved.roles.items():
+            state._roles[key].restore(accounts)
+        return state
