@@ -7,9 +7,11 @@ import pytest
 
 from fraudstream.learner.guardrail import Judgement, MarginGuardrail
 from fraudstream.learner.window import PrequentialWindow
+from fraudstream.model.ensemble import Thresholds
 
 BATCH = 32
 REVIEW = 0.5
+SERVING = Thresholds(REVIEW, 0.9)
 
 
 def _window(fraud: list[int], champion: list[float], challenger: list[float]) -> PrequentialWindow:
@@ -40,7 +42,7 @@ def test_the_margin_guardrail_promotes_a_challenger_not_worse_than_the_champion(
     challenger, updates, promote, refused, reason
 ):
     guardrail = MarginGuardrail(margin=0.02, min_labels=6, min_frauds=2)
-    judgement = guardrail.judge(_window(FRAUD, GOOD, challenger), REVIEW, updates)
+    judgement = guardrail.judge(_window(FRAUD, GOOD, challenger), SERVING, updates)
     assert (judgement.promote, judgement.refused) == (promote, refused)
     assert judgement.reason.startswith(reason)
     assert (judgement.champion.pr_auc, judgement.champion.labels) == (1.0, 6)
@@ -48,7 +50,7 @@ def test_the_margin_guardrail_promotes_a_challenger_not_worse_than_the_champion(
 
 def test_the_margin_guardrail_waits_for_enough_evidence():
     guardrail = MarginGuardrail(margin=0.02, min_labels=7, min_frauds=2)
-    judgement = guardrail.judge(_window(FRAUD, GOOD, BAD), REVIEW, 1)
+    judgement = guardrail.judge(_window(FRAUD, GOOD, BAD), SERVING, 1)
     assert not judgement.promote and not judgement.refused
     assert judgement.reason == "window holds 6 labels and 2 frauds; needs 7 and 2"
 
@@ -60,10 +62,10 @@ class EveryThirdUpdate:
         self.asked: list[tuple[int, float, int]] = []
 
     def judge(
-        self, window: PrequentialWindow, review: float, updates_since_promotion: int
+        self, window: PrequentialWindow, serving: Thresholds, updates_since_promotion: int
     ) -> Judgement:
-        self.asked.append((len(window), review, updates_since_promotion))
-        champion, challenger = window.metrics(review, since_promotion=True)
+        self.asked.append((len(window), serving.review, updates_since_promotion))
+        champion, challenger = window.metrics(serving.review, since_promotion=True)
         promote = updates_since_promotion == 3
         return Judgement(promote, False, f"{updates_since_promotion} updates", champion, challenger)
 

@@ -65,8 +65,15 @@ class RunningLearner:
 
 @pytest.fixture
 def learner(model_bundle: Path, tmp_path: Path) -> Iterator[RunningLearner]:
+    # An all-alert label stream: the margin guardrail promotes on it (the evidence rule waits
+    # for audits); these tests are about how promotions and rollbacks reach scorers.
     settings = LearnerSettings(
-        port=0, models=model_bundle, data_dir=tmp_path / "var", feedback_addr="", batch_size=BATCH
+        port=0,
+        models=model_bundle,
+        data_dir=tmp_path / "var",
+        feedback_addr="",
+        batch_size=BATCH,
+        promotion_rule="margin",
     )
     deps = open_deps(settings, LearnerMetrics())
     service = build_server(settings, deps)
