@@ -19,6 +19,7 @@ from fraudstream.learner.rollback import (
     RollbackRecord,
     RollbackWatch,
     next_check,
+    outgoing_precision_low,
     restored_model,
     rollback_target,
     watch_after_promotion,
@@ -97,6 +98,10 @@ class ChampionChanges:
         linear = self._challenger.linear()
         now = self._clock()
         previous = state.champion_version
+        # Measured before the window hands the champion's record to the challenger.
+        previous_low = outgoing_precision_low(
+            judgement.evidence, self._window.sample(self.serving_thresholds), self._rollback_rule
+        )
         snapshot = self._snapshot_of(
             linear,
             judgement.thresholds or self.serving_thresholds,
@@ -111,7 +116,7 @@ class ChampionChanges:
         state.last_promotion_time = now
         state.served_label_time = state.learned_label_time
         state.rollback_watch = watch_after_promotion(
-            previous, judgement.evidence, self._rollback_rule.min_labels
+            previous, previous_low, self._rollback_rule.min_labels
         )
         champion, challenger = judgement.champion, judgement.challenger
         logger.info(

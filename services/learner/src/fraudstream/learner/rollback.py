@@ -8,7 +8,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from fraudstream.common.errors import FailedPrecondition, InvalidArgument, NotFound
-from fraudstream.learner.intervals import Interval, PairedEvidence
+from fraudstream.learner.evidence import LabeledSample
+from fraudstream.learner.intervals import Interval, PairedEvidence, model_intervals
+from fraudstream.learner.promotion import RollbackRule
 from fraudstream.learner.store import LearnerState, SnapshotStore, StateError
 from fraudstream.model.ensemble import Thresholds
 from fraudstream.model.linear import LinearModel
@@ -148,12 +150,28 @@ def restored_model(
 
 
 def watch_after_promotion(
-    previous_version: int, evidence: PairedEvidence | None, every: int
+    previous_version: int, previous_precision_low: float, every: int
 ) -> dict[str, Any] | None:
-    """The rollback watch a promotion starts (None: it rests on no precision bound)."""
-    if evidence is None or not math.isfinite(evidence.champion_precision.low):
+    """The rollback watch a promotion starts (None: no precision bound to compare with)."""
+    if not math.isfinite(previous_precision_low):
         return None
-    return asdict(RollbackWatch(previous_version, evidence.champion_precision.low, every))
+    return asdict(RollbackWatch(previous_version, previous_precision_low, every))
+
+
+def outgoing_precision_low(
+    evidence: PairedEvidence | None, sample: LabeledSample, rule: RollbackRule
+) -> float:
+    """The outgoing champion's lower precision bound: from the promotion's evidence, or (for a
+    guardrail that computed none) measured on `sample`, the labels it was judged on."""
+    if evidence is not None:
+        return evidence.champion_precision.low
+    if not len(sample):
+        return math.nan
+    flagged = sample.champion_risk >= sample.review
+    precision, _ = model_intervals(
+        sample.fraud, flagged, sample.ipw, rule.confidence, rule.resamples, rule.seed
+    )
+    return precision.low
 
 
 def next_check(watch: RollbackWatch, labels: int, every: int) -> int:
