@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from fraudstream.cli.replay.transactions import transactions_of
@@ -195,6 +196,15 @@ class Traffic:
     alerted: np.ndarray
     audited: np.ndarray
     ensemble: Ensemble
+    frame: pd.DataFrame
+
+    def transactions(self, rows: np.ndarray, prefix: str = "tr") -> list:
+        """The rows as Transactions (event ids `<prefix>-<row>`), e.g. to score on a scorer."""
+        rows = np.asarray(rows)
+        found = list(transactions_of(self.frame.iloc[rows].reset_index(drop=True), prefix, 0))
+        for transaction, row in zip(found, rows, strict=True):
+            transaction.event_id = f"{prefix}-{row}"
+        return found
 
     def labels(
         self, rows: np.ndarray, flip: float = 0.0, seed: int = 0, first_position: int = 1
@@ -227,4 +237,4 @@ def traffic(model_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Tra
     rng = np.random.default_rng(TRAFFIC_SEED)
     audited = ~alerted & (rng.random(alerted.size) < AUDIT_RATE)
     fraud = frame["isFraud"].to_numpy() == 1
-    return Traffic(features, fraud, scored.risk, alerted, audited, ensemble)
+    return Traffic(features, fraud, scored.risk, alerted, audited, ensemble, frame)

@@ -77,6 +77,7 @@ class ChampionChanges:
         sample = self._window.sample(self.serving_thresholds, since_promotion=True)
         judgement = self._rollback_rule.judge(sample, -math.inf, watch.previous_precision_low)
         state.last_judgement = f"rollback check: {judgement.reason}"
+        logger.info("rollback check of v%d: %s", state.champion_version, judgement.reason)
         if not judgement.rollback:
             return None
         logger.warning(
@@ -121,7 +122,7 @@ class ChampionChanges:
         champion, challenger = judgement.champion, judgement.challenger
         logger.info(
             "promoted snapshot v%d (labels up to %d): PR-AUC %.4f vs champion %.4f, "
-            "recall %.4f vs %.4f on %d labels",
+            "recall %.4f vs %.4f on %d labels; %s",
             snapshot.version,
             state.learned_position,
             challenger.pr_auc,
@@ -129,6 +130,7 @@ class ChampionChanges:
             challenger.recall,
             champion.recall,
             challenger.labels,
+            judgement.reason,
             extra={"version": snapshot.version, "label_position": state.learned_position},
         )
         return snapshot

@@ -25,7 +25,8 @@ class EvidenceGuardrail:
     the champion's serving thresholds, each label weighted by trust / selection probability.
     A challenger that passes is given thresholds matching the champion's alert rate on that
     traffic (unless the labels show the champion missed fraud) and must pass again at its
-    rate-matched review threshold: it is promoted only as it will serve.
+    rate-matched review threshold: it is promoted only as it will serve. A challenger that
+    judges every labeled event as the champion does has shown nothing to gain and waits.
 
     The rule is asked once per `judge_every` new labels, not after every chunk: each look
     is one more chance for noise to pass a non-inferiority test.
@@ -56,9 +57,23 @@ class EvidenceGuardrail:
         at_serving = self.rule.judge(sample)
         if not at_serving.promote:
             return answer(False, at_serving.refused, at_serving.reason, at_serving.evidence)
-        assert at_serving.evidence is not None  # a promotion always rests on evidence
+        evidence = at_serving.evidence
+        assert evidence is not None  # a promotion always rests on evidence
+        precision_gain = evidence.precision_difference.estimate
+        recall_gain = evidence.recall_difference.estimate
+        if not (precision_gain > 0.0 or recall_gain > 0.0):
+            # Not worse only because it judged the labeled events alike: nothing shown to gain,
+            # while its flags on the traffic nobody labeled are unseen. Wait for labels that
+            # tell the two apart.
+            return answer(
+                False,
+                False,
+                f"no gain shown on {evidence.labels} labels (IPW precision {precision_gain:+.4f}, "
+                f"recall {recall_gain:+.4f}): nothing to promote for",
+                evidence,
+            )
         choice = calibration.thresholds_after_promotion(
-            at_serving.evidence,
+            evidence,
             sample.champion_risk,
             sample.challenger_risk,
             calibration.Thresholds(serving.review, serving.block),
@@ -72,14 +87,14 @@ class EvidenceGuardrail:
                     False,
                     at_matched.refused,
                     f"at its rate-matched review {thresholds.review:.4f}: {at_matched.reason}",
-                    evidence=at_serving.evidence,
+                    evidence,
                 )
         return answer(
             True,
             False,
             f"{at_serving.reason}; {choice.reason}",
-            thresholds=thresholds,
-            evidence=at_serving.evidence,
+            evidence,
+            thresholds,
         )
 
 

@@ -116,7 +116,9 @@ class PrequentialWindow:
             weight=np.asarray(weight, dtype=np.float64),
             champion_risk=champion,
             challenger_risk=challenger,
-            label_time=np.full(n, np.nan),
+            # Label times are not kept: callers select by position (since_promotion), so
+            # every label counts as arrived at time 0 for LabeledSample.since.
+            label_time=np.zeros(n),
             review=np.full(n, serving.review),
             block=np.full(n, serving.block),
         )
