@@ -10,6 +10,7 @@ import numpy as np
 from fraudstream.learner.challenger import ChallengerWeights
 from fraudstream.learner.store import LearnerState, SnapshotStore
 from fraudstream.model.linear import LinearModel
+from fraudstream.v1 import alert_pb2
 
 BATCH = 32
 # The seeded fault must still be there when it is judged: learn slowly.
@@ -142,3 +143,24 @@ def test_the_same_challenger_promoted_by_the_margin_rule_is_rolled_back_automati
     assert served >= _alert_precision(
         bundle.classifier, bundle.thresholds.review, traffic, held_out
     )
+
+
+def test_each_label_carries_its_selection_probability_or_falls_back_by_kind(make_learner, traffic):
+    rows = (
+        np.flatnonzero(traffic.alerted)[:2].tolist() + np.flatnonzero(traffic.audited)[:2].tolist()
+    )
+    examples = traffic.labels(np.sort(np.asarray(rows)))
+    # Entries written before the field existed carry 0: alerts fall back to 1, audits to
+    # the configured audit rate.
+    for example in examples[::2]:
+        example.selection_probability = 0.0
+    reader = make_learner().reader
+    batch = reader.read(examples)
+    expected = [
+        (0.002 if e.kind == alert_pb2.ALERT_KIND_AUDIT else 1.0)
+        if e.selection_probability == 0
+        else e.selection_probability
+        for e in examples
+    ]
+    assert batch.propensity.tolist() == expected
+    assert batch.audit.tolist() == [e.kind == alert_pb2.ALERT_KIND_AUDIT for e in examples]
