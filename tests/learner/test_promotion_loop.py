@@ -164,3 +164,24 @@ def test_each_label_carries_its_selection_probability_or_falls_back_by_kind(make
     ]
     assert batch.propensity.tolist() == expected
     assert batch.audit.tolist() == [e.kind == alert_pb2.ALERT_KIND_AUDIT for e in examples]
+
+
+def test_the_evidence_compares_the_ensembles_risks_with_the_classifier_swapped(
+    make_learner, traffic, tmp_path
+):
+    """The risks judged are the whole ensemble's as a scorer serves it: the bundle's for the
+    champion, and the bundle's ensemble with the challenger's classifier for the challenger."""
+    rows = np.flatnonzero(traffic.alerted | traffic.audited)[:96]
+    examples = traffic.labels(rows)
+    under = make_learner(tmp_path / "s", batch_size=BATCH)
+    under.feed(examples[:64])  # the challenger has learned from two chunks
+    challenger = under.learner._challenger.linear()
+    under.feed(examples[64:])  # scored by that challenger, then learned from
+    sample = under.learner._window.sample(under.learner.serving_thresholds)
+    features = traffic.features[rows[64:]]
+    champion_risk = traffic.ensemble.score(features).risk
+    challenger_risk = traffic.ensemble.with_classifier(challenger).score(features).risk
+    # Relative tolerance only: most risks are tiny, and they are what audits weigh.
+    assert np.allclose(sample.champion_risk[-32:], champion_risk, rtol=1e-9, atol=0)
+    assert np.allclose(sample.challenger_risk[-32:], challenger_risk, rtol=1e-9, atol=0)
+    assert not np.allclose(champion_risk, challenger_risk, rtol=1e-6, atol=0)

@@ -141,17 +141,20 @@ class Learner(ChampionChanges):
                 self._resume()
                 raise
             position, served_label_time = state.label_position, state.served_label_time
+            # A rollback's content reflects older labels: it has no label-to-served latency.
+            rollback = RollbackRecord.of(state.last_rollback)
+            if (
+                snapshot is not None
+                and rollback is not None
+                and rollback.version == snapshot.version
+            ):
+                served_label_time = None
             done = Tally.of(state).since(before)
         count_batch(self._metrics, batch, done)
         self.publish_gauges()
-        # Only the newest snapshot of a batch is announced: scorers need the latest only. A
-        # rollback's content reflects older labels: it has no label-to-served latency.
+        # Only the newest snapshot of a batch is announced: scorers need the latest only.
         if snapshot is not None and self._on_promotion is not None:
-            rolled_back = snapshot.version == self._state.champion_version and bool(
-                self._state.last_rollback
-                and self._state.last_rollback["version"] == snapshot.version
-            )
-            self._on_promotion(snapshot, None if rolled_back else served_label_time)
+            self._on_promotion(snapshot, served_label_time)
         return position
 
     def _learn(self, batch: LabelBatch) -> model_pb2.ModelSnapshot | None:
