@@ -13,10 +13,12 @@ from click.testing import CliRunner
 from fraudstream.cli.main import cli
 from fraudstream.common.errors import FailedPrecondition, InvalidArgument
 from fraudstream.common.grpc_server import GrpcService
+from fraudstream.learner.fleet import ScorerRegistry
 from fraudstream.learner.metrics import LearnerMetrics
 from fraudstream.learner.server import LearnerDeps, build_server, open_deps
 from fraudstream.learner.settings import LearnerSettings
 from fraudstream.model.snapshot import check_snapshot, snapshot_checksum
+from fraudstream.v1.model_pb2 import ModelSnapshot
 
 BATCH = 32
 
@@ -113,3 +115,11 @@ def test_the_rollback_command_talks_to_the_learner_and_prints_the_result(
     assert to_bundle.exit_code == 0, to_bundle.output
     assert f"now serving v{current + 2} (the model of v0; reason: drill)" in to_bundle.output
     assert deps.registry.current is not None and deps.registry.current.version == current + 2
+
+
+def test_the_registry_keeps_the_newest_snapshot_whatever_order_they_are_announced_in():
+    """A rollback (RPC thread) and a promotion (label thread) may announce out of order."""
+    registry = ScorerRegistry(LearnerMetrics(), "b1", "a" * 64)
+    registry.publish(ModelSnapshot(version=3))
+    registry.publish(ModelSnapshot(version=2))
+    assert registry.current is not None and registry.current.version == 3
