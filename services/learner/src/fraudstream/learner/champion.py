@@ -62,9 +62,9 @@ class ChampionChanges:
         return self.baseline.thresholds if snapshot is None else thresholds_from_snapshot(snapshot)
 
     def _watch(self) -> model_pb2.ModelSnapshot | None:
-        """After a promotion made on evidence, once per rollback_min_labels new labels: roll
-        back if the promoted model's IPW precision fell below the previous champion's lower
-        bound. Returns the rollback's snapshot, if it rolled back."""
+        """After a promotion, once per rollback_min_labels new labels: roll back if the
+        promoted model's IPW precision fell below the previous champion's lower bound.
+        Returns the rollback's snapshot, if it rolled back."""
         state = self._state
         watch = RollbackWatch.of(state.rollback_watch)
         if watch is None or state.labels_since_promotion < watch.next_check:
@@ -193,6 +193,8 @@ class ChampionChanges:
         self._store.save_snapshot(snapshot)
         self._snapshot = snapshot
         state.champion_version = snapshot.version
-        state.served_versions.append(snapshot.version)
+        # Only versions whose snapshot file is still kept can be restored.
+        kept = self._store.keep_snapshots
+        state.served_versions = [*state.served_versions, snapshot.version][-kept:]
         state.labels_since_promotion = 0
         return snapshot
