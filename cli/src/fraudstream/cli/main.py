@@ -19,6 +19,7 @@ _BUILTIN_COMMANDS: dict[str, str] = {
     "demo": "fraudstream.cli.demo:demo",
     "experiment": "fraudstream.cli.experiment:experiment",
     "kafka": "fraudstream.cli.kafka:kafka",
+    "model": "fraudstream.cli.model:model",
     "readiness": "fraudstream.cli.readiness:readiness",
     "replay": "fraudstream.cli.replay:replay_command",
     "review": "fraudstream.cli.review:review",

@@ -163,6 +163,7 @@ def labeled_example(label: Label) -> alert_pb2.LabeledExample:
         label_time=_timestamp(label.label_time),
         score=alert.score,
         transaction=alert.transaction,
+        selection_probability=alert.selection_probability,
     )
     if alert.score.HasField("features"):
         example.features.CopyFrom(alert.score.features)

@@ -97,8 +97,17 @@ class ScorerRegistry:
         return self._current
 
     def publish(self, snapshot: ModelSnapshot, newest_label_time: float | None = None) -> None:
-        """Make `snapshot` current and queue it for every compatible connected scorer."""
+        """Make `snapshot` current and queue it for every compatible connected scorer.
+
+        An older version than the current one is ignored: a rollback (Rollback RPC thread) and
+        a promotion (label thread) may be announced in either order once both are saved.
+        """
         with self._lock:
+            if self._current is not None and snapshot.version <= self._current.version:
+                logger.debug(
+                    "snapshot v%d is not newer than v%d", snapshot.version, self._current.version
+                )
+                return
             self._current = snapshot
             if newest_label_time is not None:
                 self._label_times[snapshot.version] = newest_label_time

@@ -97,7 +97,10 @@ def open_deps(settings: LearnerSettings, metrics: LearnerMetrics) -> LearnerDeps
         registry.publish(snapshot)
     learner.publish_gauges()
     reader = ExampleReader(
-        baseline.classifier.input_names, baseline.feature_schema_hash, baseline.bundle_version
+        baseline.classifier.input_names,
+        baseline.feature_schema_hash,
+        baseline.bundle_version,
+        settings.audit_sample_rate,
     )
     return LearnerDeps(metrics=metrics, learner=learner, registry=registry, reader=reader)
 

@@ -49,6 +49,13 @@ class LearnerServiceServicer(learner_service_pb2_grpc.LearnerServiceServicer):
     ) -> pb.GetLearnerStatusResponse:
         return convert.status_response(self._learner.status(), self._registry.scorers())
 
+    def Rollback(
+        self, request: pb.RollbackRequest, context: grpc.ServicerContext
+    ) -> pb.RollbackResponse:
+        to_version, reason = convert.rollback_of(request)
+        record = self._learner.rollback(to_version, reason)
+        return pb.RollbackResponse(rollback=convert.rollback_record(record))
+
     def _read_acks(self, session: ScorerSession, requests: Iterator[pb.SyncModelsRequest]) -> None:
         try:
             for request in requests:
