@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,6 +80,7 @@ class ChaosRun:
 
     def execute(self) -> dict[str, Any]:
         """Everything the report needs, with every process stopped when it returns."""
+        shutil.rmtree(self.config.run_dir, ignore_errors=True)  # each run starts from nothing
         with Stack(self.config.run_dir) as stack:
             pipeline = Pipeline(self.config, stack)
             with self.steps.step("start Kafka and the four services") as timer:

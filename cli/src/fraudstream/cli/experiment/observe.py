@@ -34,6 +34,8 @@ def _consumer(bootstrap: str) -> Consumer:
             "group.id": f"fraudstream-chaos-{uuid.uuid4().hex[:8]}",
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
+            # Through logging, not stderr: a killed broker would fill the progress lines.
+            "logger": logging.getLogger("fraudstream.cli.librdkafka"),
         }
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 import uuid
 from pathlib import Path
@@ -83,6 +84,7 @@ def soak(
     )
     warmup = min(60.0, seconds / 5)
     samples = []
+    shutil.rmtree(config.run_dir, ignore_errors=True)  # each run starts from nothing
     with Stack(config.run_dir) as stack:
         pipeline = Pipeline(config, stack)
         with steps.step("start Kafka and the four services") as timer:
