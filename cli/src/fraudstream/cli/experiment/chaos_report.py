@@ -16,34 +16,54 @@ from fraudstream.cli.experiment.pipeline import BROKER
 JSON_FILE = "chaos_report.json"
 PNG_FILE = "chaos_report.png"
 RECOVERY_TARGET_SECONDS = 5.0
+STOP_SECONDS = 1.0  # no new score for this long counts as scoring stopped
+_AFTER_SECONDS = 5.0  # how far past serving again a stop is still looked for
 
 
 def _round(value: float | None, digits: int = 2) -> float | None:
     return None if value is None else round(float(value), digits)
 
 
-def _fault(record: Any, first_s: np.ndarray, versions: list[str | None], began: float) -> dict:
-    """Recovery of one fault from the first-copy timestamps, sorted, in seconds."""
-    after = np.searchsorted(first_s, record.resume_from, side="left")
-    recovered_at = float(first_s[after]) if after < first_s.size else None
-    window_end = recovered_at if recovered_at is not None else record.serving_at
-    inside = first_s[(first_s >= record.killed_at) & (first_s <= window_end)]
-    edges = np.concatenate(([record.killed_at], inside, [window_end]))
-    found = {
+def _fault(
+    record: Any, next_kill: float, first_s: np.ndarray, versions: list[str | None], began: float
+) -> dict[str, Any]:
+    """Recovery of one fault from the first-copy timestamps (sorted, in seconds).
+
+    A score stamped after the restart can be a straggler of a batch already in flight, and
+    a bridge can stall a little after a kill (its window of unacked alerts fills up), so
+    recovery is the end of the last pause of at least STOP_SECONDS from the kill until shortly
+    after both the process served again and a score stamped after its restart came; none
+    such: 0 (scoring never stopped).
+    """
+    after = int(np.searchsorted(first_s, record.resume_from, side="left"))
+    first_after = float(first_s[after]) if after < first_s.size else None
+    window_end = min(next_kill, max(first_after or 0.0, record.serving_at) + _AFTER_SECONDS)
+    edges = np.concatenate(
+        ([record.killed_at], first_s[(first_s > record.killed_at) & (first_s <= window_end)])
+    )
+    gaps = np.diff(edges)
+    stopped = gaps >= STOP_SECONDS
+    recovery = float(edges[1:][stopped][-1] - record.killed_at) if stopped.any() else 0.0
+    found: dict[str, Any] = {
         "kind": record.kind,
         "pid_killed": record.pid,
         "killed_at_s": _round(record.killed_at - began),
         "relaunched_at_s": _round(record.relaunched_at - began),
         "serving_at_s": _round(record.serving_at - began),
         "restart_to_serving_s": _round(record.restart_to_serving),
-        "recovery_s": _round(recovered_at - record.killed_at) if recovered_at else None,
-        "longest_scoring_gap_s": _round(float(np.diff(edges).max()) if edges.size > 1 else 0.0),
+        "scoring_stopped": bool(stopped.any()),
+        "recovery_s": _round(recovery) if first_after is not None else None,
+        "first_score_after_restart_s": _round(first_after - record.killed_at)
+        if first_after is not None
+        else None,
+        "longest_scoring_gap_s": _round(float(gaps.max()) if gaps.size else None),
     }
     if record.served_after:
         found["scorer_after_restart"] = record.served_after
-    if recovered_at is not None:
+    if first_after is not None:
+        resumed = int(np.searchsorted(first_s, record.killed_at + recovery, side="left"))
         found["model_versions_right_after"] = dict(
-            Counter(v or "?" for v in versions[after : after + 200])
+            Counter(v or "?" for v in versions[resumed : resumed + 200])
         )
     return found
 
@@ -77,7 +97,11 @@ def analyse(outcome: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]
     rows_in_time = np.flatnonzero(seen)[order]
     first_s = times[order]
     in_time = [versions[i] for i in rows_in_time]
-    faults = [_fault(r, first_s, in_time, began) for r in outcome["faults"]]
+    kills = [*(r.killed_at for r in outcome["faults"][1:]), float("inf")]
+    faults = [
+        _fault(r, next_kill, first_s, in_time, began)
+        for r, next_kill in zip(outcome["faults"], kills, strict=False)
+    ]
 
     stored: Counter[str] = outcome["stored_alerts"]
     alert_copies: Counter[str] = outcome["alert_copies"]
