@@ -155,6 +155,7 @@ def write(report: dict[str, Any], out: Path) -> tuple[Path, Path]:
     fds.set_xlabel("seconds (dotted: end of warm-up)")
     minutes = report["latency"]["by_minute"]
     p99.bar([m["minute"] for m in minutes], [m["p99_s"] or 0 for m in minutes], color="tab:red")
+    p99.set_xticks([m["minute"] for m in minutes])
     p99.set_xlabel("minute")
     p99.set_ylabel("p99 event latency (s)")
     s = report["settings"]
