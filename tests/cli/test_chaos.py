@@ -93,7 +93,7 @@ def test_killing_the_scorer_and_the_bridge_mid_replay_loses_nothing(
     reports = tmp_path / "reports"
     began = time.monotonic()
     # 500 tx/s for 20 s: the replay still runs when the bridge is killed, after the scorer's
-    # recovery. The bridge's restart waits for the group to drop the killed member (~45 s).
+    # recovery (about 10 s on a busy machine).
     result = subprocess.run(
         [
             *_CLI,
