@@ -26,7 +26,9 @@ def run(job_file: Path) -> None:
     config = Configuration()
     for key, value in job["config"].items():
         config.set_string(key, str(value))
-    settings = EnvironmentSettings.new_instance().in_streaming_mode().with_configuration(config).build()
+    settings = (
+        EnvironmentSettings.new_instance().in_streaming_mode().with_configuration(config).build()
+    )
     tables = TableEnvironment.create(settings)
     *setup, insert = job["statements"]
     for statement in setup:

@@ -100,7 +100,7 @@ def source_ddl(topics: KafkaTopics) -> str:
 
 
 def sink_ddl(topics: KafkaTopics) -> str:
-    """`transactions.enriched`: key event_id; value {transaction: {...}, account_features: {...}}."""
+    """`transactions.enriched`: key event_id; value {transaction, account_features}."""
     row = ", ".join(f"`{name}` {kind}" for name, kind in TRANSACTION_COLUMNS)
     options = {
         "connector": "kafka",
@@ -142,7 +142,7 @@ def _base_view() -> str:
     )
 
 
-def _double(expression: str) -> str:
+def _double(expression: str | int) -> str:
     return f"CAST({expression} AS DOUBLE)"
 
 
