@@ -108,6 +108,8 @@ class LocalFlinkJob:
             "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
             "state.backend.type": "hashmap",
             "pipeline.auto-watermark-interval": "50 ms",
+            # Chained operators pass rows on without copying them (none keeps a reference).
+            "pipeline.object-reuse": "true",
             "taskmanager.numberOfTaskSlots": str(self.config.parallelism),
         }
         if restore is not None:
