@@ -88,6 +88,7 @@ def flink_session(
             rest_port=free_port(),
             parallelism=PARTITIONS,
             checkpoint_interval_s=2.0,
+            metrics_port=free_port(),
         ),
         runtime,
     )

@@ -153,6 +153,7 @@ def test_features_match_known_answers_and_survive_a_restart(
     before = _with_flush(hand_stream["before_restart"], "a")
     after = _with_flush(hand_stream["after_restart"], "b")
     expected = oracle([*before, *after], specs)
+    _check_offline_path([*before, *after], specs, expected)
     run = f"hand{uuid.uuid4().hex[:6]}"
     first, second = _transactions(before, 0, run), _transactions(after, len(before), run)
     consumer = Consumer(
@@ -189,6 +190,21 @@ def test_features_match_known_answers_and_survive_a_restart(
         print(f"restart from {restored.name} took {restart_seconds:.1f} s")
     finally:
         consumer.close()
+
+
+def _check_offline_path(
+    events: Sequence[Sequence[Any]], specs: Sequence[Any], expected: Sequence[dict[str, float]]
+) -> None:
+    """Where libs/model's offline path exists, it gives the values the Flink job is held to."""
+    try:
+        from fraudstream.model.accounts import compute_account_features
+    except ImportError:
+        return
+    steps, origs, dests, amounts = (list(column) for column in zip(*events, strict=False))
+    offline = compute_account_features(steps, origs, dests, amounts)
+    for row, want in zip(offline, expected, strict=True):
+        for column, spec in enumerate(specs):
+            assert row[column] == pytest.approx(want[spec.name], abs=TOLERANCE, rel=0)
 
 
 def test_offline_path_agrees_with_the_oracle(hand_stream: dict[str, Any]) -> None:

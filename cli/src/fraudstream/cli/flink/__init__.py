@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from fraudstream.cli.flink.job import (
+    DEFAULT_METRICS_PORT,
     DEFAULT_REST_PORT,
     FlinkJobConfig,
     FlinkJobError,
@@ -115,6 +116,13 @@ def flink() -> None:
     show_default=True,
     help="Seconds between checkpoints (what a restart re-reads at most).",
 )
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=DEFAULT_METRICS_PORT,
+    show_default=True,
+    help="Port of Flink's Prometheus reporter (/metrics); 0 turns it off.",
+)
 @click.option("--timeout", type=click.FloatRange(5), default=180.0, show_default=True)
 def start(
     bootstrap: str,
@@ -122,6 +130,7 @@ def start(
     rest_port: int,
     parallelism: int | None,
     checkpoint_interval: float,
+    metrics_port: int,
     timeout: float,
 ) -> None:
     """Start the job in the background, resuming from its newest checkpoint.
@@ -142,6 +151,7 @@ def start(
             rest_port=rest_port,
             parallelism=parallelism or partitions,
             checkpoint_interval_s=checkpoint_interval,
+            metrics_port=metrics_port,
         )
         job = LocalFlinkJob(config)
         if (pid := job.pid()) is not None:
@@ -159,6 +169,8 @@ def start(
     )
     console.print(f"  {TRANSACTIONS} -> {TRANSACTIONS_ENRICHED} on {bootstrap}", highlight=False)
     console.print(f"  web UI {job.rest.url}    logs: {job.log_file}", highlight=False)
+    if metrics_port:
+        console.print(f"  metrics http://127.0.0.1:{metrics_port}/metrics", highlight=False)
 
 
 @flink.command()

@@ -23,7 +23,9 @@ from fraudstream.cli.ports import port_is_free
 logger = logging.getLogger(__name__)
 
 DEFAULT_REST_PORT = 8081
+DEFAULT_METRICS_PORT = 9249
 _RUNNER_MARK = b"runner.py"
+PROMETHEUS_REPORTER = "org.apache.flink.metrics.prometheus.PrometheusReporterFactory"
 
 
 class FlinkJobError(RuntimeError):
@@ -44,6 +46,8 @@ class FlinkJobConfig:
     rest_port: int = DEFAULT_REST_PORT
     parallelism: int = 1
     checkpoint_interval_s: float = 10.0
+    # Flink's Prometheus reporter (the plugin ships in the apache-flink wheel); 0 turns it off.
+    metrics_port: int = DEFAULT_METRICS_PORT
 
 
 class LocalFlinkJob:
@@ -112,6 +116,9 @@ class LocalFlinkJob:
             "pipeline.object-reuse": "true",
             "taskmanager.numberOfTaskSlots": str(self.config.parallelism),
         }
+        if self.config.metrics_port:
+            config["metrics.reporter.prom.factory.class"] = PROMETHEUS_REPORTER
+            config["metrics.reporter.prom.port"] = str(self.config.metrics_port)
         if restore is not None:
             config["execution.state-recovery.path"] = restore.as_uri()
         return config
@@ -136,6 +143,11 @@ class LocalFlinkJob:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         self.job_file.write_text(json.dumps(job, indent=2) + "\n", encoding="utf-8")
         env = {**os.environ, "FLINK_LOG_DIR": str(self.log_file.parent)}
+        reporter = self.runtime.prometheus_jar()
+        if self.config.metrics_port and reporter is not None:
+            # A MiniCluster loads no plugins/ folder; PyFlink's launcher puts HADOOP_CLASSPATH on
+            # the JVM's classpath, where the reporter factory is found like any service.
+            env["HADOOP_CLASSPATH"] = str(reporter)
         with self.log_file.open("ab") as log:
             self._process = subprocess.Popen(
                 [str(self.runtime.python), str(self.runtime.runner), str(self.job_file)],

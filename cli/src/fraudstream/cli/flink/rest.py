@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -90,17 +91,16 @@ class FlinkRest:
         return None
 
     def throughput(self, job_id: str) -> JobThroughput:
-        """Records read by the sources and written by the sinks, totals and per second."""
+        """Records out of the source tasks and into the sink tasks: totals and per second."""
         vertices = self.get(f"/jobs/{job_id}").get("vertices", [])
         sources = [v for v in vertices if str(v.get("name", "")).startswith("Source")]
-        sinks = [v for v in vertices if "Sink" in str(v.get("name", ""))]
-        read = sum(int(v.get("metrics", {}).get("write-records", 0)) for v in sources)
-        written = sum(int(v.get("metrics", {}).get("read-records", 0)) for v in sinks)
+        # The sink is chained behind the last aggregate: its task's input is the job's output.
+        sinks = [v for v in vertices if re.search(r"Sink|Writer", str(v.get("name", "")))]
         return JobThroughput(
-            records_read=read,
-            records_written=written,
-            in_per_second=self._rate(job_id, sources, "numRecordsOutPerSecond"),
-            out_per_second=self._rate(job_id, sinks, "numRecordsInPerSecond"),
+            records_read=int(self._sum(job_id, sources, "numRecordsOut")),
+            records_written=int(self._sum(job_id, sinks, "numRecordsIn")),
+            in_per_second=self._sum(job_id, sources, "numRecordsOutPerSecond"),
+            out_per_second=self._sum(job_id, sinks, "numRecordsInPerSecond"),
         )
 
     def checkpoints(self, job_id: str) -> CheckpointSummary:
@@ -115,7 +115,7 @@ class FlinkRest:
             latest_id=latest.get("id"),
         )
 
-    def _rate(self, job_id: str, vertices: list[dict[str, Any]], metric: str) -> float:
+    def _sum(self, job_id: str, vertices: list[dict[str, Any]], metric: str) -> float:
         total = 0.0
         for vertex in vertices:
             path = f"/jobs/{job_id}/vertices/{vertex['id']}/subtasks/metrics?get={metric}&agg=sum"

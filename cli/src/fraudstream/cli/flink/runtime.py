@@ -82,6 +82,11 @@ class FlinkRuntime:
         """The venv's interpreter."""
         return self.venv / "bin" / "python"
 
+    def prometheus_jar(self) -> Path | None:
+        """Flink's Prometheus reporter, shipped in the wheel's plugins/ (None before install)."""
+        jars = self.venv.glob("lib/python3*/site-packages/pyflink/plugins/metrics-prometheus/*.jar")
+        return next(iter(sorted(jars)), None)
+
     @property
     def connector_version(self) -> str:
         """`connector.version` of flink/pom.xml, e.g. 5.0.0-2.2 (suffix: the Flink line)."""
