@@ -16,6 +16,7 @@ from fraudstream.cli.flink.runtime import FlinkRuntime
 from fraudstream.cli.flink.sql import KafkaTopics
 from fraudstream.cli.kafka.admin import ensure_topics
 from fraudstream.cli.ports import free_port
+from fraudstream.model.accounts import ACCOUNT_FEATURES, AccountFeature
 
 logger = logging.getLogger(__name__)
 
@@ -25,30 +26,10 @@ _START_TIMEOUT = 240.0
 PARTITIONS = 2
 
 
-@dataclass(frozen=True)
-class Spec:
-    """An account feature spec of the local list (the shape of fraudstream.model.accounts)."""
-
-    name: str
-    key: str
-    aggregate: str
-    window: int
-
-
-def local_specs() -> tuple[Spec, ...]:
-    """The spec list of testdata/specs.json."""
-    features = json.loads((TESTDATA / "specs.json").read_text())["features"]
-    return tuple(Spec(**feature) for feature in features)
-
-
 @pytest.fixture(scope="session")
-def account_specs() -> Sequence[Spec]:
-    """libs/model's account feature specs when they exist, else the local copy."""
-    try:
-        from fraudstream.model.accounts import ACCOUNT_FEATURES
-    except ImportError:
-        return local_specs()
-    return tuple(ACCOUNT_FEATURES.features)
+def account_specs() -> Sequence[AccountFeature]:
+    """The one definition of the account features (libs/model), which the job's SQL follows."""
+    return ACCOUNT_FEATURES.features
 
 
 @pytest.fixture(scope="session")
@@ -63,12 +44,14 @@ class FlinkSession:
 
     job: LocalFlinkJob
     topics: KafkaTopics
-    specs: Sequence[Spec]
+    specs: Sequence[AccountFeature]
 
 
 @pytest.fixture(scope="session")
 def flink_session(
-    kafka_bootstrap: str, account_specs: Sequence[Spec], tmp_path_factory: pytest.TempPathFactory
+    kafka_bootstrap: str,
+    account_specs: Sequence[AccountFeature],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[FlinkSession]:
     """The account-feature job on the session broker, on topics of its own (started once)."""
     runtime = FlinkRuntime.locate()

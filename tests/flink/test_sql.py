@@ -10,6 +10,7 @@ import pytest
 
 from fraudstream.cli.flink.runtime import FlinkRuntime
 from fraudstream.cli.flink.sql import MAX_WINDOW, KafkaTopics, feature_views, job_statements
+from fraudstream.model.accounts import ACCOUNT_FEATURES
 
 TOPICS = KafkaTopics(bootstrap="localhost:9092")
 
@@ -53,6 +54,11 @@ def test_every_spec_is_one_column_and_one_map_entry_in_spec_order() -> None:
     assert re.findall(r"'(\w+)', `a_\1`", insert) == [s.name for s in SPECS]
     for spec in SPECS:
         assert sum(f"AS `a_{spec.name}`" in s for s in statements) == 1
+
+
+def test_the_account_feature_definition_generates_the_job() -> None:
+    statements = job_statements(ACCOUNT_FEATURES.features, TOPICS)
+    assert re.findall(r"'(\w+)', `a_\1`", statements[-1]) == list(ACCOUNT_FEATURES.names)
 
 
 def test_topics_and_json_values_are_configured() -> None:
