@@ -80,9 +80,10 @@ def source_ddl(topics: KafkaTopics) -> str:
         "topic": topics.source,
         "properties.bootstrap.servers": topics.bootstrap,
         "properties.group.id": topics.group_id,
-        # On a first start read the topic from its beginning; after that the checkpoint's offsets.
-        "scan.startup.mode": "group-offsets",
-        "properties.auto.offset.reset": "earliest",
+        # Without a checkpoint the state is empty, so the topic is read from its beginning;
+        # a start from a checkpoint takes the checkpoint's offsets instead. The group's
+        # committed offsets only show the job's lag to Kafka tools.
+        "scan.startup.mode": "earliest-offset",
         "value.format": "json",
         "value.json.ignore-parse-errors": "true",
         "value.json.fail-on-missing-field": "false",
