@@ -123,6 +123,13 @@ def flink() -> None:
     show_default=True,
     help="Port of Flink's Prometheus reporter (/metrics); 0 turns it off.",
 )
+@click.option(
+    "--buffer-timeout",
+    type=click.IntRange(0, 1000),
+    default=100,
+    show_default=True,
+    help="Milliseconds a network buffer may wait at each shuffle (latency against CPU).",
+)
 @click.option("--timeout", type=click.FloatRange(5), default=180.0, show_default=True)
 def start(
     bootstrap: str,
@@ -131,6 +138,7 @@ def start(
     parallelism: int | None,
     checkpoint_interval: float,
     metrics_port: int,
+    buffer_timeout: int,
     timeout: float,
 ) -> None:
     """Start the job in the background, resuming from its newest checkpoint.
@@ -152,6 +160,7 @@ def start(
             parallelism=parallelism or partitions,
             checkpoint_interval_s=checkpoint_interval,
             metrics_port=metrics_port,
+            buffer_timeout_ms=buffer_timeout,
         )
         job = LocalFlinkJob(config)
         if (pid := job.pid()) is not None:
