@@ -18,6 +18,7 @@ _BUILTIN_COMMANDS: dict[str, str] = {
     "certs": "fraudstream.cli.certs:certs",
     "demo": "fraudstream.cli.demo:demo",
     "experiment": "fraudstream.cli.experiment:experiment",
+    "flink": "fraudstream.cli.flink:flink",
     "kafka": "fraudstream.cli.kafka:kafka",
     "model": "fraudstream.cli.model:model",
     "readiness": "fraudstream.cli.readiness:readiness",
