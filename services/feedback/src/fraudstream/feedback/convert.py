@@ -26,7 +26,7 @@ from fraudstream.feedback.limits import (
     check_text,
     short,
 )
-from fraudstream.feedback.session import CaseSkipped, ReviewAction, StartReview, VerdictGiven
+from fraudstream.feedback.review_session import CaseSkipped, ReviewAction, StartReview, VerdictGiven
 from fraudstream.v1 import alert_pb2, feedback_service_pb2
 
 _KIND = {
