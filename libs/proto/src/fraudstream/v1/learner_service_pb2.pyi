@@ -30,6 +30,7 @@ class SyncHello(_message.Message):
     SNAPSHOT_VERSION_FIELD_NUMBER: _builtins.int
     FEATURE_SCHEMA_HASH_FIELD_NUMBER: _builtins.int
     BUNDLE_VERSION_FIELD_NUMBER: _builtins.int
+    SNAPSHOT_CHECKSUM_FIELD_NUMBER: _builtins.int
     scorer_id: _builtins.str
     """scorer_id names the scorer instance (stable across reconnects)."""
     snapshot_version: _builtins.int
@@ -38,6 +39,11 @@ class SyncHello(_message.Message):
     """feature_schema_hash is the scorer's feature schema."""
     bundle_version: _builtins.str
     """bundle_version is the scorer's bundle."""
+    snapshot_checksum: _builtins.str
+    """snapshot_checksum is the checksum of the snapshot the scorer serves (empty: the bundle's
+    own model). With snapshot_version it tells the learner whether the scorer serves its
+    champion; if not, the champion is pushed first, marked replaces_served.
+    """
     def __init__(
         self,
         *,
@@ -45,10 +51,11 @@ class SyncHello(_message.Message):
         snapshot_version: _builtins.int = ...,
         feature_schema_hash: _builtins.str = ...,
         bundle_version: _builtins.str = ...,
+        snapshot_checksum: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bundle_version", b"bundle_version", "feature_schema_hash", b"feature_schema_hash", "scorer_id", b"scorer_id", "snapshot_version", b"snapshot_version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bundle_version", b"bundle_version", "feature_schema_hash", b"feature_schema_hash", "scorer_id", b"scorer_id", "snapshot_checksum", b"snapshot_checksum", "snapshot_version", b"snapshot_version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -118,11 +125,20 @@ Global___SyncModelsRequest: _TypeAlias = SyncModelsRequest  # noqa: Y015
 
 @_typing.final
 class SyncModelsResponse(_message.Message):
-    """SyncModelsResponse pushes one snapshot, newer than any the scorer was sent."""
+    """SyncModelsResponse pushes one snapshot, newer than any the scorer was sent; except the
+    first of a stream when its hello named a snapshot other than the learner's champion: then
+    the champion comes first, marked replaces_served.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
     SNAPSHOT_FIELD_NUMBER: _builtins.int
+    REPLACES_SERVED_FIELD_NUMBER: _builtins.int
+    replaces_served: _builtins.bool
+    """replaces_served is set on the champion answering a hello that named another snapshot:
+    the scorer serves it even if its version is not newer (the learner is authoritative on
+    its stream, so a version it never made cannot stick). Only the first push may set it.
+    """
     @_builtins.property
     def snapshot(self) -> _model_pb2.ModelSnapshot:
         """snapshot is the snapshot to apply."""
@@ -131,10 +147,11 @@ class SyncModelsResponse(_message.Message):
         self,
         *,
         snapshot: _model_pb2.ModelSnapshot | None = ...,
+        replaces_served: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["snapshot", b"snapshot"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["snapshot", b"snapshot"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["replaces_served", b"replaces_served", "snapshot", b"snapshot"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

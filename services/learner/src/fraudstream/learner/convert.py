@@ -26,6 +26,7 @@ def hello_of(request: learner_service_pb2.SyncModelsRequest | None) -> ScorerHel
         snapshot_version=hello.snapshot_version,
         feature_schema_hash=hello.feature_schema_hash,
         bundle_version=hello.bundle_version,
+        snapshot_checksum=hello.snapshot_checksum,
     )
 
 

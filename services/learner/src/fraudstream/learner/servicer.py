@@ -39,8 +39,10 @@ class LearnerServiceServicer(learner_service_pb2_grpc.LearnerServiceServicer):
             daemon=True,
         ).start()
         try:
-            for snapshot in session.snapshots():
-                yield pb.SyncModelsResponse(snapshot=snapshot)
+            for push in session.pushes():
+                yield pb.SyncModelsResponse(
+                    snapshot=push.snapshot, replaces_served=push.replaces_served
+                )
         finally:
             self._registry.disconnect(session)
 

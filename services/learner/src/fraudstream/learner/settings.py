@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from fraudstream.common import names
-from fraudstream.common.settings import ServiceSettings
+from fraudstream.common.settings import CommaList, ServiceSettings
 
 
 class LearnerSettings(ServiceSettings):
@@ -31,6 +31,11 @@ class LearnerSettings(ServiceSettings):
         None,
         description="Ed25519 private key (PEM) that signs promoted snapshots "
         "(`fraudstream certs` writes model-signing.key).",
+    )
+    model_verify_keys: CommaList = Field(
+        default_factory=list,
+        description="Ed25519 public keys (PEM paths, comma-separated) trusted to sign the "
+        "bundle; set: an unsigned or mis-signed bundle is refused.",
     )
     feedback_addr: str = Field(
         names.FEEDBACK_ADDR,
