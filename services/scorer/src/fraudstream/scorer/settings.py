@@ -33,3 +33,9 @@ class ScorerSettings(ServiceSettings):
     max_batch_size: int = Field(
         4096, ge=1, description="Largest batch StreamScores and Score accept."
     )
+    psi_window: int = Field(
+        10_000,
+        ge=10,
+        description="Transactions per window of the risk PSI: the first window is the "
+        "reference, the most recent one is compared with it.",
+    )
