@@ -20,12 +20,13 @@ from fraudstream.learner.store import LearnerState, SnapshotStore
 from fraudstream.learner.window import PrequentialWindow, snapshot_metrics
 from fraudstream.model.linear import LinearModel
 from fraudstream.model.signing import Signer
-from fraudstream.model.snapshot import linear_from_snapshot, snapshot_of
+from fraudstream.model.snapshot import linear_from_snapshot, seal, snapshot_of
 from fraudstream.v1 import model_pb2
 
 logger = logging.getLogger(__name__)
 
 OnPromotion = Callable[[model_pb2.ModelSnapshot, float | None], None]
+OnBatch = Callable[[LabelBatch], None]
 
 
 class Learner:
@@ -88,6 +89,30 @@ class Learner:
     def set_on_promotion(self, on_promotion: OnPromotion | None) -> None:
         self._on_promotion = on_promotion
 
+    # Called after each applied batch, outside the lock (set_on_batch).
+    _on_batch: OnBatch | None = None
+
+    def set_on_batch(self, on_batch: OnBatch | None) -> None:
+        self._on_batch = on_batch
+
+    def challenger_snapshot(self) -> tuple[model_pb2.ModelSnapshot, int]:
+        """The challenger as it is now, as a sealed (and signed) snapshot of role CHALLENGER,
+        and the update count it reflects. Its version is the one it would be promoted as."""
+        with self._lock:
+            state = self._state
+            snapshot = snapshot_of(
+                self._challenger.linear(),
+                self.baseline.thresholds,
+                version=state.champion_version + 1,
+                bundle_version=self.baseline.bundle_version,
+                feature_schema_hash=self.baseline.feature_schema_hash,
+                label_position=state.learned_position,
+                created_time=self._clock(),
+            )
+            updates = state.updates
+        snapshot.role = model_pb2.SNAPSHOT_ROLE_CHALLENGER
+        return seal(snapshot, self.signer), updates
+
     def status(self) -> LearnerStatus:
         with self._lock:
             champion, challenger = self._window.metrics(self.baseline.thresholds.review)
@@ -120,6 +145,8 @@ class Learner:
         # Only the newest promotion of a batch is announced: scorers need the latest only.
         if snapshot is not None and self._on_promotion is not None:
             self._on_promotion(snapshot, served_label_time)
+        if self._on_batch is not None:  # shadow challenger and label drift (learner/shadow.py)
+            self._on_batch(batch)
         return position
 
     def _learn(self, batch: LabelBatch) -> model_pb2.ModelSnapshot | None:

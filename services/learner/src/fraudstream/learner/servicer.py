@@ -13,6 +13,7 @@ from fraudstream.learner.fleet import ScorerRegistry, ScorerSession
 from fraudstream.learner.learner import Learner
 from fraudstream.v1 import learner_service_pb2 as pb
 from fraudstream.v1 import learner_service_pb2_grpc
+from fraudstream.v1.model_pb2 import SNAPSHOT_ROLE_CHALLENGER
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +41,10 @@ class LearnerServiceServicer(learner_service_pb2_grpc.LearnerServiceServicer):
         ).start()
         try:
             for snapshot in session.snapshots():
-                yield pb.SyncModelsResponse(snapshot=snapshot)
+                if snapshot.role == SNAPSHOT_ROLE_CHALLENGER:  # scored in the shadow only
+                    yield pb.SyncModelsResponse(challenger=snapshot)
+                else:
+                    yield pb.SyncModelsResponse(snapshot=snapshot)
         finally:
             self._registry.disconnect(session)
 
@@ -54,7 +58,10 @@ class LearnerServiceServicer(learner_service_pb2_grpc.LearnerServiceServicer):
             for request in requests:
                 if request.WhichOneof("action") == "ack":
                     ack = request.ack
-                    self._registry.ack(session, ack.version, ack.applied, ack.reason)
+                    if ack.role == SNAPSHOT_ROLE_CHALLENGER:
+                        self._registry.ack_challenger(session, ack.version, ack.applied, ack.reason)
+                    else:
+                        self._registry.ack(session, ack.version, ack.applied, ack.reason)
                 else:
                     logger.warning(
                         "scorer %s sent a second hello; ignored", session.hello.scorer_id
