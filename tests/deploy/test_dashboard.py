@@ -54,6 +54,10 @@ ACTIVE = {
     ("Prequential PR-AUC", "{{model}}"),
     ("Model version per scorer", "scorer {{instance}}"),
     ("Label to served p99", "p99"),
+    ("Alert rate: champion vs challenger", "{{model}}"),
+    ("Champion risk distribution", "{{le}}"),
+    ("Risk PSI per scorer", "scorer {{instance}}"),
+    ("Challenger in the shadow", "challenger version {{instance}}"),
 }
 
 
@@ -148,6 +152,8 @@ def test_every_dashboard_panel_has_data(
     scorer = start_service(
         "scorer",
         *("--models", str(model_bundle), "--learner-addr", learner.address),
+        # A PSI window the run fills more than twice (reference, then recent windows).
+        *("--psi-window", "500"),
         env=env,
         wait=False,
     )
@@ -202,6 +208,8 @@ def test_every_dashboard_panel_has_data(
 
     assert _scalar(prometheus, "sum(stream_events_in_total)") >= rows
     assert _scalar(prometheus, 'count(up{job=~"ingest|scorer|feedback|learner"} == 1)') == 4
+    # The challenger was scored in the shadow, beside the champion, on the same transactions.
+    assert _scalar(prometheus, 'sum(scorer_model_decisions_total{model="challenger"})') > 0
 
     dashboard = json.loads(DASHBOARD.read_text())
     checked: list[str] = []
