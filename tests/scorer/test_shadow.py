@@ -211,9 +211,13 @@ def test_a_challenger_is_checked_like_a_snapshot(served):
     other_bundle.bundle_version = "other"
     with pytest.raises(SnapshotRejected, match="bundle"):
         holder.apply_challenger(seal(other_bundle))
-    holder.apply_challenger(challenger_snapshot(served, 1, 20))
+    held = holder.apply_challenger(challenger_snapshot(served, 1, 20))
+    # The same challenger again (a reconnect): still held, no rejection.
+    assert holder.apply_challenger(challenger_snapshot(served, 1, 20)) is held
     with pytest.raises(SnapshotRejected, match="not newer"):
-        holder.apply_challenger(challenger_snapshot(served, 1, 20))
+        holder.apply_challenger(challenger_snapshot(served, 1, 20, shift=1.0))
+    with pytest.raises(SnapshotRejected, match="not newer"):
+        holder.apply_challenger(challenger_snapshot(served, 1, 19))
     assert holder.apply_challenger(challenger_snapshot(served, 1, 30)).label_position == 30
     assert holder.current is not None and holder.current.snapshot_version == 0
 
@@ -241,8 +245,9 @@ def test_sync_routes_challengers_to_the_shadow_and_never_serves_them(served):
     [request] = sync._on_response(learner_service_pb2.SyncModelsResponse(snapshot=snapshot))
     assert not request.ack.applied and "challenger" in request.ack.reason
     assert holder.current.snapshot_version == 0
-    [request] = sync._on_response(learner_service_pb2.SyncModelsResponse(challenger=snapshot))
-    assert not request.ack.applied
+    older = challenger_snapshot(served, label_position=5)
+    [request] = sync._on_response(learner_service_pb2.SyncModelsResponse(challenger=older))
+    assert not request.ack.applied and "not newer" in request.ack.reason
     assert (
         metrics.registry.get_sample_value(
             "scorer_challenger_snapshots_total", {"result": "rejected"}
@@ -316,3 +321,21 @@ def test_shadow_cost_on_stream_scores_throughput(scorer, batch_in):
     # throughput figures are logged, not asserted: on two shared cores the rounds of either
     # kind vary by 2x, far more than the shadow pass costs.
     assert shadow_share < 0.1
+
+
+def test_a_scorer_that_checks_signatures_takes_only_signed_challengers(served, tmp_path):
+    from fraudstream.model.signing import Signer, Verifier, make_signing_key
+
+    private, public = make_signing_key(tmp_path)
+    holder = ModelHolder(served, verifier=Verifier.from_files([public]))
+    with pytest.raises(SnapshotRejected):
+        holder.apply_challenger(challenger_snapshot(served))  # unsigned
+    signed = challenger_snapshot(served)
+    seal(signed, Signer.from_file(private))
+    assert holder.apply_challenger(signed).snapshot_version == 1
+    # The role is signed: the same snapshot re-labelled as a champion no longer verifies.
+    relabelled = model_pb2.ModelSnapshot()
+    relabelled.CopyFrom(signed)
+    relabelled.role = model_pb2.SNAPSHOT_ROLE_CHAMPION
+    with pytest.raises(SnapshotRejected, match="checksum"):
+        holder.apply_snapshot(relabelled)

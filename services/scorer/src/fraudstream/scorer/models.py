@@ -52,6 +52,7 @@ class ShadowModel:
     bundle_version: str
     snapshot_version: int
     label_position: int
+    checksum: str = ""
 
     @property
     def model_version(self) -> str:
@@ -173,6 +174,8 @@ class ModelHolder:
                 verifier=self.verifier,
             )
             held = self._challenger
+            if held is not None and held.checksum == snapshot.checksum:
+                return held  # sent again after a reconnect: already held
             if held is not None and (snapshot.version, snapshot.label_position) <= (
                 held.snapshot_version,
                 held.label_position,
@@ -187,6 +190,7 @@ class ModelHolder:
                 bundle_version=snapshot.bundle_version,
                 snapshot_version=snapshot.version,
                 label_position=snapshot.label_position,
+                checksum=snapshot.checksum,
             )
             self._challenger = challenger
             return challenger
