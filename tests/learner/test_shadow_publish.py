@@ -73,7 +73,7 @@ def test_a_drop_in_alert_precision_is_a_drift_event(deps, drift_stream):
     # Labels on transactions the champion flags, at a precision of 0.9 then 0.2.
     inputs = np.concatenate([deps.reader.read(b).inputs for b in drift_stream.batches(32)])
     risk = risk_from_logit(learner.champion.logit(inputs))
-    flagged = inputs[risk >= learner.baseline.thresholds.review]
+    flagged = inputs[risk >= learner.serving_thresholds.review]
     assert len(flagged) >= 20
     rng = np.random.default_rng(3)
     position = 0

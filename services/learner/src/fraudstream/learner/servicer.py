@@ -40,11 +40,13 @@ class LearnerServiceServicer(learner_service_pb2_grpc.LearnerServiceServicer):
             daemon=True,
         ).start()
         try:
-            for snapshot in session.snapshots():
-                if snapshot.role == SNAPSHOT_ROLE_CHALLENGER:  # scored in the shadow only
-                    yield pb.SyncModelsResponse(challenger=snapshot)
+            for push in session.pushes():
+                if push.snapshot.role == SNAPSHOT_ROLE_CHALLENGER:  # scored in the shadow only
+                    yield pb.SyncModelsResponse(challenger=push.snapshot)
                 else:
-                    yield pb.SyncModelsResponse(snapshot=snapshot)
+                    yield pb.SyncModelsResponse(
+                        snapshot=push.snapshot, replaces_served=push.replaces_served
+                    )
         finally:
             self._registry.disconnect(session)
 
@@ -52,6 +54,13 @@ class LearnerServiceServicer(learner_service_pb2_grpc.LearnerServiceServicer):
         self, request: pb.GetLearnerStatusRequest, context: grpc.ServicerContext
     ) -> pb.GetLearnerStatusResponse:
         return convert.status_response(self._learner.status(), self._registry.scorers())
+
+    def Rollback(
+        self, request: pb.RollbackRequest, context: grpc.ServicerContext
+    ) -> pb.RollbackResponse:
+        to_version, reason = convert.rollback_of(request)
+        record = self._learner.rollback(to_version, reason)
+        return pb.RollbackResponse(rollback=convert.rollback_record(record))
 
     def _read_acks(self, session: ScorerSession, requests: Iterator[pb.SyncModelsRequest]) -> None:
         try:

@@ -60,7 +60,7 @@ class ShadowPublisher:
     def _watch_precision(self, batch: LabelBatch) -> None:
         learner = self._learner
         risk = risk_from_logit(learner.champion.logit(batch.inputs))
-        flagged = risk >= learner.baseline.thresholds.review
+        flagged = risk >= learner.serving_thresholds.review
         outcomes = np.asarray(batch.fraud, dtype=np.float64)[flagged]
         changes = self._detector.update_many(outcomes)
         if changes:

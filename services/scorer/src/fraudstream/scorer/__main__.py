@@ -10,9 +10,10 @@ import threading
 from fraudstream.common.logs import setup_logging
 from fraudstream.common.runner import run_until_signalled, start_metrics_server
 from fraudstream.common.settings import parse_settings
+from fraudstream.scorer.applied import AppliedSnapshots
 from fraudstream.scorer.loader import load_until_ready
 from fraudstream.scorer.metrics import ScorerMetrics
-from fraudstream.scorer.models import ModelHolder
+from fraudstream.scorer.models import ModelHolder, model_verifier
 from fraudstream.scorer.server import ScorerDeps, build_server
 from fraudstream.scorer.settings import ScorerSettings
 from fraudstream.scorer.sync import SnapshotSync
@@ -26,15 +27,18 @@ def main(argv: list[str] | None = None) -> int:
         ScorerSettings, sys.argv[1:] if argv is None else argv, "fraudstream serve scorer"
     )
     setup_logging(settings.log_level, settings.log_format, service="scorer")
-    deps = ScorerDeps(metrics=ScorerMetrics(), holder=ModelHolder())
+    verifier = model_verifier(settings.model_verify_keys)
+    deps = ScorerDeps(metrics=ScorerMetrics(), holder=ModelHolder(verifier=verifier))
     service = build_server(settings, deps)
+    scorer_id = settings.scorer_id or f"{socket.gethostname()}:{service.port}"
+    deps.holder.applied = AppliedSnapshots.of_scorer(settings.data_dir, scorer_id)
     metrics_port = start_metrics_server(settings.host, settings.metrics_port, deps.metrics.registry)
     logger.info("metrics on %s:%d/metrics", settings.host, metrics_port)
     stop = threading.Event()
     sync = (
         SnapshotSync(
             settings.learner_addr,
-            settings.scorer_id or f"{socket.gethostname()}:{service.port}",
+            scorer_id,
             deps.holder,
             deps.metrics,
         )
