@@ -46,6 +46,8 @@ def test_a_challenger_is_published_every_n_updates(deps, drift_stream):
 
 def test_a_challenger_is_refused_as_a_champion_by_the_registry(deps):
     snapshot, _updates = deps.learner.challenger_snapshot()
+    assert snapshot is not None
+    assert deps.learner.challenger_snapshot(after=1) == (None, 0)
     deps.registry.publish_challenger(snapshot)
     champion = model_pb2.ModelSnapshot()
     champion.CopyFrom(snapshot)

@@ -100,12 +100,14 @@ class Learner(ChampionChanges):
     def set_on_batch(self, on_batch: OnBatch | None) -> None:
         self._on_batch = on_batch
 
-    def challenger_snapshot(self) -> tuple[model_pb2.ModelSnapshot, int]:
-        """The challenger as it is now, as a sealed (and signed) snapshot of role CHALLENGER,
-        and the update count it reflects. Its version is the one it would be promoted as; its
-        thresholds are the champion's, so the two alert rates compare the classifiers alone."""
+    def challenger_snapshot(self, after: int = 0) -> tuple[model_pb2.ModelSnapshot | None, int]:
+        """The challenger as a sealed (and signed) snapshot of role CHALLENGER, or None before
+        `after` updates, and the update count. Its version is the one it would be promoted as;
+        its thresholds are the champion's, so the alert rates compare the classifiers alone."""
         with self._lock:
             state = self._state
+            if state.updates < after:
+                return None, state.updates
             snapshot = snapshot_of(
                 self._challenger.linear(),
                 self.serving_thresholds,

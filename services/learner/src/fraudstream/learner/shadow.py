@@ -45,8 +45,9 @@ class ShadowPublisher:
         self._watch_precision(batch)
         if self._every <= 0:
             return
-        snapshot, updates = self._learner.challenger_snapshot()
-        if self._published_at is not None and updates - self._published_at < self._every:
+        due = 0 if self._published_at is None else self._published_at + self._every
+        snapshot, updates = self._learner.challenger_snapshot(after=due)
+        if snapshot is None:
             return
         self._published_at = updates
         self._registry.publish_challenger(snapshot)
