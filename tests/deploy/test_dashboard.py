@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer
+
+from fraudstream.v1 import score_pb2
 
 pytestmark = pytest.mark.integration
 
@@ -54,6 +56,10 @@ ACTIVE = {
     ("Prequential PR-AUC", "{{model}}"),
     ("Model version per scorer", "scorer {{instance}}"),
     ("Label to served p99", "p99"),
+    ("Alert rate: champion vs challenger", "{{model}}"),
+    ("Champion risk distribution", "{{le}}"),
+    ("Risk PSI per scorer", "scorer {{instance}}"),
+    ("Challenger in the shadow", "challenger version {{instance}}"),
 }
 
 
@@ -92,6 +98,33 @@ def _send_dead_letters(bootstrap: str, topic: str) -> None:
     for value in (b"\x08\x96\x01garbage\xff\xff", b"", b'{"amount": }'):
         producer.produce(topic, value, b"dlq-test")
     producer.flush(10)
+
+
+def _scored_with_challenger(bootstrap: str, topic: str) -> tuple[int, int]:
+    """(Scores read from `topic`, those that carry a challenger's shadow score)."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"shadow-check-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.subscribe([topic])
+    read = shadowed = 0
+    idle_until = time.monotonic() + 10
+    try:
+        while time.monotonic() < idle_until:
+            for message in consumer.consume(500, timeout=1):
+                if message.error():
+                    continue
+                score = score_pb2.Score.FromString(message.value())
+                read += 1
+                shadowed += bool(score.challenger_version)
+                idle_until = time.monotonic() + 3
+    finally:
+        consumer.close()
+    return read, shadowed
 
 
 def _background(stack: ExitStack, command: list[str], log: Path) -> subprocess.Popen[bytes]:
@@ -141,13 +174,18 @@ def test_every_dashboard_panel_has_data(
         "learner",
         *("--models", str(model_bundle), "--feedback-addr", feedback.address),
         *("--batch-size", "8", "--min-window-labels", "20", "--min-window-frauds", "2"),
-        *("--promotion-margin", "1.0", "--feedback-retry-seconds", "0.1"),
+        # The margin rule with lowered minimums: a promotion within the run (the evidence
+        # rule, the default, waits for 200 labels and a shown gain).
+        *("--promotion-rule", "margin", "--promotion-margin", "1.0"),
+        *("--feedback-retry-seconds", "0.1"),
         env=env,
         wait=False,
     )
     scorer = start_service(
         "scorer",
         *("--models", str(model_bundle), "--learner-addr", learner.address),
+        # A PSI window the run fills more than twice (reference, then recent windows).
+        *("--psi-window", "500"),
         env=env,
         wait=False,
     )
@@ -202,6 +240,12 @@ def test_every_dashboard_panel_has_data(
 
     assert _scalar(prometheus, "sum(stream_events_in_total)") >= rows
     assert _scalar(prometheus, 'count(up{job=~"ingest|scorer|feedback|learner"} == 1)') == 4
+    # The challenger was scored in the shadow, beside the champion, on the same transactions,
+    # and its scores reached transactions.scored inside the served Scores.
+    assert _scalar(prometheus, 'sum(scorer_model_decisions_total{model="challenger"})') > 0
+    read, shadowed = _scored_with_challenger(kafka_bootstrap, topics["scored"])
+    logger.info("transactions.scored: %d scores, %d with a challenger's", read, shadowed)
+    assert read >= rows and shadowed > 0
 
     dashboard = json.loads(DASHBOARD.read_text())
     checked: list[str] = []

@@ -20,6 +20,13 @@ REQUIRED_PANELS = {
     "Labels by verdict",
     "Prequential PR-AUC",
     "Review queue depth",
+    # Shadow scoring and drift (issue 12).
+    "Alert rate: champion vs challenger",
+    "Champion risk distribution",
+    "Risk p50 / p90 by model",
+    "Risk PSI per scorer",
+    "Label drift (alert precision)",
+    "Challenger in the shadow",
 }
 
 
@@ -75,3 +82,16 @@ def test_provisioning_points_at_prometheus_and_the_mounted_dashboards(deploy_dir
     assert "uid: prometheus" in datasource
     provider = (deploy_dir / "grafana/provisioning/dashboards/fraudstream.yml").read_text()
     assert "path: /var/lib/grafana/dashboards" in provider
+
+
+def test_shadow_panels_compare_the_two_models_and_show_drift(deploy_dir):
+    panels = {p["title"]: p for p in _panels(_dashboard(deploy_dir))}
+    exprs = {title: [t["expr"] for t in p["targets"]] for title, p in panels.items()}
+    (alert_rate,) = exprs["Alert rate: champion vs challenger"]
+    assert "sum by (model)" in alert_rate and 'decision!="allow"' in alert_rate
+    heatmap = panels["Champion risk distribution"]
+    assert heatmap["type"] == "heatmap" and heatmap["targets"][0]["format"] == "heatmap"
+    assert "scorer_risk_psi" in exprs["Risk PSI per scorer"][0]
+    assert any(
+        "learner_label_drift_events_total" in e for e in exprs["Label drift (alert precision)"]
+    )

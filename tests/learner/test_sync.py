@@ -364,3 +364,37 @@ def test_a_rollback_reaches_two_scorers_within_a_second_as_a_new_version(
                 learner_service_pb2.RollbackRequest(to_version=to_version), timeout=5
             )
         assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_challengers_reach_the_scorers_shadow_and_are_never_served(
+    learner, start_scorer, drift_stream, sample_transactions
+):
+    scorer = start_scorer("scorer-shadow")
+    _wait_for(lambda: _connected(learner, "scorer-shadow"))
+    # One update: below any promotion, and a first challenger to publish.
+    position = learner.feed(drift_stream.batches(BATCH)[0])
+    assert learner.deps.learner.status().champion_version == 0
+    _wait_for(lambda: scorer.deps.holder.challenger is not None)
+    challenger = scorer.deps.holder.challenger
+    assert challenger is not None
+    assert (challenger.snapshot_version, challenger.label_position) == (1, position)
+    assert scorer.version == 0  # still serving the bundle: a challenger is never applied
+    served = scorer.stub.Score(
+        scoring_service_pb2.ScoreRequest(transactions=sample_transactions), timeout=5
+    )
+    for score in served.scores:
+        assert score.model_version.endswith("+s0")
+        assert score.challenger_version == challenger.model_version
+        assert score.challenger_decision != 0
+    registry = learner.deps.metrics.registry
+    _wait_for(
+        lambda: (
+            registry.get_sample_value("learner_challenger_acks_total", {"result": "applied"}) == 1
+        )
+    )
+    (seen,) = learner.status().scorers
+    assert seen.applied_version == 0 and seen.last_rejection == ""
+    # A scorer that connects later is sent the current challenger at hello.
+    late = start_scorer("scorer-late-shadow")
+    _wait_for(lambda: late.deps.holder.challenger is not None)
+    assert late.deps.holder.challenger.label_position == position

@@ -14,6 +14,8 @@ from fraudstream.scorer.wire import encode_response, encode_scores, varint
 from fraudstream.v1 import score_pb2, scoring_service_pb2
 from fraudstream.v1.transaction_pb2 import Transaction
 
+from .test_shadow import challenger_snapshot
+
 
 def _expected(batch: ScoredBatch, include_features: bool) -> list[score_pb2.Score]:
     """Reference: the same content built field by field with the protobuf API."""
@@ -47,13 +49,23 @@ def _expected(batch: ScoredBatch, include_features: bool) -> list[score_pb2.Scor
         if include_features:
             score.features.schema_hash = batch.model.ensemble.feature_schema_hash
             score.features.values.extend(batch.features[row].tolist())
+        shadow = batch.shadow
+        if shadow is not None and shadow.scored[row]:
+            score.challenger_risk = float(shadow.risk[row])
+            score.challenger_decision = int(shadow.decision[row])
+            score.challenger_version = shadow.model.model_version
         expected.append(score)
     return expected
 
 
-@pytest.fixture(scope="module")
-def engine(model_bundle):
-    return ScoringEngine(ModelHolder(load_serving_model(model_bundle)), ScorerMetrics(), 4096)
+@pytest.fixture(scope="module", params=["champion", "with challenger"])
+def engine(model_bundle, request):
+    holder = ModelHolder(load_serving_model(model_bundle))
+    if request.param == "with challenger":
+        # Scored in the shadow: the Scores also carry challenger_risk/decision/version.
+        assert holder.current is not None
+        holder.apply_challenger(challenger_snapshot(holder.current))
+    return ScoringEngine(holder, ScorerMetrics(), 4096)
 
 
 @pytest.mark.parametrize("include_features", [False, True])
@@ -68,6 +80,7 @@ def test_encoded_scores_equal_the_reference(engine, sample_transactions, include
     ]
     batch = engine.score(batch_in)
     assert batch.explained.size > 0, "the sample holds flagged transactions"
+    assert (batch.shadow is not None) == (engine.holder.challenger is not None)
     assert batch.rows[-1] == -1 and batch.problems[len(batch_in) - 1][0] == ""
     encoded = encode_scores(batch, include_features)
     parsed = [score_pb2.Score.FromString(data) for data in encoded]

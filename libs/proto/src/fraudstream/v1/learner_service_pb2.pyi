@@ -70,22 +70,28 @@ class SnapshotAck(_message.Message):
     VERSION_FIELD_NUMBER: _builtins.int
     APPLIED_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
     version: _builtins.int
     """version is the snapshot version answered."""
     applied: _builtins.bool
     """applied is true when the scorer now serves this snapshot."""
     reason: _builtins.str
     """reason says why a snapshot was rejected."""
+    role: _model_pb2.SnapshotRole.ValueType
+    """role is the role of the snapshot answered: SNAPSHOT_ROLE_CHALLENGER for a pushed
+    challenger (its ack never counts as the scorer's applied version).
+    """
     def __init__(
         self,
         *,
         version: _builtins.int = ...,
         applied: _builtins.bool = ...,
         reason: _builtins.str = ...,
+        role: _model_pb2.SnapshotRole.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied", b"applied", "reason", b"reason", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied", b"applied", "reason", b"reason", "role", b"role", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -127,13 +133,15 @@ Global___SyncModelsRequest: _TypeAlias = SyncModelsRequest  # noqa: Y015
 class SyncModelsResponse(_message.Message):
     """SyncModelsResponse pushes one snapshot, newer than any the scorer was sent; except the
     first of a stream when its hello named a snapshot other than the learner's champion: then
-    the champion comes first, marked replaces_served.
+    the champion comes first, marked replaces_served. A response carries either snapshot or
+    challenger; a scorer acks either.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
 
     SNAPSHOT_FIELD_NUMBER: _builtins.int
     REPLACES_SERVED_FIELD_NUMBER: _builtins.int
+    CHALLENGER_FIELD_NUMBER: _builtins.int
     replaces_served: _builtins.bool
     """replaces_served is set on the champion answering a hello that named another snapshot:
     the scorer serves it even if its version is not newer (the learner is authoritative on
@@ -143,15 +151,23 @@ class SyncModelsResponse(_message.Message):
     def snapshot(self) -> _model_pb2.ModelSnapshot:
         """snapshot is the snapshot to apply."""
 
+    @_builtins.property
+    def challenger(self) -> _model_pb2.ModelSnapshot:
+        """challenger is the learner's current challenger (role SNAPSHOT_ROLE_CHALLENGER), to be
+        scored in the shadow of the serving model; it never replaces the served snapshot. Sent
+        in its own field so that a scorer unaware of challengers never serves one.
+        """
+
     def __init__(
         self,
         *,
         snapshot: _model_pb2.ModelSnapshot | None = ...,
         replaces_served: _builtins.bool = ...,
+        challenger: _model_pb2.ModelSnapshot | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["snapshot", b"snapshot"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["challenger", b"challenger", "snapshot", b"snapshot"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["replaces_served", b"replaces_served", "snapshot", b"snapshot"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["challenger", b"challenger", "replaces_served", b"replaces_served", "snapshot", b"snapshot"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -25,13 +25,15 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x66raudstream/v1/model.proto\x12\x0e\x66raudstream.v1\x1a\x1fgoogle/protobuf/timestamp.proto\":\n\nThresholds\x12\x16\n\x06review\x18\x01 \x01(\x01R\x06review\x12\x14\n\x05\x62lock\x18\x02 \x01(\x01R\x05\x62lock\":\n\x0eStandardScaler\x12\x12\n\x04mean\x18\x01 \x03(\x01R\x04mean\x12\x14\n\x05scale\x18\x02 \x03(\x01R\x05scale\"p\n\x0bLinearModel\x12\x1f\n\x0binput_names\x18\x01 \x03(\tR\ninputNames\x12\"\n\x0c\x63oefficients\x18\x02 \x03(\x01R\x0c\x63oefficients\x12\x1c\n\tintercept\x18\x03 \x01(\x01R\tintercept\"\x89\x01\n\x0fSnapshotMetrics\x12\x15\n\x06pr_auc\x18\x01 \x01(\x01R\x05prAuc\x12\x16\n\x06recall\x18\x02 \x01(\x01R\x06recall\x12\x1f\n\x0bwindow_size\x18\x03 \x01(\x03R\nwindowSize\x12&\n\x0f\x63hampion_pr_auc\x18\x04 \x01(\x01R\rchampionPrAuc\"\xb2\x04\n\rModelSnapshot\x12\x18\n\x07version\x18\x01 \x01(\x03R\x07version\x12%\n\x0e\x62undle_version\x18\x02 \x01(\tR\rbundleVersion\x12.\n\x13\x66\x65\x61ture_schema_hash\x18\x03 \x01(\tR\x11\x66\x65\x61tureSchemaHash\x12\x36\n\x06scaler\x18\x04 \x01(\x0b\x32\x1e.fraudstream.v1.StandardScalerR\x06scaler\x12;\n\nclassifier\x18\x05 \x01(\x0b\x32\x1b.fraudstream.v1.LinearModelR\nclassifier\x12:\n\nthresholds\x18\x06 \x01(\x0b\x32\x1a.fraudstream.v1.ThresholdsR\nthresholds\x12=\n\x0c\x63reated_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0b\x63reatedTime\x12%\n\x0elabel_position\x18\x08 \x01(\x03R\rlabelPosition\x12\x39\n\x07metrics\x18\t \x01(\x0b\x32\x1f.fraudstream.v1.SnapshotMetricsR\x07metrics\x12\x1a\n\x08\x63hecksum\x18\n \x01(\tR\x08\x63hecksum\x12\x1c\n\tsignature\x18\x0b \x01(\x0cR\tsignature\x12$\n\x0esigning_key_id\x18\x0c \x01(\tR\x0csigningKeyIdb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x66raudstream/v1/model.proto\x12\x0e\x66raudstream.v1\x1a\x1fgoogle/protobuf/timestamp.proto\":\n\nThresholds\x12\x16\n\x06review\x18\x01 \x01(\x01R\x06review\x12\x14\n\x05\x62lock\x18\x02 \x01(\x01R\x05\x62lock\":\n\x0eStandardScaler\x12\x12\n\x04mean\x18\x01 \x03(\x01R\x04mean\x12\x14\n\x05scale\x18\x02 \x03(\x01R\x05scale\"p\n\x0bLinearModel\x12\x1f\n\x0binput_names\x18\x01 \x03(\tR\ninputNames\x12\"\n\x0c\x63oefficients\x18\x02 \x03(\x01R\x0c\x63oefficients\x12\x1c\n\tintercept\x18\x03 \x01(\x01R\tintercept\"\x89\x01\n\x0fSnapshotMetrics\x12\x15\n\x06pr_auc\x18\x01 \x01(\x01R\x05prAuc\x12\x16\n\x06recall\x18\x02 \x01(\x01R\x06recall\x12\x1f\n\x0bwindow_size\x18\x03 \x01(\x03R\nwindowSize\x12&\n\x0f\x63hampion_pr_auc\x18\x04 \x01(\x01R\rchampionPrAuc\"\xe4\x04\n\rModelSnapshot\x12\x18\n\x07version\x18\x01 \x01(\x03R\x07version\x12%\n\x0e\x62undle_version\x18\x02 \x01(\tR\rbundleVersion\x12.\n\x13\x66\x65\x61ture_schema_hash\x18\x03 \x01(\tR\x11\x66\x65\x61tureSchemaHash\x12\x36\n\x06scaler\x18\x04 \x01(\x0b\x32\x1e.fraudstream.v1.StandardScalerR\x06scaler\x12;\n\nclassifier\x18\x05 \x01(\x0b\x32\x1b.fraudstream.v1.LinearModelR\nclassifier\x12:\n\nthresholds\x18\x06 \x01(\x0b\x32\x1a.fraudstream.v1.ThresholdsR\nthresholds\x12=\n\x0c\x63reated_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0b\x63reatedTime\x12%\n\x0elabel_position\x18\x08 \x01(\x03R\rlabelPosition\x12\x39\n\x07metrics\x18\t \x01(\x0b\x32\x1f.fraudstream.v1.SnapshotMetricsR\x07metrics\x12\x1a\n\x08\x63hecksum\x18\n \x01(\tR\x08\x63hecksum\x12\x1c\n\tsignature\x18\x0b \x01(\x0cR\tsignature\x12$\n\x0esigning_key_id\x18\x0c \x01(\tR\x0csigningKeyId\x12\x30\n\x04role\x18\r \x01(\x0e\x32\x1c.fraudstream.v1.SnapshotRoleR\x04role*g\n\x0cSnapshotRole\x12\x1d\n\x19SNAPSHOT_ROLE_UNSPECIFIED\x10\x00\x12\x1a\n\x16SNAPSHOT_ROLE_CHAMPION\x10\x01\x12\x1c\n\x18SNAPSHOT_ROLE_CHALLENGER\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'fraudstream.v1.model_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_SNAPSHOTROLE']._serialized_start=1068
+  _globals['_SNAPSHOTROLE']._serialized_end=1171
   _globals['_THRESHOLDS']._serialized_start=79
   _globals['_THRESHOLDS']._serialized_end=137
   _globals['_STANDARDSCALER']._serialized_start=139
@@ -41,5 +43,5 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SNAPSHOTMETRICS']._serialized_start=314
   _globals['_SNAPSHOTMETRICS']._serialized_end=451
   _globals['_MODELSNAPSHOT']._serialized_start=454
-  _globals['_MODELSNAPSHOT']._serialized_end=1016
+  _globals['_MODELSNAPSHOT']._serialized_end=1066
 # @@protoc_insertion_point(module_scope)

@@ -8,6 +8,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -18,6 +19,34 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _SnapshotRole:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _SnapshotRoleEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_SnapshotRole.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SNAPSHOT_ROLE_UNSPECIFIED: _SnapshotRole.ValueType  # 0
+    """SNAPSHOT_ROLE_UNSPECIFIED is read as SNAPSHOT_ROLE_CHAMPION (snapshots from before roles)."""
+    SNAPSHOT_ROLE_CHAMPION: _SnapshotRole.ValueType  # 1
+    """SNAPSHOT_ROLE_CHAMPION is a promoted snapshot: scorers serve its decisions."""
+    SNAPSHOT_ROLE_CHALLENGER: _SnapshotRole.ValueType  # 2
+    """SNAPSHOT_ROLE_CHALLENGER is the learner's current challenger, not promoted: scorers
+    score it in the shadow of the champion and record its opinion, but it decides nothing.
+    """
+
+class SnapshotRole(_SnapshotRole, metaclass=_SnapshotRoleEnumTypeWrapper):
+    """SnapshotRole says what a snapshot is for."""
+
+SNAPSHOT_ROLE_UNSPECIFIED: SnapshotRole.ValueType  # 0
+"""SNAPSHOT_ROLE_UNSPECIFIED is read as SNAPSHOT_ROLE_CHAMPION (snapshots from before roles)."""
+SNAPSHOT_ROLE_CHAMPION: SnapshotRole.ValueType  # 1
+"""SNAPSHOT_ROLE_CHAMPION is a promoted snapshot: scorers serve its decisions."""
+SNAPSHOT_ROLE_CHALLENGER: SnapshotRole.ValueType  # 2
+"""SNAPSHOT_ROLE_CHALLENGER is the learner's current challenger, not promoted: scorers
+score it in the shadow of the champion and record its opinion, but it decides nothing.
+"""
+Global___SnapshotRole: _TypeAlias = SnapshotRole  # noqa: Y015
 
 @_typing.final
 class Thresholds(_message.Message):
@@ -168,6 +197,7 @@ class ModelSnapshot(_message.Message):
     CHECKSUM_FIELD_NUMBER: _builtins.int
     SIGNATURE_FIELD_NUMBER: _builtins.int
     SIGNING_KEY_ID_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
     version: _builtins.int
     """version increases by one with each promotion; the bundle itself is version 0."""
     bundle_version: _builtins.str
@@ -188,6 +218,12 @@ class ModelSnapshot(_message.Message):
     signing_key_id: _builtins.str
     """signing_key_id names the key that made signature: the first 16 hex digits
     of the sha256 of its raw public key.
+    """
+    role: Global___SnapshotRole.ValueType
+    """role says whether this snapshot serves decisions (champion) or is only scored in the
+    shadow (challenger). It is covered by the checksum and signature, so a challenger cannot
+    be passed off as a champion. A challenger's version is the one it would be promoted as
+    (champion version + 1) and its label_position tells its successive states apart.
     """
     @_builtins.property
     def scaler(self) -> Global___StandardScaler:
@@ -224,10 +260,11 @@ class ModelSnapshot(_message.Message):
         checksum: _builtins.str = ...,
         signature: _builtins.bytes = ...,
         signing_key_id: _builtins.str = ...,
+        role: Global___SnapshotRole.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["classifier", b"classifier", "created_time", b"created_time", "metrics", b"metrics", "scaler", b"scaler", "thresholds", b"thresholds"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bundle_version", b"bundle_version", "checksum", b"checksum", "classifier", b"classifier", "created_time", b"created_time", "feature_schema_hash", b"feature_schema_hash", "label_position", b"label_position", "metrics", b"metrics", "scaler", b"scaler", "signature", b"signature", "signing_key_id", b"signing_key_id", "thresholds", b"thresholds", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bundle_version", b"bundle_version", "checksum", b"checksum", "classifier", b"classifier", "created_time", b"created_time", "feature_schema_hash", b"feature_schema_hash", "label_position", b"label_position", "metrics", b"metrics", "role", b"role", "scaler", b"scaler", "signature", b"signature", "signing_key_id", b"signing_key_id", "thresholds", b"thresholds", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -219,6 +219,9 @@ class Score(_message.Message):
     REASONS_FIELD_NUMBER: _builtins.int
     ERROR_FIELD_NUMBER: _builtins.int
     FEATURES_FIELD_NUMBER: _builtins.int
+    CHALLENGER_RISK_FIELD_NUMBER: _builtins.int
+    CHALLENGER_DECISION_FIELD_NUMBER: _builtins.int
+    CHALLENGER_VERSION_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     """event_id repeats the Transaction's event_id, to pair the two."""
     risk: _builtins.float
@@ -228,6 +231,18 @@ class Score(_message.Message):
     model_version: _builtins.str
     """model_version is the version of the model that produced this score
     ("<bundle version>+s<snapshot version>").
+    """
+    challenger_risk: _builtins.float
+    """challenger_risk is the risk the learner's current challenger gives this transaction,
+    scored in the shadow of the serving model (set only with challenger_version).
+    """
+    challenger_decision: Global___Decision.ValueType
+    """challenger_decision is what the challenger would have decided; it is recorded for
+    comparison and never acted on (DECISION_UNSPECIFIED when no challenger scored).
+    """
+    challenger_version: _builtins.str
+    """challenger_version names the challenger that scored
+    ("<bundle version>+c<snapshot version>.<label position>"); empty when none did.
     """
     @_builtins.property
     def detector_scores(self) -> _containers.RepeatedCompositeFieldContainer[Global___DetectorScore]:
@@ -256,10 +271,13 @@ class Score(_message.Message):
         reasons: _abc.Iterable[Global___Reason] | None = ...,
         error: Global___ItemError | None = ...,
         features: Global___FeatureVector | None = ...,
+        challenger_risk: _builtins.float = ...,
+        challenger_decision: Global___Decision.ValueType = ...,
+        challenger_version: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "features", b"features"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["decision", b"decision", "detector_scores", b"detector_scores", "error", b"error", "event_id", b"event_id", "features", b"features", "model_version", b"model_version", "reasons", b"reasons", "risk", b"risk"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["challenger_decision", b"challenger_decision", "challenger_risk", b"challenger_risk", "challenger_version", b"challenger_version", "decision", b"decision", "detector_scores", b"detector_scores", "error", b"error", "event_id", b"event_id", "features", b"features", "model_version", b"model_version", "reasons", b"reasons", "risk", b"risk"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

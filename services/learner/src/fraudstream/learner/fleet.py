@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from fraudstream.learner.metrics import LearnerMetrics
-from fraudstream.v1.model_pb2 import ModelSnapshot
+from fraudstream.v1.model_pb2 import SNAPSHOT_ROLE_CHALLENGER, ModelSnapshot
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +76,16 @@ class ScorerSession:
         """Queue `snapshot` unless this scorer was already sent it or a newer one."""
         if snapshot.version > self.sent_version:
             self.sent_version = snapshot.version
+            self._outbox.put(Push(snapshot))
+
+    # The (version, label position) of the last challenger queued for this scorer.
+    sent_challenger: tuple[int, int] = (0, -1)
+
+    def offer_challenger(self, snapshot: ModelSnapshot) -> None:
+        """Queue a challenger (role CHALLENGER) unless this scorer was sent it or a newer one."""
+        key = (snapshot.version, snapshot.label_position)
+        if key > self.sent_challenger:
+            self.sent_challenger = key
             self._outbox.put(Push(snapshot))
 
     def replace_served(self, snapshot: ModelSnapshot) -> None:
@@ -153,6 +163,8 @@ class ScorerRegistry:
                 # The learner is authoritative: whatever else the scorer serves, older or
                 # newer, is replaced by the champion.
                 session.replace_served(self._current)
+            if not session.incompatible and self._challenger is not None:
+                session.offer_challenger(self._challenger)
             if self._closed:
                 session.close()
             self._sessions[session.session_id] = session
@@ -191,6 +203,31 @@ class ScorerRegistry:
         if not applied:
             logger.warning(
                 "scorer %s rejected snapshot v%d: %s", session.hello.scorer_id, version, reason
+            )
+
+    # The challenger last published for shadow scoring (see publish_challenger).
+    _challenger: ModelSnapshot | None = None
+
+    def publish_challenger(self, snapshot: ModelSnapshot) -> None:
+        """Make `snapshot` (role CHALLENGER) the challenger every compatible scorer scores in
+        the shadow; it is queued behind any champion, so it never overtakes a promotion."""
+        if snapshot.role != SNAPSHOT_ROLE_CHALLENGER:
+            raise ValueError(f"snapshot v{snapshot.version} is not a challenger")
+        with self._lock:
+            self._challenger = snapshot
+            for session in self._sessions.values():
+                if not session.incompatible:
+                    session.offer_challenger(snapshot)
+        self._metrics.challengers_published.inc()
+
+    def ack_challenger(
+        self, session: ScorerSession, version: int, applied: bool, reason: str
+    ) -> None:
+        """Record a scorer's answer to a pushed challenger (never its applied version)."""
+        self._metrics.challenger_acks.labels("applied" if applied else "rejected").inc()
+        if not applied:
+            logger.warning(
+                "scorer %s rejected challenger v%d: %s", session.hello.scorer_id, version, reason
             )
 
     def disconnect(self, session: ScorerSession) -> None:

@@ -26,12 +26,13 @@ from fraudstream.learner.store import LearnerState, SnapshotStore
 from fraudstream.learner.window import PrequentialWindow
 from fraudstream.model.linear import LinearModel
 from fraudstream.model.signing import Signer
-from fraudstream.model.snapshot import linear_from_snapshot
+from fraudstream.model.snapshot import linear_from_snapshot, seal, snapshot_of
 from fraudstream.v1 import model_pb2
 
 logger = logging.getLogger(__name__)
 
 OnPromotion = Callable[[model_pb2.ModelSnapshot, float | None], None]
+OnBatch = Callable[[LabelBatch], None]
 
 
 class Learner(ChampionChanges):
@@ -92,6 +93,33 @@ class Learner(ChampionChanges):
 
     def set_on_promotion(self, on_promotion: OnPromotion | None) -> None:
         self._on_promotion = on_promotion
+
+    # Called after each applied batch, outside the lock (set_on_batch).
+    _on_batch: OnBatch | None = None
+
+    def set_on_batch(self, on_batch: OnBatch | None) -> None:
+        self._on_batch = on_batch
+
+    def challenger_snapshot(self, after: int = 0) -> tuple[model_pb2.ModelSnapshot | None, int]:
+        """The challenger as a sealed (and signed) snapshot of role CHALLENGER, or None before
+        `after` updates, and the update count. Its version is the one it would be promoted as;
+        its thresholds are the champion's, so the alert rates compare the classifiers alone."""
+        with self._lock:
+            state = self._state
+            if state.updates < after:
+                return None, state.updates
+            snapshot = snapshot_of(
+                self._challenger.linear(),
+                self.serving_thresholds,
+                version=state.champion_version + 1,
+                bundle_version=self.baseline.bundle_version,
+                feature_schema_hash=self.baseline.feature_schema_hash,
+                label_position=state.learned_position,
+                created_time=self._clock(),
+            )
+            updates = state.updates
+        snapshot.role = model_pb2.SNAPSHOT_ROLE_CHALLENGER
+        return seal(snapshot, self.signer), updates
 
     def status(self) -> LearnerStatus:
         with self._lock:
@@ -155,6 +183,8 @@ class Learner(ChampionChanges):
         # Only the newest snapshot of a batch is announced: scorers need the latest only.
         if snapshot is not None and self._on_promotion is not None:
             self._on_promotion(snapshot, served_label_time)
+        if self._on_batch is not None:  # shadow challenger and label drift (learner/shadow.py)
+            self._on_batch(batch)
         return position
 
     def _learn(self, batch: LabelBatch) -> model_pb2.ModelSnapshot | None:

@@ -150,3 +150,33 @@ class LearnerMetrics:
             self.labels_consumed.labels(verdict)
         for result in ("applied", "rejected"):
             self.snapshot_acks.labels(result)
+        self.challengers_published = Counter(
+            "learner_challengers_published_total",
+            "Challenger snapshots pushed to scorers for shadow scoring (every N updates).",
+            registry=self.registry,
+        )
+        self.challenger_acks = Counter(
+            "learner_challenger_acks_total",
+            "Scorers' answers to pushed challengers, by result.",
+            ["result"],
+            registry=self.registry,
+        )
+        for result in ("applied", "rejected"):
+            self.challenger_acks.labels(result)
+        self.label_drift_events = Counter(
+            "learner_label_drift_events_total",
+            "Changes in the precision of the champion's alerts (the FRAUD share of labels on "
+            "transactions it flags) detected by the Page-Hinkley test.",
+            registry=self.registry,
+        )
+        self.label_drift_statistic = Gauge(
+            "learner_label_drift_statistic",
+            "The Page-Hinkley statistic on the champion's alert precision (a change is "
+            "signalled when it exceeds its threshold; it restarts at 0 after one).",
+            registry=self.registry,
+        )
+        self.alert_precision = Gauge(
+            "learner_alert_precision",
+            "The champion's alert precision on the labels since the last detected change.",
+            registry=self.registry,
+        )

@@ -19,6 +19,7 @@ from fraudstream.learner.learner import Learner
 from fraudstream.learner.metrics import LearnerMetrics
 from fraudstream.learner.servicer import LearnerServiceServicer
 from fraudstream.learner.settings import LearnerSettings
+from fraudstream.learner.shadow import ShadowPublisher
 from fraudstream.learner.store import SnapshotStore
 from fraudstream.model.bundle import BundleError, load_bundle
 from fraudstream.model.compiled import NUMPY
@@ -96,6 +97,8 @@ def open_deps(settings: LearnerSettings, metrics: LearnerMetrics) -> LearnerDeps
         baseline, store, LearnerConfig.from_settings(settings), metrics, signer=signer
     )
     learner.set_on_promotion(registry.publish)
+    shadow = ShadowPublisher(learner, registry, metrics, settings.challenger_publish_every)
+    learner.set_on_batch(shadow.on_batch)
     if (snapshot := learner.champion_snapshot) is not None:
         if signer is not None and snapshot.signing_key_id != signer.key_id:
             # Saved before signing was enabled or with a rotated key: the content is the

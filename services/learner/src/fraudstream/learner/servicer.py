@@ -13,6 +13,7 @@ from fraudstream.learner.fleet import ScorerRegistry, ScorerSession
 from fraudstream.learner.learner import Learner
 from fraudstream.v1 import learner_service_pb2 as pb
 from fraudstream.v1 import learner_service_pb2_grpc
+from fraudstream.v1.model_pb2 import SNAPSHOT_ROLE_CHALLENGER
 
 logger = logging.getLogger(__name__)
 
@@ -40,9 +41,12 @@ class LearnerServiceServicer(learner_service_pb2_grpc.LearnerServiceServicer):
         ).start()
         try:
             for push in session.pushes():
-                yield pb.SyncModelsResponse(
-                    snapshot=push.snapshot, replaces_served=push.replaces_served
-                )
+                if push.snapshot.role == SNAPSHOT_ROLE_CHALLENGER:  # scored in the shadow only
+                    yield pb.SyncModelsResponse(challenger=push.snapshot)
+                else:
+                    yield pb.SyncModelsResponse(
+                        snapshot=push.snapshot, replaces_served=push.replaces_served
+                    )
         finally:
             self._registry.disconnect(session)
 
@@ -63,7 +67,10 @@ class LearnerServiceServicer(learner_service_pb2_grpc.LearnerServiceServicer):
             for request in requests:
                 if request.WhichOneof("action") == "ack":
                     ack = request.ack
-                    self._registry.ack(session, ack.version, ack.applied, ack.reason)
+                    if ack.role == SNAPSHOT_ROLE_CHALLENGER:
+                        self._registry.ack_challenger(session, ack.version, ack.applied, ack.reason)
+                    else:
+                        self._registry.ack(session, ack.version, ack.applied, ack.reason)
                 else:
                     logger.warning(
                         "scorer %s sent a second hello; ignored", session.hello.scorer_id

@@ -122,6 +122,12 @@ class LearnerSettings(ServiceSettings):
         description="Cap on the class weight that balances FRAUD and LEGIT labels "
         "(weights are n / (2 * n_class) over all labels seen).",
     )
+    challenger_publish_every: int = Field(
+        10,
+        ge=0,
+        description="Push the challenger to the scorers for shadow scoring after every this "
+        "many updates (0: never); scorers record its risk and decision beside the served one.",
+    )
     feedback_retry_seconds: float = Field(
         0.5, gt=0.0, description="First wait before reconnecting to the feedback service."
     )

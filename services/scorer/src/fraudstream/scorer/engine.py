@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fraudstream.common.errors import FailedPrecondition, InvalidArgument
+from fraudstream.model.drift import RiskDriftMonitor
 from fraudstream.model.ensemble import (
     DECISION_ALLOW,
     DECISION_NAMES,
@@ -25,10 +26,14 @@ from fraudstream.model.linear import Contribution
 from fraudstream.model.validity import unscorable_rows
 from fraudstream.scorer.metrics import ScorerMetrics
 from fraudstream.scorer.models import ModelHolder, ServingModel
+from fraudstream.scorer.shadow import ShadowScores, shadow_scores
 from fraudstream.v1.transaction_pb2 import Transaction
 
 logger = logging.getLogger(__name__)
 
+# The `model` label of per-model metrics: the model serving decisions, and the shadow one.
+CHAMPION = "champion"
+CHALLENGER = "challenger"
 # Metric label of items refused for no one field (features overflow, the model failed on them).
 UNSCORABLE = "unscorable"
 _NON_FINITE_RISK = (
@@ -55,15 +60,24 @@ class ScoredBatch:
     scores: EnsembleScores | None
     explained: np.ndarray
     reasons: list[list[Contribution]]
+    shadow: ShadowScores | None = None
 
 
 class ScoringEngine:
     """Scores batches with whatever model the holder serves when the batch starts."""
 
-    def __init__(self, holder: ModelHolder, metrics: ScorerMetrics, max_batch_size: int) -> None:
+    def __init__(
+        self,
+        holder: ModelHolder,
+        metrics: ScorerMetrics,
+        max_batch_size: int,
+        drift: RiskDriftMonitor | None = None,
+    ) -> None:
         self.holder = holder
         self.metrics = metrics
         self.max_batch_size = max_batch_size
+        # PSI of the served model's risks: recent window against the first one.
+        self.drift = drift if drift is not None else RiskDriftMonitor()
 
     def score(self, transactions: Sequence[Transaction]) -> ScoredBatch:
         """Score a batch. Raises InvalidArgument for an oversize batch and FailedPrecondition
@@ -74,6 +88,10 @@ class ScoringEngine:
         gets a problem (sent as the Score's `error`, so the caller dead-letters it with the
         reason) and never a decision: an unscorable transaction is never ALLOWed silently.
         The rest of the batch is scored as usual.
+
+        With a challenger held, the same rows are also scored by it in the shadow: one more
+        pass of its linear classifier over the inputs the serving model computed (features
+        and detector scores are shared). Its risks and decisions are recorded, never served.
         """
         started = time.perf_counter()
         n = len(transactions)
@@ -105,10 +123,20 @@ class ScoringEngine:
                 flagged |= fired
             explained = np.flatnonzero(flagged)
             reasons = _reasons(model, scores, explained)
+        shadow, shadow_seconds = None, 0.0
+        challenger = self.holder.challenger
+        if challenger is not None and scores is not None:
+            shadow_started = time.perf_counter()
+            shadow = shadow_scores(challenger, scores)
+            shadow_seconds = time.perf_counter() - shadow_started
         rows = np.full(n, -1)
         rows[kept] = np.arange(len(kept))
-        batch = ScoredBatch(model, event_ids, rows, problems, features, scores, explained, reasons)
+        batch = ScoredBatch(
+            model, event_ids, rows, problems, features, scores, explained, reasons, shadow
+        )
         self._observe(n, problems, scores, time.perf_counter() - started)
+        if shadow is not None:
+            self._observe_shadow(shadow, shadow_seconds)
         return batch
 
     def _observe(
@@ -129,6 +157,19 @@ class ScoringEngine:
             kinds, counts = np.unique(scores.decision, return_counts=True)
             for kind, count in zip(kinds.tolist(), counts.tolist(), strict=True):
                 m.decisions.labels(DECISION_NAMES[kind].lower()).inc(count)
+                m.model_decisions.labels(CHAMPION, DECISION_NAMES[kind].lower()).inc(count)
+            m.risk.observe(CHAMPION, scores.risk)
+            psi = self.drift.observe(scores.risk)
+            if psi is not None:
+                m.risk_psi.set(psi)
+
+    def _observe_shadow(self, shadow: ShadowScores, seconds: float) -> None:
+        m = self.metrics
+        m.shadow_latency.observe(seconds)
+        kinds, counts = np.unique(shadow.decision[shadow.scored], return_counts=True)
+        for kind, count in zip(kinds.tolist(), counts.tolist(), strict=True):
+            m.model_decisions.labels(CHALLENGER, DECISION_NAMES[kind].lower()).inc(count)
+        m.risk.observe(CHALLENGER, shadow.risk[shadow.scored])
 
 
 def _drop(

@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from fraudstream.model.bundle import BundleError, load_bundle
-from fraudstream.model.ensemble import Ensemble, ensemble_from_bundle
+from fraudstream.model.ensemble import Ensemble, Thresholds, ensemble_from_bundle
+from fraudstream.model.linear import LinearModel
 from fraudstream.model.signing import Verifier
 from fraudstream.model.snapshot import (
     SnapshotRejected,
@@ -19,7 +20,7 @@ from fraudstream.model.snapshot import (
     thresholds_from_snapshot,
 )
 from fraudstream.scorer.applied import AppliedSnapshots
-from fraudstream.v1.model_pb2 import ModelSnapshot
+from fraudstream.v1.model_pb2 import SNAPSHOT_ROLE_CHALLENGER, ModelSnapshot
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,24 @@ class ServingModel:
     def model_version(self) -> str:
         """What scores carry: the bundle and the online snapshot applied on top of it."""
         return f"{self.bundle_version}+s{self.snapshot_version}"
+
+
+@dataclass(frozen=True)
+class ShadowModel:
+    """The learner's current challenger: scored beside the serving model, deciding nothing."""
+
+    classifier: LinearModel
+    thresholds: Thresholds
+    bundle_version: str
+    snapshot_version: int
+    label_position: int
+    checksum: str = ""
+
+    @property
+    def model_version(self) -> str:
+        """What scores carry as challenger_version: the bundle, the version it would be
+        promoted as, and the last label it learned from."""
+        return f"{self.bundle_version}+c{self.snapshot_version}.{self.label_position}"
 
 
 def load_serving_model(directory: Path, verifier: Verifier | None = None) -> ServingModel:
@@ -192,3 +211,60 @@ class ModelHolder:
             return model
         logger.info("serving the persisted snapshot v%d again", snapshot.version)
         return restored
+
+    # The challenger, apart from the served model: it is swapped whole like the model, and no
+    # path that serves decisions reads it (see `challenger` and the engine's shadow pass).
+    _challenger: ShadowModel | None = None
+
+    @property
+    def challenger(self) -> ShadowModel | None:
+        """The challenger to score in the shadow, while it is ahead of the served snapshot
+        (a challenger promoted since, or overtaken by a newer champion, is not scored)."""
+        challenger, current = self._challenger, self._current
+        if challenger is None or current is None:
+            return None
+        if challenger.snapshot_version <= current.snapshot_version:
+            return None
+        return challenger
+
+    def apply_challenger(self, snapshot: ModelSnapshot) -> ShadowModel:
+        """Hold `snapshot` (role CHALLENGER) as the challenger, or raise SnapshotRejected and
+        keep the one held. The same checks as a champion snapshot, signature included."""
+        with self._swap_lock:
+            current = self._current
+            if snapshot.role != SNAPSHOT_ROLE_CHALLENGER:
+                raise SnapshotRejected(f"snapshot v{snapshot.version} is not a challenger")
+            if current is None or current.ensemble.classifier is None:
+                raise SnapshotRejected("no classifier is served to compare a challenger with")
+            if snapshot.bundle_version != current.bundle_version:
+                raise SnapshotRejected(
+                    f"challenger v{snapshot.version} was built on bundle "
+                    f"{snapshot.bundle_version}, this scorer serves bundle {current.bundle_version}"
+                )
+            check_snapshot(
+                snapshot,
+                feature_schema_hash=current.ensemble.feature_schema_hash,
+                input_names=current.ensemble.classifier.input_names,
+                verifier=self.verifier,
+            )
+            held = self._challenger
+            if held is not None and held.checksum == snapshot.checksum:
+                return held  # sent again after a reconnect: already held
+            if held is not None and (snapshot.version, snapshot.label_position) <= (
+                held.snapshot_version,
+                held.label_position,
+            ):
+                raise SnapshotRejected(
+                    f"challenger {snapshot.version}.{snapshot.label_position} is not newer than "
+                    f"the held {held.snapshot_version}.{held.label_position}"
+                )
+            challenger = ShadowModel(
+                classifier=linear_from_snapshot(snapshot),
+                thresholds=thresholds_from_snapshot(snapshot),
+                bundle_version=snapshot.bundle_version,
+                snapshot_version=snapshot.version,
+                label_position=snapshot.label_position,
+                checksum=snapshot.checksum,
+            )
+            self._challenger = challenger
+            return challenger

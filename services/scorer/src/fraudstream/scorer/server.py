@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from fraudstream.common.grpc_server import GrpcService, build_grpc_service
+from fraudstream.model.drift import RiskDriftMonitor
 from fraudstream.scorer.engine import ScoringEngine
 from fraudstream.scorer.metrics import ScorerMetrics
 from fraudstream.scorer.models import ModelHolder
@@ -25,7 +26,12 @@ def build_server(settings: ScorerSettings, deps: ScorerDeps) -> GrpcService:
 
     Health is SERVING once `deps.holder` has a model: at once if it has one already.
     """
-    engine = ScoringEngine(deps.holder, deps.metrics, settings.max_batch_size)
+    engine = ScoringEngine(
+        deps.holder,
+        deps.metrics,
+        settings.max_batch_size,
+        RiskDriftMonitor(window=settings.psi_window),
+    )
     servicer = ScoringServiceServicer(engine)
 
     service = build_grpc_service(

@@ -43,3 +43,9 @@ class ScorerSettings(ServiceSettings):
         description="Durable state directory; the scorer keeps the snapshot it serves in "
         "<data_dir>/scorer/<scorer id>/applied.binpb and serves it again after a restart.",
     )
+    psi_window: int = Field(
+        10_000,
+        ge=10,
+        description="Transactions per window of the risk PSI: the first window is the "
+        "reference, the most recent one is compared with it.",
+    )

@@ -12,7 +12,7 @@ from fraudstream.model.snapshot import SnapshotRejected
 from fraudstream.scorer.metrics import ScorerMetrics
 from fraudstream.scorer.models import ModelHolder
 from fraudstream.v1 import learner_service_pb2, learner_service_pb2_grpc
-from fraudstream.v1.model_pb2 import ModelSnapshot
+from fraudstream.v1.model_pb2 import SNAPSHOT_ROLE_CHALLENGER, ModelSnapshot
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +77,26 @@ class SnapshotSync:
         logger.info("now serving %s", model.model_version)
         return learner_service_pb2.SnapshotAck(version=snapshot.version, applied=True)
 
+    def apply_challenger(self, snapshot: ModelSnapshot) -> learner_service_pb2.SnapshotAck:
+        """Hold one pushed challenger for shadow scoring; it never changes what is served."""
+        try:
+            challenger = self._holder.apply_challenger(snapshot)
+        except SnapshotRejected as exc:
+            self._metrics.challengers.labels("rejected").inc()
+            logger.warning("rejected challenger v%d: %s", snapshot.version, exc)
+            return learner_service_pb2.SnapshotAck(
+                version=snapshot.version,
+                applied=False,
+                reason=str(exc),
+                role=SNAPSHOT_ROLE_CHALLENGER,
+            )
+        self._metrics.challengers.labels("applied").inc()
+        self._metrics.challenger_version.set(challenger.snapshot_version)
+        logger.info("scoring challenger %s in the shadow", challenger.model_version)
+        return learner_service_pb2.SnapshotAck(
+            version=snapshot.version, applied=True, role=SNAPSHOT_ROLE_CHALLENGER
+        )
+
     def _hello(self) -> list[learner_service_pb2.SyncModelsRequest] | None:
         """A fresh hello per connection saying what we serve: the learner answers with its
         champion (marked replaces_served) when that differs, then pushes each newer one."""
@@ -96,6 +116,17 @@ class SnapshotSync:
     def _on_response(
         self, response: learner_service_pb2.SyncModelsResponse
     ) -> list[learner_service_pb2.SyncModelsRequest]:
+        if response.HasField("challenger"):
+            ack = self.apply_challenger(response.challenger)
+            return [learner_service_pb2.SyncModelsRequest(ack=ack)]
+        if response.snapshot.role == SNAPSHOT_ROLE_CHALLENGER:
+            # A challenger must never be served, whichever field it came in.
+            ack = learner_service_pb2.SnapshotAck(
+                version=response.snapshot.version,
+                applied=False,
+                reason="a challenger snapshot was sent as the snapshot to serve",
+            )
+            return [learner_service_pb2.SyncModelsRequest(ack=ack)]
         # Only the learner's answer to this stream's hello may go back: every later push on
         # the stream follows the monotonic rule, which refuses stale replays.
         answers_hello, self._answering_hello = self._answering_hello, False

@@ -24,6 +24,9 @@ _SCORE_DETECTOR = 0x22
 _SCORE_MODEL_VERSION = b"\x2a"
 _SCORE_REASON = b"\x32"
 _SCORE_FEATURES = b"\x42"
+_SCORE_CHALLENGER_RISK = 0x49
+_SCORE_CHALLENGER_DECISION = 0x50
+_SCORE_CHALLENGER_VERSION = b"\x5a"
 _DETECTOR_BODY = 22  # detector (2) + score (9) + raw score (9) + fired (2) bytes
 
 
@@ -87,6 +90,31 @@ def _fixed_parts(batch: ScoredBatch) -> tuple[bytes, int]:
     return records.tobytes(), dtype.itemsize
 
 
+# The challenger's risk and decision (fields 9 and 10), after every other fixed field: with
+# the challenger's version (field 11) last, a Score keeps protobuf's field order.
+_SHADOW_DTYPE = np.dtype(
+    {
+        "names": ["risk_tag", "risk", "decision_tag", "decision"],
+        "formats": ["u1", "<f8", "u1", "u1"],
+        "offsets": [0, 1, 9, 10],
+        "itemsize": 11,
+    }
+)
+
+
+def _shadow_parts(batch: ScoredBatch) -> tuple[bytes, bytes, list[bool]]:
+    """The challenger's fixed fields of every valid row, its version field, and which rows
+    it scored (none when no challenger scored the batch)."""
+    shadow = batch.shadow
+    if shadow is None:
+        return b"", b"", []
+    records = np.zeros(shadow.risk.shape[0], dtype=_SHADOW_DTYPE)
+    records["risk_tag"], records["risk"] = _SCORE_CHALLENGER_RISK, shadow.risk
+    records["decision_tag"], records["decision"] = _SCORE_CHALLENGER_DECISION, shadow.decision
+    version = _delimited(_SCORE_CHALLENGER_VERSION, shadow.model.model_version.encode())
+    return records.tobytes(), version, shadow.scored.tolist()
+
+
 def encode_scores(batch: ScoredBatch, include_features: bool) -> list[bytes]:
     """One serialized Score per transaction of the batch, in order."""
     version = _delimited(_SCORE_MODEL_VERSION, batch.model.model_version.encode())
@@ -113,6 +141,8 @@ def encode_scores(batch: ScoredBatch, include_features: bool) -> list[bytes]:
         schema = batch.model.ensemble.feature_schema_hash.encode()
         inner = b"\x0a" + varint(len(schema)) + schema + b"\x12" + varint(feature_width)
         feature_prefix = _SCORE_FEATURES + varint(len(inner) + feature_width) + inner
+    shadow, shadow_version, shadow_scored = _shadow_parts(batch)
+    shadow_width = _SHADOW_DTYPE.itemsize
     encoded: list[bytes] = []
     for i, (event_id, row) in enumerate(zip(batch.event_ids, batch.rows.tolist(), strict=True)):
         identity = _delimited(_SCORE_EVENT_ID, event_id.encode()) if event_id else b""
@@ -124,6 +154,8 @@ def encode_scores(batch: ScoredBatch, include_features: bool) -> list[bytes]:
         parts = [identity, fixed[row * width : (row + 1) * width], version, reasons.get(row, b"")]
         if feature_width:
             parts += [feature_prefix, features[row * feature_width : (row + 1) * feature_width]]
+        if shadow_scored and shadow_scored[row]:
+            parts += [shadow[row * shadow_width : (row + 1) * shadow_width], shadow_version]
         encoded.append(b"".join(parts))
     return encoded
 
