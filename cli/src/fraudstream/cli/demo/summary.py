@@ -11,7 +11,7 @@ from rich.table import Table
 
 from fraudstream.cli.analysts import SimulatedAnalysts
 from fraudstream.cli.demo.config import LiveConfig
-from fraudstream.cli.demo.outcome import ScoredReader
+from fraudstream.cli.demo.outcome import ScoredReader, frozen_decisions
 from fraudstream.cli.demo.view import Progress
 from fraudstream.cli.demo.watch import PipelineSample, buckets, quantile, total
 
@@ -89,6 +89,9 @@ def summarise(
             "pipeline (--rate 0) this includes the wait behind the backlog",
         },
         "detection": reader.detection(),
+        "frozen_vs_served": reader.frozen_vs_served(
+            frozen_decisions(config.replay_csv, config.rows, config.models)
+        ),
         "alerts": {
             "raised": int(total(final.ingest, "stream_events_anomaly_total")),
             "accepted_by_feedback": int(
@@ -129,6 +132,10 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
 
 
+def _points(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.2f} pt"
+
+
 def _ms(value: float | None, capped_at: float | None = None) -> str:
     if value is None:
         return "-"
@@ -167,6 +174,18 @@ def print_summary(console: Console, summary: dict[str, Any]) -> None:
         f"{flagged['tp'] + flagged['fp']:,}: precision {_pct(flagged['precision'])}, "
         f"recall {_pct(flagged['recall'])} of {flagged['frauds']:,} frauds",
     )
+    quality = summary.get("frozen_vs_served")
+    if quality is not None:
+        held, gap = quality["frozen"], quality["served_minus_frozen_points"]
+        bundle = quality["bundle_served"]
+        table.add_row(
+            "  same bundle, frozen",
+            f"{held['tp'] + held['fp']:,}: precision {_pct(held['precision'])}, "
+            f"recall {_pct(held['recall'])} on the same {quality['events']:,} events "
+            f"(served - frozen: precision {_points(gap['precision'])}, "
+            f"recall {_points(gap['recall'])}; {bundle['same_decision']:,} of "
+            f"{bundle['events']:,} bundle-served decisions reproduced)",
+        )
     table.add_row(
         "BLOCK",
         f"{blocked['tp'] + blocked['fp']:,}: precision {_pct(blocked['precision'])}, "

@@ -14,6 +14,7 @@ from rich.console import Console
 from fraudstream.cli.demo.build import Builder, Steps
 from fraudstream.cli.demo.watch import scrape
 from fraudstream.cli.experiment.loop import label_events, run_loop
+from fraudstream.cli.experiment.stationary import stationary
 from fraudstream.cli.stack import Stack
 
 logger = logging.getLogger(__name__)
@@ -36,6 +37,9 @@ def _split(csv: Path, drift_step: int, context_steps: int, workdir: Path) -> tup
 @click.group("experiment")
 def experiment() -> None:
     """Experiments with the running pipeline."""
+
+
+experiment.add_command(stationary)
 
 
 @experiment.command("drift")
