@@ -117,7 +117,7 @@ def write(result: dict[str, Any], reports: Path) -> tuple[Path, Path]:
     json_path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     groups = result["by_error_rate"]
     figure, axes = plt.subplots(
-        1, len(groups), figsize=(4.2 * len(groups), 4.4), sharey=True, squeeze=False
+        1, len(groups), figsize=(max(4.2 * len(groups), 7.0), 4.6), sharey=True, squeeze=False
     )
     for axis, group in zip(axes[0], groups, strict=True):
         runs = [r for r in result["runs"] if r["error_rate"] == group["error_rate"]]
@@ -143,11 +143,17 @@ def write(result: dict[str, Any], reports: Path) -> tuple[Path, Path]:
             [0, 1, 2.5, 3.5],
             ["frozen\nprecision", "online\nprecision", "frozen\nrecall", "online\nrecall"],
         )
-        axis.set_title(f"{group['error_rate']:.0%} wrong verdicts: {group['verdict']}", fontsize=9)
+        target = group["target_max_loss_points"]
+        axis.set_title(
+            f"{group['error_rate']:.0%} wrong verdicts\n"
+            + ("no target" if target is None else f"target -{target} pt: ")
+            + ("" if target is None else group["verdict"].split(":")[0]),
+            fontsize=9,
+        )
         axis.grid(axis="y", alpha=0.3)
     axes[0][0].set_ylabel("alert precision / recall on the same events")
     figure.suptitle(
-        "No drift: online loop against the same bundle frozen (points: seeds; red ring: worst)",
+        "No drift: online loop vs the same bundle frozen\n(points: seeds; red ring: worst seed)",
         fontsize=10,
     )
     figure.tight_layout()
