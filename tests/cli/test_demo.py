@@ -72,6 +72,9 @@ def test_a_small_demo_runs_end_to_end_then_reuses_the_build_and_stops_on_ctrl_c(
     gap = quality["served_minus_frozen_points"]
     assert gap["recall"] == round((flagged["recall"] - quality["frozen"]["recall"]) * 100, 2)
     assert "same bundle, frozen" in out
+    learner = summary["learner"]
+    assert set(learner["judgements"]) == {"promote", "refuse", "wait"}
+    assert learner["rollbacks"] >= 0 and isinstance(learner["last_judgement"], str)
     assert summary["throughput"]["tx_per_second"] > 0
     assert summary["latency_seconds"]["kafka_to_routed"]["p99"] is not None
     assert summary["analysts"]["labels"] > 0 and summary["learner"]["labels_seen"] > 0

@@ -104,7 +104,7 @@ def test_a_small_run_measures_frozen_and_online_on_the_same_events(tmp_path: Pat
     # Where the scorer served the bundle's own model, the offline scoring decided alike.
     bundle = run["bundle_served"]
     assert bundle["events"] > 0 and bundle["same_decision"] == bundle["events"]
-    assert run["labels"] > 0
+    assert run["labels"] > 0 and set(run["judgements"]) == {"promote", "refuse", "wait"}
     for side in ("frozen", "online"):
         assert 0 < run[side]["recall"] <= 1 and 0 < run[side]["precision"] <= 1
 

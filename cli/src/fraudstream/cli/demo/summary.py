@@ -50,11 +50,17 @@ def summarise(
             updates=status.updates,
             promotions=status.promotions,
             refusals=status.refusals,
+            rollbacks=status.rollbacks,
+            last_judgement=status.last_judgement,
             champion_version=status.champion_version,
             champion_window_pr_auc=round(status.champion_metrics.pr_auc, 4),
             champion_window_recall=round(status.champion_metrics.recall, 4),
             scorers={s.scorer_id: s.applied_version for s in status.scorers},
         )
+    learner["judgements"] = {
+        outcome: int(total(final.learner, "learner_promotion_judgements_total", outcome=outcome))
+        for outcome in ("promote", "refuse", "wait")
+    }
     learner["label_to_served_seconds"] = _quantiles(
         final, "learner", "learner_label_to_served_seconds"
     )
@@ -202,7 +208,8 @@ def print_summary(console: Console, summary: dict[str, Any]) -> None:
         table.add_row(
             "online learning",
             f"{learner['labels_seen']:,} labels, {learner['updates']:,} updates, "
-            f"{learner['promotions']:,} promotions, {learner['refusals']:,} refused; "
+            f"{learner['promotions']:,} promotions, {learner['refusals']:,} refused, "
+            f"{learner['rollbacks']:,} rolled back; "
             f"label-to-served p50 {_ms(served['p50'])}, p99 {_ms(served['p99'])}",
         )
     table.add_row("scorer model at the end", summary["scorer"]["model_version"])

@@ -36,6 +36,9 @@ def run_record(error_rate: float, seed: int, summary: dict[str, Any]) -> dict[st
         "flipped": analysts["flipped"],
         "promotions": learner.get("promotions"),
         "refusals": learner.get("refusals"),
+        "rollbacks": learner.get("rollbacks"),
+        "judgements": learner.get("judgements"),
+        "last_judgement": learner.get("last_judgement"),
     }
 
 
