@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 import uuid
 from pathlib import Path
@@ -119,6 +120,8 @@ def drift(
     frame = pd.read_csv(replay_csv)
     run_id = "drift" + time.strftime("%H%M%S")
     run_dir = workdir / "run"
+    # A learner state or label log left by an earlier run would be resumed: start empty.
+    shutil.rmtree(run_dir, ignore_errors=True)
     with Stack(run_dir) as stack:
         with steps.step("start Kafka and the four services"):
             bootstrap = stack.start_kafka()
