@@ -62,6 +62,19 @@ def test_a_small_demo_runs_end_to_end_then_reuses_the_build_and_stops_on_ctrl_c(
     assert detection["scored"] == 20_000 and detection["unscored"] == 0
     flagged = detection["flagged"]
     assert flagged["frauds"] > 0 and flagged["recall"] is not None and flagged["recall"] > 0.5
+    # The same bundle frozen, scored offline, against what was served, on the same events.
+    quality = summary["frozen_vs_served"]
+    assert quality["events"] == quality["frozen"]["transactions"] == 20_000
+    assert quality["served"] == {k: flagged[k] for k in quality["served"]}
+    assert quality["frozen"]["frauds"] == flagged["frauds"] and quality["frozen"]["recall"] > 0.5
+    bundle = quality["bundle_served"]
+    assert bundle["events"] > 0 and bundle["same_decision"] == bundle["events"]
+    gap = quality["served_minus_frozen_points"]
+    assert gap["recall"] == round((flagged["recall"] - quality["frozen"]["recall"]) * 100, 2)
+    assert "same bundle, frozen" in out
+    learner = summary["learner"]
+    assert set(learner["judgements"]) == {"promote", "refuse", "wait"}
+    assert learner["rollbacks"] >= 0 and isinstance(learner["last_judgement"], str)
     assert summary["throughput"]["tx_per_second"] > 0
     assert summary["latency_seconds"]["kafka_to_routed"]["p99"] is not None
     assert summary["analysts"]["labels"] > 0 and summary["learner"]["labels_seen"] > 0

@@ -6,6 +6,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,41 @@ _FLAGGED = (score_pb2.DECISION_REVIEW, score_pb2.DECISION_BLOCK)
 
 def _ratio(numerator: float, denominator: float) -> float | None:
     return round(numerator / denominator, 4) if denominator else None
+
+
+def _confusion(mask: np.ndarray, alarm: np.ndarray, truth: np.ndarray) -> dict[str, Any]:
+    """Confusion counts of `alarm` against `truth` over the rows in `mask`."""
+    tp = int(np.sum(mask & alarm & truth))
+    fp = int(np.sum(mask & alarm & ~truth))
+    fn = int(np.sum(mask & ~alarm & truth))
+    tn = int(np.sum(mask & ~alarm & ~truth))
+    return {
+        "transactions": int(mask.sum()),
+        "frauds": tp + fn,
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+        "tn": tn,
+        "precision": _ratio(tp, tp + fp),
+        "recall": _ratio(tp, tp + fn),
+    }
+
+
+def frozen_decisions(replay_csv: Path, rows: int, models: Path) -> np.ndarray:
+    """Decisions of the bundle alone, never updated, on the first `rows` rows of the replay.
+
+    Offline, with the scorer's own engine: the same feature pipeline and the same ensemble
+    built from the same bundle, so on rows the scorer served with the bundle (snapshot 0)
+    both decide alike.
+    """
+    import pandas as pd
+
+    from fraudstream.model.ensemble import load_ensemble
+    from fraudstream.model.features import features_from_frame
+
+    frame = pd.read_csv(replay_csv, nrows=rows)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return load_ensemble(models).score(features_from_frame(frame)).decision
 
 
 class ScoredReader:
@@ -116,25 +152,11 @@ class ScoredReader:
             version = self._version.copy()
             names = {index: name for name, index in self._versions.items()}
         seen = decision != _UNSEEN
-        truth = self._truth
         flagged = np.isin(decision, _FLAGGED)
         blocked = decision == score_pb2.DECISION_BLOCK
 
         def confusion(mask: np.ndarray, alarm: np.ndarray) -> dict[str, Any]:
-            tp = int(np.sum(mask & alarm & truth))
-            fp = int(np.sum(mask & alarm & ~truth))
-            fn = int(np.sum(mask & ~alarm & truth))
-            tn = int(np.sum(mask & ~alarm & ~truth))
-            return {
-                "transactions": int(mask.sum()),
-                "frauds": tp + fn,
-                "tp": tp,
-                "fp": fp,
-                "fn": fn,
-                "tn": tn,
-                "precision": _ratio(tp, tp + fp),
-                "recall": _ratio(tp, tp + fn),
-            }
+            return _confusion(mask, alarm, self._truth)
 
         return {
             "scored": int(seen.sum()),
@@ -146,4 +168,43 @@ class ScoredReader:
             "by_model_version": {
                 names[index]: confusion(version == index, flagged) for index in sorted(names)
             },
+        }
+
+    def frozen_vs_served(self, frozen: np.ndarray) -> dict[str, Any]:
+        """Alert (REVIEW/BLOCK) quality of the frozen bundle and of what was served, on the
+        same events: every row the pipeline scored (item errors left out on both sides).
+
+        `bundle_served` checks the comparison itself: on rows the scorer served with the
+        bundle's own model (snapshot 0), the offline decisions should be the served ones.
+        """
+        with self._lock:
+            decision = self._decision.copy()
+            version = self._version.copy()
+            bundle = {i for name, i in self._versions.items() if name.endswith("+s0")}
+        frozen = frozen[: len(decision)]
+        events = decision > 0
+        events[len(frozen) :] = False
+        frozen_alarm = np.zeros(len(decision), dtype=bool)
+        frozen_alarm[: len(frozen)] = np.isin(frozen, _FLAGGED)
+        served = _confusion(events, np.isin(decision, _FLAGGED), self._truth)
+        held = _confusion(events, frozen_alarm, self._truth)
+        by_bundle = events & np.isin(version, list(bundle))
+        same = np.zeros(len(decision), dtype=bool)
+        same[: len(frozen)] = frozen == decision[: len(frozen)]
+        return {
+            "events": int(events.sum()),
+            "frozen": held,
+            "served": served,
+            "served_minus_frozen_points": {
+                name: None
+                if held[name] is None or served[name] is None
+                else round((served[name] - held[name]) * 100, 2)
+                for name in ("precision", "recall")
+            },
+            "bundle_served": {
+                "events": int(by_bundle.sum()),
+                "same_decision": int((by_bundle & same).sum()),
+            },
+            "note": "frozen: the bundle scored offline with the scorer's engine, never updated; "
+            "served: the decisions read back from transactions.scored; both on the same events",
         }

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from fraudstream.cli.analysts import SimulatedAnalysts
 from fraudstream.cli.demo.config import LiveConfig
-from fraudstream.cli.demo.outcome import ScoredReader
+from fraudstream.cli.demo.outcome import ScoredReader, frozen_decisions
 from fraudstream.cli.demo.view import Progress
 from fraudstream.cli.demo.watch import PipelineSample, buckets, quantile, total
 
@@ -50,11 +50,17 @@ def summarise(
             updates=status.updates,
             promotions=status.promotions,
             refusals=status.refusals,
+            rollbacks=status.rollbacks,
+            last_judgement=status.last_judgement,
             champion_version=status.champion_version,
             champion_window_pr_auc=round(status.champion_metrics.pr_auc, 4),
             champion_window_recall=round(status.champion_metrics.recall, 4),
             scorers={s.scorer_id: s.applied_version for s in status.scorers},
         )
+    learner["judgements"] = {
+        outcome: int(total(final.learner, "learner_promotion_judgements_total", outcome=outcome))
+        for outcome in ("promote", "refuse", "wait")
+    }
     learner["label_to_served_seconds"] = _quantiles(
         final, "learner", "learner_label_to_served_seconds"
     )
@@ -89,6 +95,9 @@ def summarise(
             "pipeline (--rate 0) this includes the wait behind the backlog",
         },
         "detection": reader.detection(),
+        "frozen_vs_served": reader.frozen_vs_served(
+            frozen_decisions(config.replay_csv, config.rows, config.models)
+        ),
         "alerts": {
             "raised": int(total(final.ingest, "stream_events_anomaly_total")),
             "accepted_by_feedback": int(
@@ -129,6 +138,10 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
 
 
+def _points(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.2f} pt"
+
+
 def _ms(value: float | None, capped_at: float | None = None) -> str:
     if value is None:
         return "-"
@@ -167,6 +180,18 @@ def print_summary(console: Console, summary: dict[str, Any]) -> None:
         f"{flagged['tp'] + flagged['fp']:,}: precision {_pct(flagged['precision'])}, "
         f"recall {_pct(flagged['recall'])} of {flagged['frauds']:,} frauds",
     )
+    quality = summary.get("frozen_vs_served")
+    if quality is not None:
+        held, gap = quality["frozen"], quality["served_minus_frozen_points"]
+        bundle = quality["bundle_served"]
+        table.add_row(
+            "  same bundle, frozen",
+            f"{held['tp'] + held['fp']:,}: precision {_pct(held['precision'])}, "
+            f"recall {_pct(held['recall'])} on the same {quality['events']:,} events "
+            f"(served - frozen: precision {_points(gap['precision'])}, "
+            f"recall {_points(gap['recall'])}; {bundle['same_decision']:,} of "
+            f"{bundle['events']:,} bundle-served decisions reproduced)",
+        )
     table.add_row(
         "BLOCK",
         f"{blocked['tp'] + blocked['fp']:,}: precision {_pct(blocked['precision'])}, "
@@ -183,7 +208,8 @@ def print_summary(console: Console, summary: dict[str, Any]) -> None:
         table.add_row(
             "online learning",
             f"{learner['labels_seen']:,} labels, {learner['updates']:,} updates, "
-            f"{learner['promotions']:,} promotions, {learner['refusals']:,} refused; "
+            f"{learner['promotions']:,} promotions, {learner['refusals']:,} refused, "
+            f"{learner['rollbacks']:,} rolled back; "
             f"label-to-served p50 {_ms(served['p50'])}, p99 {_ms(served['p99'])}",
         )
     table.add_row("scorer model at the end", summary["scorer"]["model_version"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 import uuid
 from pathlib import Path
@@ -14,6 +15,7 @@ from rich.console import Console
 from fraudstream.cli.demo.build import Builder, Steps
 from fraudstream.cli.demo.watch import scrape
 from fraudstream.cli.experiment.loop import label_events, run_loop
+from fraudstream.cli.experiment.stationary import stationary
 from fraudstream.cli.stack import Stack
 
 logger = logging.getLogger(__name__)
@@ -36,6 +38,9 @@ def _split(csv: Path, drift_step: int, context_steps: int, workdir: Path) -> tup
 @click.group("experiment")
 def experiment() -> None:
     """Experiments with the running pipeline."""
+
+
+experiment.add_command(stationary)
 
 
 @experiment.command("drift")
@@ -115,6 +120,8 @@ def drift(
     frame = pd.read_csv(replay_csv)
     run_id = "drift" + time.strftime("%H%M%S")
     run_dir = workdir / "run"
+    # A learner state or label log left by an earlier run would be resumed: start empty.
+    shutil.rmtree(run_dir, ignore_errors=True)
     with Stack(run_dir) as stack:
         with steps.step("start Kafka and the four services"):
             bootstrap = stack.start_kafka()
