@@ -104,8 +104,9 @@ def fit_detectors(
     forest = IsolationForestDetector(model, columns, ScoreMap(0.0, 1.0))
     forest = IsolationForestDetector(model, columns, ScoreMap.fit(forest.raw(train)))
     columns = columns_of(features.autoencoder, COLUMN_NAMES)
-    scaler = StandardScaler().fit(train[:, columns])
-    z = scaler.transform(train[:, columns])
+    x = train[:, columns].astype(np.float64)
+    scaler = StandardScaler().fit(x)
+    z = scaler.transform(x)
     network = MLPRegressor(
         hidden_layer_sizes=(8, 3, 8), batch_size=512, max_iter=_EPOCHS,
         learning_rate_init=1e-3, random_state=seed,
