@@ -70,6 +70,7 @@ def test_report_shape_and_columns(tmp_path: Path) -> None:
     for seed in per_seed:
         assert set(seed["recall_at_fpr"]) == {WITHOUT.name, WITH.name, SIDE_BY_SIDE}
         assert all(seed["measured_group_rows"][g] > 0 for g in PATTERNS)
+        assert all(0.0 < seed["recall_ceiling"][p] < 1.0 for p in PATTERNS)
     worst = report["simulated"]["worst_seed"]
     for run in (WITHOUT.name, WITH.name):
         assert set(worst[run]) == set(GROUPS)

@@ -146,6 +146,7 @@ def accounts(
         write,
     )
     from fraudstream.cli.experiment.accounts_run import FPR, SIDE_BY_SIDE, simulated_seed
+    from fraudstream.training.api import PATTERNS
 
     console = Console(stderr=True, highlight=False)
     steps = Steps(console)
@@ -158,7 +159,13 @@ def accounts(
         "settings": {"rows": rows, "seeds": list(seed_list), "share": share, "fpr": FPR},
         "targets": {"recall_at_fpr": TARGET_RECALL, "reference_pr_auc": TARGET_PR_AUC},
         "feature_sets": {f.name: _inputs(f) for f in FEATURE_SETS},
-        "simulated": {"per_seed": per_seed, "worst_seed": worst},
+        "simulated": {
+            "per_seed": per_seed,
+            "worst_seed": worst,
+            "recall_ceiling_lowest": {
+                p: min(s["recall_ceiling"][p] for s in per_seed) for p in PATTERNS
+            },
+        },
         "reference": reference_result,
         "meets_target": verdicts(worst, reference_result),
         "notes": [
@@ -168,6 +175,9 @@ def accounts(
             "training has no option to give the detectors account features",
             f"{UNSUPERVISED}: the max of the two detectors' 0..1 scores, the bundle's risk "
             "without a classifier",
+            "recall_ceiling: the share of a pattern's rows that are not the first of their "
+            "instance; the first (a mule's first incoming payment, a sender's first transfer) "
+            "has no earlier event to stand out by",
             "simulated legitimate accounts are nearly all fresh names (one event each), so "
             "account features of legitimate rows are nearly constant there",
         ],
