@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from fraudstream.cli.experiment import experiment
 from fraudstream.cli.experiment.accounts_models import WITH, WITHOUT, feature_matrix, fit_detectors
-from fraudstream.cli.experiment.accounts_run import GROUPS, SIDE_BY_SIDE
+from fraudstream.cli.experiment.accounts_run import GROUPS, VARIANTS
 from fraudstream.model.accounts import ACCOUNT_FEATURE_NAMES
 from fraudstream.model.features import FEATURE_NAMES
 from fraudstream.training.api import PATTERNS, SimulationConfig, simulate
@@ -68,7 +68,7 @@ def test_report_shape_and_columns(tmp_path: Path) -> None:
     per_seed = report["simulated"]["per_seed"]
     assert [s["seed"] for s in per_seed] == [7, 8]
     for seed in per_seed:
-        assert set(seed["recall_at_fpr"]) == {WITHOUT.name, WITH.name, SIDE_BY_SIDE}
+        assert set(seed["recall_at_fpr"]) == {WITHOUT.name, WITH.name, *VARIANTS}
         assert all(seed["measured_group_rows"][g] > 0 for g in PATTERNS)
         assert all(0.0 < seed["recall_ceiling"][p] < 1.0 for p in PATTERNS)
     worst = report["simulated"]["worst_seed"]

@@ -145,7 +145,7 @@ def accounts(
         worst_recall,
         write,
     )
-    from fraudstream.cli.experiment.accounts_run import FPR, SIDE_BY_SIDE, simulated_seed
+    from fraudstream.cli.experiment.accounts_run import FPR, VARIANTS, simulated_seed
     from fraudstream.training.api import PATTERNS
 
     console = Console(stderr=True, highlight=False)
@@ -186,9 +186,9 @@ def accounts(
     json_path, png_path = write(result, reports)
     for name, recalls in worst[WITH.name].items():
         without = worst["without_account_features"][name][UNSUPERVISED]
-        both = worst[SIDE_BY_SIDE][name][UNSUPERVISED]
+        mixes = ", ".join(f"{worst[v][name][UNSUPERVISED]} {v}" for v in VARIANTS)
         console.print(
             f"{name}: recall (worst seed) {recalls[UNSUPERVISED]} with account features, "
-            f"{without} without, {both} with both detector pairs"
+            f"{without} without, {mixes}"
         )
     console.print(f"wrote {json_path} and {png_path}")
