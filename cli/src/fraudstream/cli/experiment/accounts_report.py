@@ -16,6 +16,7 @@ from fraudstream.cli.experiment.accounts_models import (
     WITHOUT,
 )
 from fraudstream.cli.experiment.accounts_run import FPR, GROUPS, VARIANTS
+from fraudstream.model.detectors import AUTOENCODER
 from fraudstream.training.api import PATTERNS
 
 JSON_FILE = "accounts_experiment.json"
@@ -112,6 +113,9 @@ def _reference_panel(axis: Any, reference: dict[str, Any]) -> None:
         for _, run, colour in _BARS
         if s in worst[run]
     ]  # fmt: skip
+    if "bundle" in reference:
+        rows.append(("fraudstream train (bundle)\nclassifier, labels",
+                     reference["bundle"]["pr_auc_combined"], "#4a5568"))  # fmt: skip
     y = np.arange(len(rows))
     bars = axis.barh(y, [r[1] for r in rows], color=[r[2] for r in rows])
     axis.bar_label(bars, fmt="%.3f", fontsize=7)
@@ -142,9 +146,16 @@ def write(result: dict[str, Any], reports: Path) -> tuple[Path, Path]:
         values = [worst[run][g][UNSUPERVISED] or 0.0 for g in GROUPS]
         bars = left.bar(x + offset, values, _WIDTH, color=colour, label=run.replace("_", " "))
         left.bar_label(bars, fmt="%.2f", fontsize=6)
+    ceiling = result["simulated"].get("recall_ceiling_lowest", {})
+    marks = [i for i, g in enumerate(GROUPS) if g in ceiling]
+    left.scatter(marks, [ceiling[GROUPS[i]] for i in marks], marker="_", s=900, color="black",
+                 label="ceiling: all but each instance's first row")  # fmt: skip
+    alone = [worst[WITH.name][g][AUTOENCODER] or 0.0 for g in GROUPS]
+    left.scatter(np.arange(len(GROUPS)), alone, marker="o", s=18, color="#1a365d", zorder=3,
+                 label="autoencoder alone, with account features")  # fmt: skip
     left.axhline(TARGET_RECALL, color="grey", linewidth=0.8, linestyle=":")
     left.set_xticks(x, [g.replace("_", "\n", 1) for g in GROUPS], fontsize=8)
-    left.set_ylim(0, 1.15)
+    left.set_ylim(0, 1.4)
     left.set_ylabel(f"recall at FPR {FPR:.1%} (worst seed)")
     settings = result["settings"]
     left.set_title(
@@ -152,7 +163,7 @@ def write(result: dict[str, Any], reports: Path) -> tuple[Path, Path]:
         f"{len(settings['seeds'])} seeds",
         fontsize=9,
     )
-    left.legend(loc="upper left", fontsize=7)
+    left.legend(loc="upper left", fontsize=7, ncol=2)
     _reference_panel(right, result["reference"])
     figure.tight_layout()
     figure.savefig(png_path, dpi=120)
