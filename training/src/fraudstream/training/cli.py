@@ -6,9 +6,10 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
+
+from fraudstream.training.pattern_option import pattern_option
 
 logger = logging.getLogger(__name__)
 
@@ -20,18 +21,6 @@ def _setup_logging(level: str = "INFO") -> None:
     logging.basicConfig(
         level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-
-
-def _parse_patterns(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> Any:
-    """NAME=SHARE pairs, each name once; the simulator checks names and shares."""
-    pairs = [v.partition("=") for v in values]
-    try:
-        parsed = tuple((name, float(share)) for name, sep, share in pairs if sep)
-    except ValueError:
-        parsed = ()
-    if len(parsed) != len(values) or len({n for n, _ in parsed}) != len(parsed):
-        raise click.BadParameter("use NAME=SHARE (a number), each NAME once")
-    return parsed
 
 
 @click.group()
@@ -74,15 +63,7 @@ def data() -> None:
     show_default=True,
     help="The new pattern: small structured transfers, or fraud through PAYMENT to merchants.",
 )
-@click.option(
-    "--pattern",
-    "patterns",
-    multiple=True,
-    callback=_parse_patterns,
-    metavar="NAME=SHARE",
-    help="Stateful fraud (mule_fan_in, takeover_burst, structuring) at a share of the rows;"
-    " repeatable. Which rows: <out>.patterns.csv.",
-)
+@pattern_option
 @_quiet
 def simulate(
     rows: int,
@@ -102,10 +83,7 @@ def simulate(
         rows=rows, seed=seed, steps=steps, drift_step=drift_step, drift_pattern=drift_pattern,
         patterns=patterns,
     )  # fmt: skip
-    try:
-        summary = run(config, out, quiet=quiet)
-    except ValueError as exc:  # an unknown pattern name or a share outside [0, 1)
-        raise click.UsageError(str(exc)) from exc
+    summary = run(config, out, quiet=quiet)
     extra = f", {summary.pattern_rows} of patterns" if patterns else ""
     counts = f"{summary.frauds} frauds, {summary.flagged} flagged{extra}"
     click.echo(f"wrote {summary.rows} rows ({counts}) to {out}", err=True)
