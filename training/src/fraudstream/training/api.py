@@ -1,8 +1,46 @@
-"""What other packages (the CLI) use of training: read PaySim CSVs, simulate PaySim data."""
+"""What other packages (the CLI) use of training: read PaySim CSVs, simulate PaySim data, and
+the pieces of training an offline experiment repeats (time split, metrics, `train` itself)."""
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from fraudstream.training.csvio import read_paysim_chunks
+from fraudstream.training.patterns import PATTERN_COLUMN, PATTERNS, patterns_path
 from fraudstream.training.simulate import SimulationConfig, SimulationSummary, simulate
 
-__all__ = ["SimulationConfig", "SimulationSummary", "read_paysim_chunks", "simulate"]
+if TYPE_CHECKING:
+    from fraudstream.training.metrics import recall_at_fpr
+    from fraudstream.training.train import TimeSplit, TrainConfig, time_split, train
+
+# Loaded on first use: they bring scikit-learn, which reading and simulating do not need (the
+# replay producer imports this module at start-up).
+_LAZY = {
+    "recall_at_fpr": "fraudstream.training.metrics",
+    "TimeSplit": "fraudstream.training.train",
+    "TrainConfig": "fraudstream.training.train",
+    "time_split": "fraudstream.training.train",
+    "train": "fraudstream.training.train",
+}
+
+__all__ = [
+    "PATTERNS",
+    "PATTERN_COLUMN",
+    "SimulationConfig",
+    "SimulationSummary",
+    "TimeSplit",
+    "TrainConfig",
+    "patterns_path",
+    "read_paysim_chunks",
+    "recall_at_fpr",
+    "simulate",
+    "time_split",
+    "train",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

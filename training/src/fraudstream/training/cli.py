@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+from fraudstream.training.pattern_option import pattern_option
+
 logger = logging.getLogger(__name__)
 
 _existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -61,6 +63,7 @@ def data() -> None:
     show_default=True,
     help="The new pattern: small structured transfers, or fraud through PAYMENT to merchants.",
 )
+@pattern_option
 @_quiet
 def simulate(
     rows: int,
@@ -69,6 +72,7 @@ def simulate(
     steps: int,
     drift_step: int | None,
     drift_pattern: str,
+    patterns: tuple[tuple[str, float], ...],
     quiet: bool,
 ) -> None:
     """Simulate PaySim-compatible transactions (Kaggle header and layout)."""
@@ -76,13 +80,13 @@ def simulate(
     from fraudstream.training.simulate import simulate as run
 
     config = SimulationConfig(
-        rows=rows, seed=seed, steps=steps, drift_step=drift_step, drift_pattern=drift_pattern
-    )
+        rows=rows, seed=seed, steps=steps, drift_step=drift_step, drift_pattern=drift_pattern,
+        patterns=patterns,
+    )  # fmt: skip
     summary = run(config, out, quiet=quiet)
-    click.echo(
-        f"wrote {summary.rows} rows ({summary.frauds} frauds, {summary.flagged} flagged) to {out}",
-        err=True,
-    )
+    extra = f", {summary.pattern_rows} of patterns" if patterns else ""
+    counts = f"{summary.frauds} frauds, {summary.flagged} flagged{extra}"
+    click.echo(f"wrote {summary.rows} rows ({counts}) to {out}", err=True)
 
 
 @data.command()

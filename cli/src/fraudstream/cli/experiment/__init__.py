@@ -184,9 +184,11 @@ def drift(
 
 def _register() -> None:
     """The fault-injection and soak commands live in their own modules of this package."""
+    from fraudstream.cli.experiment.accounts import accounts
     from fraudstream.cli.experiment.chaos import chaos
     from fraudstream.cli.experiment.soak import soak
 
+    experiment.add_command(accounts)
     experiment.add_command(chaos)
     experiment.add_command(soak)
 
