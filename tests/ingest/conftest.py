@@ -171,7 +171,9 @@ def poisoned_scorer(model_bundle: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
     """An in-process scorer (build_server on port 0) with PoisonedEngine; yields its address."""
     monkeypatch.setattr(scorer_server, "ScoringEngine", PoisonedEngine)
     deps = ScorerDeps(holder=ModelHolder(load_serving_model(model_bundle)))
-    service = scorer_server.build_server(ScorerSettings(port=0, learner_addr=""), deps)
+    service = scorer_server.build_server(
+        ScorerSettings(port=0, learner_addr="", insecure_allow_anonymous=True), deps
+    )
     service.start()
     yield f"127.0.0.1:{service.port}"
     service.stop(0)
