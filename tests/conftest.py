@@ -225,6 +225,11 @@ class ServiceProcess:
         """A channel to it with the tester's credentials."""
         return self.transport.channel(self.address)
 
+    @property
+    def bearer(self) -> str:
+        """The tester's authorization header, for grpcurl's -H."""
+        return f"authorization: Bearer {self.transport.token}"
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 

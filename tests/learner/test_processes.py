@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-import grpc
 import pytest
 
 from fraudstream.v1 import (
@@ -32,14 +31,14 @@ def _wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.05)
 
 
-def _learner_status(address: str) -> learner_service_pb2.GetLearnerStatusResponse:
-    with grpc.insecure_channel(address) as channel:
+def _learner_status(learner) -> learner_service_pb2.GetLearnerStatusResponse:
+    with learner.channel() as channel:
         stub = learner_service_pb2_grpc.LearnerServiceStub(channel)
         return stub.GetLearnerStatus(learner_service_pb2.GetLearnerStatusRequest(), timeout=5)
 
 
-def _served_version(address: str) -> int:
-    with grpc.insecure_channel(address) as channel:
+def _served_version(scorer) -> int:
+    with scorer.channel() as channel:
         stub = scoring_service_pb2_grpc.ScoringServiceStub(channel)
         info = stub.GetModelInfo(scoring_service_pb2.GetModelInfoRequest(), timeout=5)
         return int(info.snapshot_version)
@@ -48,8 +47,8 @@ def _served_version(address: str) -> int:
 def _report_and_label(feedback, scorer, examples: list[alert_pb2.LabeledExample]) -> int:
     """Score the transactions on the scorer, report them as alerts, label each one."""
     with (
-        grpc.insecure_channel(scorer.address) as scorer_channel,
-        grpc.insecure_channel(feedback.address) as feedback_channel,
+        scorer.channel() as scorer_channel,
+        feedback.channel() as feedback_channel,
     ):
         scoring = scoring_service_pb2_grpc.ScoringServiceStub(scorer_channel)
         served = scoring.Score(
@@ -111,19 +110,17 @@ def test_labels_reach_the_scorer_as_a_promotion_and_survive_a_learner_restart(
         env=env,
     )
     scorer.wait_until_serving()
-    _wait_for(lambda: len(_learner_status(learner.address).scorers) == 1, 15, "scorer hello")
+    _wait_for(lambda: len(_learner_status(learner).scorers) == 1, 15, "scorer hello")
 
     first, second = drift_stream.examples[:400], drift_stream.examples[400:600]
     last = _report_and_label(feedback, scorer, first)
     assert last == len(first)
-    _wait_for(
-        lambda: _learner_status(learner.address).label_position == last, 30, "labels consumed"
-    )
-    status = _learner_status(learner.address)
+    _wait_for(lambda: _learner_status(learner).label_position == last, 30, "labels consumed")
+    status = _learner_status(learner)
     assert status.labels_seen == len(first)
     assert status.champion_version >= 1, status
-    _wait_for(lambda: _served_version(scorer.address) == status.champion_version, 15, "scorer swap")
-    (seen,) = _learner_status(learner.address).scorers
+    _wait_for(lambda: _served_version(scorer) == status.champion_version, 15, "scorer swap")
+    (seen,) = _learner_status(learner).scorers
     assert (seen.scorer_id, seen.applied_version) == ("scorer-1", status.champion_version)
 
     assert learner.terminate(timeout=15) == 0
@@ -131,10 +128,8 @@ def test_labels_reach_the_scorer_as_a_promotion_and_survive_a_learner_restart(
     last = _report_and_label(feedback, scorer, second)
     restarted = start_service("learner", *learner_args, env=env)
     restarted.wait_until_serving()
-    _wait_for(
-        lambda: _learner_status(restarted.address).label_position == last, 30, "labels resumed"
-    )
-    resumed = _learner_status(restarted.address)
+    _wait_for(lambda: _learner_status(restarted).label_position == last, 30, "labels resumed")
+    resumed = _learner_status(restarted)
     assert resumed.labels_seen == len(first) + len(second), "a label was lost or repeated"
     assert resumed.champion_version >= status.champion_version
     assert "resumed at snapshot" in restarted.log()
