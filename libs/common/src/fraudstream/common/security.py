@@ -7,16 +7,64 @@ and the resource limits mean the same thing in each of them (docs/security.md).
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from fraudstream.common.auth import Authenticator, TokenTable
+from fraudstream.common.auth import Authenticator, Principal, TokenTable
 from fraudstream.common.limits import LimitMetrics
 from fraudstream.common.settings import ServiceSettings
 from fraudstream.common.transport import Transport
 
 logger = logging.getLogger(__name__)
+
+
+class TokensFile(TokenTable):
+    """The tokens file, read again when it changes (looked at once a second at most), so a
+    token is added or revoked without a restart; `extra` entries are kept beside it.
+
+    A file that stops parsing keeps the last good table (and says so in the log).
+    """
+
+    _CHECK_SECONDS = 1.0
+
+    def __init__(self, path: Path, extra: TokenTable) -> None:
+        self._path = path
+        self._extra = extra
+        self._lock = threading.Lock()
+        self._checked = 0.0
+        self._stamp = self._read_stamp()
+        super().__init__(TokenTable.from_file(path).merged(extra)._entries)
+
+    def _read_stamp(self) -> tuple[int, int]:
+        try:
+            stat = self._path.stat()
+        except OSError as exc:
+            raise ValueError(f"cannot read the tokens file {self._path}: {exc.strerror}") from exc
+        return stat.st_mtime_ns, stat.st_size
+
+    def _refresh(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._checked < self._CHECK_SECONDS:
+                return
+            self._checked = now
+            try:
+                stamp = self._read_stamp()
+                if stamp == self._stamp:
+                    return
+                self._entries = TokenTable.from_file(self._path).merged(self._extra)._entries
+                self._stamp = stamp
+                logger.info("tokens file %s read again: %d entries", self._path, len(self))
+            except ValueError as exc:
+                logger.error("tokens file not read again, the last good one stays: %s", exc)
+
+    def lookup(self, token: str) -> Principal | None:
+        self._refresh()
+        return super().lookup(token)
 
 
 @dataclass(frozen=True)
@@ -63,11 +111,9 @@ def server_security(
     service accepts for local runs). Raises ValueError for a tokens or TLS file that is wrong.
     """
     transport = Transport.from_settings(settings)
-    tokens = TokenTable()
+    tokens: TokenTable = clear_tokens if clear_tokens is not None else TokenTable()
     if settings.analyst_tokens_file is not None:
-        tokens = TokenTable.from_file(settings.analyst_tokens_file)
-    if clear_tokens is not None:
-        tokens = tokens.merged(clear_tokens)
+        tokens = TokensFile(settings.analyst_tokens_file, tokens)
     authenticator = Authenticator(
         tokens,
         policy,
