@@ -76,3 +76,9 @@ fi
 step "Kafka broker jars (Maven Central, cached in ~/.m2)"
 .venv/bin/fraudstream kafka fetch
 done_step
+
+if [ "$PROFILE" = test ]; then
+  step "Flink (PyFlink venv from flink/requirements.txt with hashes, Kafka SQL connector jar)"
+  .venv/bin/fraudstream flink install
+  done_step
+fi

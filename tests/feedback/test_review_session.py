@@ -10,8 +10,8 @@ from fraudstream.common.errors import InvalidArgument
 from fraudstream.feedback.domain import AlertKind, AlertRecord, Verdict, VerdictOutcome
 from fraudstream.feedback.labels import LabelLog, LabelStream, StartLabels
 from fraudstream.feedback.metrics import FeedbackMetrics
-from fraudstream.feedback.review import ReviewQueue
-from fraudstream.feedback.session import (
+from fraudstream.feedback.review_queue import ReviewQueue
+from fraudstream.feedback.review_session import (
     CasePushed,
     CaseSkipped,
     ReviewSession,

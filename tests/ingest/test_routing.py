@@ -110,3 +110,11 @@ def test_scores_that_do_not_pair_with_the_transactions_are_refused():
     batch, scores, _audit = _batch()
     with pytest.raises(ValueError, match="5 scores for the 6 transactions"):
         route(batch, scores[:-1], ROUTES)
+
+
+def test_cases_carry_their_selection_probability():
+    """An alert was certain to be sent (1.0); an audit case had the audit rate's chance."""
+    batch, scores, audit = _batch()
+    outcomes = route(batch, scores, ROUTES, audit, audit_rate=0.002)
+    probability = {case.kind: case.selection_probability for case in outcomes.cases}
+    assert probability == {alert_pb2.ALERT_KIND_ALERT: 1.0, alert_pb2.ALERT_KIND_AUDIT: 0.002}

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from fraudstream.cli.replay.transactions import transactions_of
@@ -175,3 +176,65 @@ def make_learner(model_bundle: Path, tmp_path: Path) -> MakeLearner:
         return LearnerUnderTest(learner, reader, store, metrics, promoted)
 
     return make
+
+
+# Traffic labeled as production labels it: every alert, and a uniform audit sample of the rest.
+TRAFFIC_ROWS = 60_000
+TRAFFIC_SEED = 29
+AUDIT_RATE = 0.02
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """Simulated traffic scored by the bundle: every row's features, truth and serving risk,
+    and which rows analysts label (alerts, with selection probability 1, and audits drawn at
+    AUDIT_RATE among the rest)."""
+
+    features: np.ndarray
+    fraud: np.ndarray
+    risk: np.ndarray
+    alerted: np.ndarray
+    audited: np.ndarray
+    ensemble: Ensemble
+    frame: pd.DataFrame
+
+    def transactions(self, rows: np.ndarray, prefix: str = "tr") -> list:
+        """The rows as Transactions (event ids `<prefix>-<row>`), e.g. to score on a scorer."""
+        rows = np.asarray(rows)
+        found = list(transactions_of(self.frame.iloc[rows].reset_index(drop=True), prefix, 0))
+        for transaction, row in zip(found, rows, strict=True):
+            transaction.event_id = f"{prefix}-{row}"
+        return found
+
+    def labels(
+        self, rows: np.ndarray, flip: float = 0.0, seed: int = 0, first_position: int = 1
+    ) -> list[alert_pb2.LabeledExample]:
+        """Label-log entries for the labeled ones of `rows`, in row order, each verdict flipped
+        with probability `flip` (wrong verdicts)."""
+        picked = np.asarray(rows)[self.alerted[rows] | self.audited[rows]]
+        verdicts = self.fraud[picked] ^ (np.random.default_rng(seed).random(picked.size) < flip)
+        examples = served_examples(
+            self.ensemble, self.features[picked], verdicts, first_position=first_position
+        )
+        for example, row in zip(examples, picked, strict=True):
+            if self.audited[row]:
+                example.kind = alert_pb2.ALERT_KIND_AUDIT
+                example.selection_probability = AUDIT_RATE
+            else:
+                example.selection_probability = 1.0
+        return examples
+
+
+@pytest.fixture(scope="session")
+def traffic(model_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Traffic:
+    csv = tmp_path_factory.mktemp("traffic") / "traffic.csv"
+    simulate(SimulationConfig(rows=TRAFFIC_ROWS, seed=TRAFFIC_SEED), csv, quiet=True)
+    (frame,) = list(read_paysim_chunks(csv, chunk_rows=TRAFFIC_ROWS))
+    ensemble = load_ensemble(model_bundle)
+    features = features_from_frame(frame)
+    scored = ensemble.score(features)
+    alerted = scored.risk >= ensemble.thresholds.review
+    rng = np.random.default_rng(TRAFFIC_SEED)
+    audited = ~alerted & (rng.random(alerted.size) < AUDIT_RATE)
+    fraud = frame["isFraud"].to_numpy() == 1
+    return Traffic(features, fraud, scored.risk, alerted, audited, ensemble, frame)

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
+from fraudstream.learner.evidence_guardrail import EvidenceGuardrail
 from fraudstream.learner.guardrail import Judgement, MarginGuardrail
+from fraudstream.learner.promotion import PromotionRule
 from fraudstream.learner.window import PrequentialWindow
+from fraudstream.model.ensemble import Thresholds
 
 BATCH = 32
 REVIEW = 0.5
+SERVING = Thresholds(REVIEW, 0.9)
 
 
 def _window(fraud: list[int], champion: list[float], challenger: list[float]) -> PrequentialWindow:
@@ -40,7 +46,7 @@ def test_the_margin_guardrail_promotes_a_challenger_not_worse_than_the_champion(
     challenger, updates, promote, refused, reason
 ):
     guardrail = MarginGuardrail(margin=0.02, min_labels=6, min_frauds=2)
-    judgement = guardrail.judge(_window(FRAUD, GOOD, challenger), REVIEW, updates)
+    judgement = guardrail.judge(_window(FRAUD, GOOD, challenger), SERVING, updates)
     assert (judgement.promote, judgement.refused) == (promote, refused)
     assert judgement.reason.startswith(reason)
     assert (judgement.champion.pr_auc, judgement.champion.labels) == (1.0, 6)
@@ -48,7 +54,7 @@ def test_the_margin_guardrail_promotes_a_challenger_not_worse_than_the_champion(
 
 def test_the_margin_guardrail_waits_for_enough_evidence():
     guardrail = MarginGuardrail(margin=0.02, min_labels=7, min_frauds=2)
-    judgement = guardrail.judge(_window(FRAUD, GOOD, BAD), REVIEW, 1)
+    judgement = guardrail.judge(_window(FRAUD, GOOD, BAD), SERVING, 1)
     assert not judgement.promote and not judgement.refused
     assert judgement.reason == "window holds 6 labels and 2 frauds; needs 7 and 2"
 
@@ -60,10 +66,10 @@ class EveryThirdUpdate:
         self.asked: list[tuple[int, float, int]] = []
 
     def judge(
-        self, window: PrequentialWindow, review: float, updates_since_promotion: int
+        self, window: PrequentialWindow, serving: Thresholds, updates_since_promotion: int
     ) -> Judgement:
-        self.asked.append((len(window), review, updates_since_promotion))
-        champion, challenger = window.metrics(review, since_promotion=True)
+        self.asked.append((len(window), serving.review, updates_since_promotion))
+        champion, challenger = window.metrics(serving.review, since_promotion=True)
         promote = updates_since_promotion == 3
         return Judgement(promote, False, f"{updates_since_promotion} updates", champion, challenger)
 
@@ -87,3 +93,58 @@ def test_the_learner_promotes_exactly_when_its_guardrail_says_so(make_learner, d
     ]
     status = under.learner.status()
     assert (status.promotions, status.refusals, status.last_judgement) == (3, 0, "3 updates")
+
+
+def _evidence_window() -> PrequentialWindow:
+    """300 alerts (200 frauds) and 300 audited legits at selection probability 0.02.
+
+    The challenger ranks like the champion but clears 50 of the 100 alerted legits (log-odds
+    -1 instead of +1): better precision, same recall, and a lower alert rate.
+    """
+    fraud = np.r_[np.ones(200), np.zeros(100), np.zeros(300)].astype(bool)
+    champion = np.r_[np.full(200, 3.0), np.full(100, 1.0), np.full(300, -5.0)]
+    challenger = np.r_[np.full(200, 3.0), np.full(50, -1.0), np.full(50, 1.0), np.full(300, -5.0)]
+    propensity = np.r_[np.ones(300), np.full(300, 0.02)]
+    audit = np.r_[np.zeros(300), np.ones(300)].astype(bool)
+    window = PrequentialWindow(1000)
+    window.add(fraud, champion, challenger, propensity, audit)
+    return window
+
+
+def test_the_evidence_guardrail_promotes_at_thresholds_keeping_the_champions_alert_rate():
+    guardrail = EvidenceGuardrail(PromotionRule(), judge_every=100)
+    judgement = guardrail.judge(_evidence_window(), SERVING, 1)
+    assert judgement.promote, judgement.reason
+    assert judgement.evidence is not None
+    assert judgement.evidence.precision_difference.estimate > 0
+    # Rate-matched: it flags as much of the traffic as the champion did (the cleared
+    # alerts come back at risk 0.269), and blocks the champion's 200.
+    assert judgement.thresholds is not None
+    assert judgement.thresholds.review == pytest.approx(1 / (1 + np.exp(1.0)))
+    assert judgement.thresholds.block == pytest.approx(1 / (1 + np.exp(-3.0)))
+    assert "matched" in judgement.reason
+
+
+def test_the_evidence_guardrail_judges_once_per_judge_every_labels():
+    window = _evidence_window()  # 600 labels: the add crossed multiples of 100
+    guardrail = EvidenceGuardrail(PromotionRule(), judge_every=1000)
+    assert guardrail.judge(window, SERVING, 1).reason == ""  # not due: not judged
+    assert guardrail.judge(window, SERVING, 0).reason == ""  # nothing learned
+
+
+def test_a_promoted_snapshot_serves_with_the_thresholds_the_guardrail_chose(
+    make_learner, drift_stream
+):
+    chosen = Thresholds(0.3, 0.8)
+
+    class WithThresholds(EveryThirdUpdate):
+        def judge(self, window, serving, updates_since_promotion):
+            judgement = super().judge(window, serving, updates_since_promotion)
+            return dataclasses.replace(judgement, thresholds=chosen)
+
+    under = make_learner(guardrail=WithThresholds(), batch_size=BATCH)
+    for batch in drift_stream.batches(BATCH)[:4]:
+        under.feed(batch)
+    (snapshot,) = under.promoted  # after the third update
+    assert (snapshot.thresholds.review, snapshot.thresholds.block) == (0.3, 0.8)
+    assert under.learner.serving_thresholds == chosen

@@ -17,6 +17,9 @@ from fraudstream.model.snapshot import check_snapshot, snapshot_checksum
 from fraudstream.v1 import alert_pb2
 
 BATCH = 32
+# These tests are about the loop's mechanics on an all-alert label stream, which the default
+# evidence rule (it needs audit labels) would never promote on: they use the margin guardrail.
+MARGIN = "margin"
 
 
 def _flipped(examples: list[alert_pb2.LabeledExample]) -> list[alert_pb2.LabeledExample]:
@@ -41,7 +44,11 @@ def _saved_state(directory: Path) -> dict:
 def test_each_batch_is_scored_before_it_is_learned_from(make_learner, drift_stream, tmp_path):
     # Promote as soon as possible so each snapshot is the challenger that scored the next batch.
     under = make_learner(
-        tmp_path / "s", batch_size=BATCH, min_window_labels=BATCH, min_window_frauds=1
+        tmp_path / "s",
+        batch_size=BATCH,
+        min_window_labels=BATCH,
+        min_window_frauds=1,
+        promotion_rule=MARGIN,
     )
     first, second, third = drift_stream.batches(BATCH)[8:11]  # each holds a fraud
     under.feed(first)
@@ -71,7 +78,7 @@ def test_each_batch_is_scored_before_it_is_learned_from(make_learner, drift_stre
 
 
 def test_a_useful_challenger_is_promoted_and_learns_the_new_pattern(make_learner, drift_stream):
-    under = make_learner(batch_size=BATCH)
+    under = make_learner(batch_size=BATCH, promotion_rule=MARGIN)
     drift = under.read(drift_stream.new_pattern())
     bundle_recall = float(np.mean(under.learner.baseline.classifier.risk(drift.inputs) >= 0.5))
 
@@ -112,7 +119,11 @@ def test_a_challenger_damaged_by_poisoned_labels_is_not_promoted(
     since the last promotion on its own would look like the truth, as any label would.
     """
     under = make_learner(
-        batch_size=BATCH, window_size=600, promotion_margin=margin, learning_rate=5.0
+        batch_size=BATCH,
+        window_size=600,
+        promotion_margin=margin,
+        learning_rate=5.0,
+        promotion_rule=MARGIN,
     )
     everything = under.read(drift_stream.examples)
     served_pr_auc = []
@@ -147,7 +158,7 @@ def test_a_challenger_damaged_by_poisoned_labels_is_not_promoted(
 def test_promoted_snapshots_are_sealed_saved_and_pass_the_scorers_checks(
     make_learner, drift_stream, tmp_path
 ):
-    under = make_learner(tmp_path / "s", batch_size=BATCH)
+    under = make_learner(tmp_path / "s", batch_size=BATCH, promotion_rule=MARGIN)
     for batch in drift_stream.batches(BATCH):
         under.feed(batch)
     assert under.promoted
@@ -169,7 +180,9 @@ def test_promoted_snapshots_are_sealed_saved_and_pass_the_scorers_checks(
 
 def test_with_a_signing_key_every_promoted_snapshot_is_signed(make_learner, drift_stream, tmp_path):
     private, public = make_signing_key(tmp_path)
-    under = make_learner(tmp_path / "s", signer=Signer.from_file(private), batch_size=BATCH)
+    under = make_learner(
+        tmp_path / "s", signer=Signer.from_file(private), batch_size=BATCH, promotion_rule=MARGIN
+    )
     for batch in drift_stream.batches(BATCH):
         under.feed(batch)
     assert under.promoted
@@ -187,15 +200,15 @@ def test_a_restarted_learner_resumes_with_nothing_lost_or_repeated(
     make_learner, drift_stream, tmp_path
 ):
     batches = drift_stream.batches(BATCH)
-    straight = make_learner(tmp_path / "straight", batch_size=BATCH)
+    straight = make_learner(tmp_path / "straight", batch_size=BATCH, promotion_rule=MARGIN)
     for batch in batches:
         straight.feed(batch)
 
-    first = make_learner(tmp_path / "restarted", batch_size=BATCH)
+    first = make_learner(tmp_path / "restarted", batch_size=BATCH, promotion_rule=MARGIN)
     for batch in batches[:17]:
         first.feed(batch)
     before = first.learner.status()
-    resumed = make_learner(tmp_path / "restarted", batch_size=BATCH)
+    resumed = make_learner(tmp_path / "restarted", batch_size=BATCH, promotion_rule=MARGIN)
     assert resumed.learner.status() == before
     assert resumed.learner.label_position == batches[16][-1].position
     # A label stream replaying what was already applied changes nothing.

@@ -34,6 +34,12 @@ STATE_KEYS = {
     "saved_time",
     "challenger",
     "window",
+    "served_versions",
+    "rollbacks",
+    "last_rollback",
+    "labels_since_promotion",
+    "rollback_watch",
+    "evidence",
 }
 
 
@@ -75,7 +81,28 @@ def test_a_saved_state_loads_back_equal_under_the_same_keys(tmp_path):
         "champion_logit": [2.5, -1.0, -3.0],
         "challenger_logit": [2.0, -1.5, -2.5],
         "since_promotion": 2,
+        # Saved without selection: they load as alerts of probability 1.
+        "propensity": [],
+        "audit": [],
+        "scored": 0,
     }
+
+
+def test_a_state_saved_before_rollbacks_existed_loads_with_their_defaults(tmp_path):
+    store = SnapshotStore(tmp_path)
+    store.save_state(_state())
+    body = json.loads((tmp_path / STATE_NAME).read_text())
+    for name in ("served_versions", "rollbacks", "last_rollback", "rollback_watch", "evidence"):
+        body.pop(name)
+    body["window"] = {
+        k: body["window"][k]
+        for k in ("fraud", "champion_logit", "challenger_logit", "since_promotion")
+    }
+    (tmp_path / STATE_NAME).write_text(json.dumps(body))
+    loaded = store.load_state("b1")
+    assert loaded is not None
+    assert (loaded.served_versions, loaded.rollbacks, loaded.rollback_watch) == ([0], 0, None)
+    assert loaded.window.fraud == [1, 0, 0] and loaded.window.propensity == []
 
 
 def test_a_new_directory_has_no_state_and_a_start_state_is_the_bundles(tmp_path):

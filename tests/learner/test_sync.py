@@ -65,6 +65,8 @@ class RunningLearner:
 
 @pytest.fixture
 def learner(model_bundle: Path, tmp_path: Path) -> Iterator[RunningLearner]:
+    # An all-alert label stream: the margin guardrail promotes on it (the evidence rule waits
+    # for audits); these tests are about how promotions and rollbacks reach scorers.
     settings = LearnerSettings(
         port=0,
         models=model_bundle,
@@ -72,6 +74,7 @@ def learner(model_bundle: Path, tmp_path: Path) -> Iterator[RunningLearner]:
         feedback_addr="",
         batch_size=BATCH,
         insecure_allow_anonymous=True,
+        promotion_rule="margin",
     )
     deps = open_deps(settings, LearnerMetrics())
     service = build_server(settings, deps)
@@ -303,3 +306,64 @@ def test_an_idle_scorer_shows_connected_at_once_and_disconnected_when_the_learne
     assert scorer.sync._stream.connected.is_set()
     learner.service.stop(0)
     _wait_for(lambda: gauge.get_sample_value("scorer_learner_connected") == 0, timeout=5)
+
+
+def test_a_rollback_reaches_two_scorers_within_a_second_as_a_new_version(
+    learner, start_scorer, drift_stream, sample_transactions, model_bundle
+):
+    for batch in drift_stream.batches(BATCH)[:12]:
+        learner.feed(batch)
+    promoted = learner.deps.learner.status().champion_version
+    assert promoted >= 1
+    scorers = [start_scorer("scorer-a"), start_scorer("scorer-b")]
+    _wait_for(lambda: all(s.version == promoted for s in scorers))
+    before = scorers[0].stub.Score(
+        scoring_service_pb2.ScoreRequest(transactions=sample_transactions), timeout=5
+    )
+
+    started = time.monotonic()
+    answer = learner.stub.Rollback(
+        learner_service_pb2.RollbackRequest(to_version=0, reason="test: back to the bundle"),
+        timeout=5,
+    ).rollback
+    _wait_for(lambda: all(s.version == answer.version for s in scorers), timeout=5)
+    elapsed = time.monotonic() - started
+    print(f"rollback to 2 scorers in {elapsed * 1000:.1f} ms")
+    assert elapsed <= 1.0
+
+    # A NEW version (scorers accept only newer ones) whose content is the bundle's model.
+    assert (answer.version, answer.rolled_back_from, answer.restored_version) == (
+        promoted + 1,
+        promoted,
+        0,
+    )
+    assert not answer.automatic and answer.reason == "test: back to the bundle"
+    bundle = load_serving_model(model_bundle)
+    for scorer in scorers:
+        served = scorer.deps.holder.current
+        assert served is not None and served.ensemble.classifier is not None
+        assert np.array_equal(
+            served.ensemble.classifier.coefficients, bundle.ensemble.classifier.coefficients
+        )
+        assert served.ensemble.thresholds == bundle.ensemble.thresholds
+    after = scorers[1].stub.Score(
+        scoring_service_pb2.ScoreRequest(transactions=sample_transactions), timeout=5
+    )
+    assert [s.model_version.rsplit("+s", 1)[1] for s in after.scores] == [
+        str(answer.version)
+    ] * len(sample_transactions)
+    assert len(before.scores) == len(after.scores)
+
+    status = learner.status()
+    assert (status.champion_version, status.rollbacks) == (answer.version, 1)
+    assert status.last_rollback == answer
+    metrics = learner.deps.metrics.registry
+    assert metrics.get_sample_value("learner_rollbacks_total", {"reason": "operator"}) == 1
+
+    # Rolling back to what serves now, or to a version never promoted, is refused.
+    for to_version in (answer.version, answer.version + 5):
+        with pytest.raises(grpc.RpcError) as refused:
+            learner.stub.Rollback(
+                learner_service_pb2.RollbackRequest(to_version=to_version), timeout=5
+            )
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT

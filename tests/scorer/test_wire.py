@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from fraudstream.scorer.convert import DETECTORS
 from fraudstream.scorer.engine import ScoredBatch, ScoringEngine
 from fraudstream.scorer.metrics import ScorerMetrics
+from fraudstream.scorer.model_info import DETECTORS
 from fraudstream.scorer.models import ModelHolder, load_serving_model
 from fraudstream.scorer.wire import encode_response, encode_scores, varint
 from fraudstream.v1 import score_pb2, scoring_service_pb2

@@ -110,6 +110,7 @@ class SimulatedAnalysts:
         self._lock = threading.RLock()
         self._given = 0
         self._stats = AnalystStats()
+        self._acked: list[tuple[str, int]] = []  # (event id, label-log position) per ack
         self._stopping = threading.Event()
         self._streams: list[ReviewStream] = []
         self.error: grpc.RpcError | None = None
@@ -118,6 +119,11 @@ class SimulatedAnalysts:
     def stats(self) -> AnalystStats:
         with self._lock:
             return AnalystStats(**vars(self._stats))
+
+    def acknowledged(self) -> list[tuple[str, int]]:
+        """(event id, label-log position) of every verdict the service acked (0: refused)."""
+        with self._lock:
+            return list(self._acked)
 
     def start(self) -> None:
         for index in range(self._count):
@@ -167,8 +173,10 @@ class SimulatedAnalysts:
 
         def on_response(response: feedback_service_pb2.ReviewResponse) -> None:
             if response.HasField("verdict_ack"):
+                ack = response.verdict_ack
                 with self._lock:
                     self._stats.labels += 1
+                    self._acked.append((ack.event_id, ack.position))
                 return
             if self._stopping.wait(self._delay):
                 return  # stopping: let the stream end, the service releases the lease

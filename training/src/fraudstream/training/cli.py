@@ -189,6 +189,14 @@ def features(source: Path, output: Path, quiet: bool) -> None:
     show_default=True,
     help="Weight of a fraud row in the classifier's loss.",
 )
+@click.option(
+    "--signing-key",
+    type=_existing_file,
+    envvar="FRAUDSTREAM_MODEL_SIGNING_KEY",
+    default=None,
+    help="Ed25519 private key (PEM, `fraudstream certs` writes model-signing.key) that signs "
+    "the bundle into manifest.sig; scorers with verify keys serve only signed bundles.",
+)
 @_quiet
 def train(
     which: str,
@@ -198,11 +206,14 @@ def train(
     alert_budget: float,
     block_budget: float,
     fraud_weight: float,
+    signing_key: Path | None,
     quiet: bool,
 ) -> None:
     """Train all models, or one (if, ae, sgd), and write the bundle to --models.
 
     Rows are split by time: earlier steps train, later steps validate (thresholds) and test.
+    The bundle is signed with --signing-key, and its forest compiled into the engine cache so
+    the first scorer start does not compile it.
     """
     _setup_logging()
     from fraudstream.training.train import TrainConfig
@@ -211,14 +222,17 @@ def train(
     config = TrainConfig(
         input=source, models=models, which=which, seed=seed, alert_budget=alert_budget,
         block_budget=block_budget, fraud_weight=fraud_weight, quiet=quiet,
+        signing_key=signing_key,
     )  # fmt: skip
     try:
         manifest = run(config)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     test = manifest["metrics"]["test"].get("combined", {})
+    signed = " (signed)" if signing_key is not None else ""
     click.echo(
-        f"wrote bundle to {models}; test PR-AUC {test.get('pr_auc', float('nan')):.4f}", err=True
+        f"wrote bundle to {models}{signed}; test PR-AUC {test.get('pr_auc', float('nan')):.4f}",
+        err=True,
     )
 
 

@@ -14,7 +14,9 @@ from fraudstream.model.bundle import BundleError, file_sha256, load_bundle, writ
 from fraudstream.model.detectors import AUTOENCODER, CLASSIFIER, COMBINED, ISOLATION_FOREST
 from fraudstream.model.ensemble import Ensemble, Thresholds, ensemble_from_bundle
 from fraudstream.model.features import FEATURE_NAMES, FEATURE_SCHEMA_HASH
+from fraudstream.model.signing import Signer
 from fraudstream.training.featurize import LabeledFeatures, load_labeled
+from fraudstream.training.finish import sign_or_unsign, warm_compiled_forest
 from fraudstream.training.fit import fit_autoencoder, fit_classifier, fit_isolation_forest
 from fraudstream.training.metrics import detection_metrics
 from fraudstream.training.scoring import BatchScores, score_batches
@@ -46,6 +48,10 @@ class TrainConfig:
     fraud_weight: float = 10.0
     max_classifier_rows: int = 1_500_000
     quiet: bool = False
+    # Ed25519 private key (PEM) that signs the bundle (`manifest.sig`); None: unsigned.
+    signing_key: Path | None = None
+    # Build the compiled forest into the engine cache once the bundle is written.
+    warm_compiled: bool = True
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
     if config.which not in MODELS:
         raise ValueError(f"unknown model {config.which!r}; choose one of {MODELS}")
     started = time.perf_counter()
+    # Loaded first: a bad key must fail before the training run, not after it.
+    signer = Signer.from_file(config.signing_key) if config.signing_key is not None else None
     data = load_labeled(config.input)
     labeled = bool(data.label.min() >= 0)
     split = time_split(data.step, config.validation_share, config.test_share)
@@ -170,6 +178,11 @@ def train(config: TrainConfig) -> dict[str, Any]:
     artifacts = _artifacts(ensemble, config.which, classifier_parts)
     manifest["training"]["seconds"] = round(time.perf_counter() - started, 1)
     write_bundle(config.models, artifacts, manifest)
+    sign_or_unsign(config.models, signer)
+    forest = ensemble.isolation_forest
+    # A forest kept from the previous bundle was compiled when it was loaded here.
+    if config.warm_compiled and config.which in ("all", "if") and forest is not None:
+        warm_compiled_forest(forest.model)
     return manifest
 
 

@@ -187,3 +187,15 @@ def drift(
         data={k: result[k] for k in ("new_pattern", "labels_to_recall", "label_to_served_seconds")}
     )
     console.print(f"wrote {json_path} and {png_path}")
+
+
+def _register() -> None:
+    """The fault-injection and soak commands live in their own modules of this package."""
+    from fraudstream.cli.experiment.chaos import chaos
+    from fraudstream.cli.experiment.soak import soak
+
+    experiment.add_command(chaos)
+    experiment.add_command(soak)
+
+
+_register()

@@ -8,6 +8,8 @@ TRANSACTIONS_SCORED = "transactions.scored"
 FRAUD_ALERTS = "fraud.alerts"
 FRAUD_LABELS = "fraud.labels"
 TRANSACTIONS_DLQ = "transactions.dlq"
+# Written by the Flink account-feature job (docs/flink.md), which creates it on start.
+TRANSACTIONS_ENRICHED = "transactions.enriched"
 
 # Every topic the pipeline uses, in data-flow order; `fraudstream kafka start`
 # and the test fixtures create exactly these.

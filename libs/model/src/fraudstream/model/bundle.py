@@ -6,7 +6,7 @@ import hashlib
 import io
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +24,11 @@ BUNDLE_FORMAT = 1
 
 class BundleError(Exception):
     """A bundle is missing, incomplete, or an artifact does not match its recorded checksum."""
+
+
+# Called with the bundle directory and the exact manifest bytes about to be used, before any
+# artifact is read; raises to refuse the bundle (a signature check: `Verifier.verify_bundle`).
+ManifestCheck = Callable[[Path, bytes], None]
 
 
 @dataclass(frozen=True)
@@ -80,13 +85,23 @@ def write_bundle(
     return directory / MANIFEST_NAME
 
 
-def read_manifest(directory: Path) -> dict[str, Any]:
-    """The manifest of a bundle directory, or BundleError saying what is wrong."""
+def read_manifest(directory: Path, check: ManifestCheck | None = None) -> dict[str, Any]:
+    """The manifest of a bundle directory, or BundleError saying what is wrong.
+
+    `check` sees the manifest's bytes before they are parsed; whatever it raises (a
+    SignatureError, say) is raised as a BundleError with the same message.
+    """
     path = directory / MANIFEST_NAME
     if not path.is_file():
         raise BundleError(f"no model bundle at {directory}: {MANIFEST_NAME} is missing")
+    content = path.read_bytes()
+    if check is not None:
+        try:
+            check(directory, content)
+        except ValueError as exc:
+            raise BundleError(str(exc)) from exc
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        manifest = json.loads(content.decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BundleError(f"{path} is not valid JSON: {exc}") from exc
     if not isinstance(manifest, dict) or not isinstance(manifest.get("artifacts"), dict):
@@ -153,10 +168,11 @@ def _unpickle(name: str, content: bytes) -> Any:
         ) from exc
 
 
-def load_bundle(directory: Path | str) -> Bundle:
-    """Load a bundle, verifying every artifact's sha256 before unpickling anything."""
+def load_bundle(directory: Path | str, check: ManifestCheck | None = None) -> Bundle:
+    """Load a bundle, verifying every artifact's sha256 before unpickling anything (and the
+    manifest with `check`, a signature check, before reading any artifact)."""
     directory = Path(directory)
-    manifest = read_manifest(directory)
+    manifest = read_manifest(directory, check)
     contents = {
         name: verify_artifact(directory, name, record)
         for name, record in manifest["artifacts"].items()

@@ -141,8 +141,9 @@ class Verifier:
         except InvalidSignature:
             raise SignatureError(f"{what}: the signature does not match its content") from None
 
-    def verify_bundle(self, directory: Path) -> None:
-        """Raise SignatureError unless `manifest.sig` signs the bundle's `manifest.json`."""
+    def verify_bundle(self, directory: Path, manifest: bytes | None = None) -> None:
+        """Raise SignatureError unless `manifest.sig` signs the bundle's `manifest.json`
+        (`manifest`: its bytes as already read, so the bytes checked are the bytes used)."""
         path = directory / BUNDLE_SIGNATURE_NAME
         what = f"bundle {directory}"
         try:
@@ -153,4 +154,6 @@ class Verifier:
             raise SignatureError(f"{what} is not signed (no {BUNDLE_SIGNATURE_NAME})") from None
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise SignatureError(f"{what}: unreadable {BUNDLE_SIGNATURE_NAME} ({exc})") from None
-        self.verify((directory / "manifest.json").read_bytes(), signature, signed_by, what)
+        if manifest is None:
+            manifest = (directory / "manifest.json").read_bytes()
+        self.verify(manifest, signature, signed_by, what)

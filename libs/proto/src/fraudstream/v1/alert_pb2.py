@@ -27,23 +27,23 @@ from fraudstream.v1 import transaction_pb2 as fraudstream_dot_v1_dot_transaction
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x66raudstream/v1/alert.proto\x12\x0e\x66raudstream.v1\x1a\x1a\x66raudstream/v1/score.proto\x1a fraudstream/v1/transaction.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdd\x01\n\x05\x41lert\x12=\n\x0btransaction\x18\x01 \x01(\x0b\x32\x1b.fraudstream.v1.TransactionR\x0btransaction\x12+\n\x05score\x18\x02 \x01(\x0b\x32\x15.fraudstream.v1.ScoreR\x05score\x12-\n\x04kind\x18\x03 \x01(\x0e\x32\x19.fraudstream.v1.AlertKindR\x04kind\x12\x39\n\nalert_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\talertTime\"\xa8\x02\n\x04\x43\x61se\x12\x19\n\x08\x65vent_id\x18\x01 \x01(\tR\x07\x65ventId\x12+\n\x05\x61lert\x18\x02 \x01(\x0b\x32\x15.fraudstream.v1.AlertR\x05\x61lert\x12/\n\x05state\x18\x03 \x01(\x0e\x32\x19.fraudstream.v1.CaseStateR\x05state\x12\x31\n\x07verdict\x18\x04 \x01(\x0e\x32\x17.fraudstream.v1.VerdictR\x07verdict\x12\x18\n\x07\x61nalyst\x18\x05 \x01(\tR\x07\x61nalyst\x12\x46\n\x11lease_expire_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0fleaseExpireTime\x12\x12\n\x04note\x18\x07 \x01(\tR\x04note\"\xe0\x03\n\x0eLabeledExample\x12\x1a\n\x08position\x18\x01 \x01(\x03R\x08position\x12\x19\n\x08\x65vent_id\x18\x02 \x01(\tR\x07\x65ventId\x12\x31\n\x07verdict\x18\x03 \x01(\x0e\x32\x17.fraudstream.v1.VerdictR\x07verdict\x12\x39\n\x08\x66\x65\x61tures\x18\x04 \x01(\x0b\x32\x1d.fraudstream.v1.FeatureVectorR\x08\x66\x65\x61tures\x12+\n\x05score\x18\x05 \x01(\x0b\x32\x15.fraudstream.v1.ScoreR\x05score\x12-\n\x04kind\x18\x06 \x01(\x0e\x32\x19.fraudstream.v1.AlertKindR\x04kind\x12\x18\n\x07\x61nalyst\x18\x07 \x01(\tR\x07\x61nalyst\x12\x39\n\nlabel_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tlabelTime\x12\x39\n\nevent_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampR\teventTime\x12=\n\x0btransaction\x18\n \x01(\x0b\x32\x1b.fraudstream.v1.TransactionR\x0btransaction*S\n\tAlertKind\x12\x1a\n\x16\x41LERT_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10\x41LERT_KIND_ALERT\x10\x01\x12\x14\n\x10\x41LERT_KIND_AUDIT\x10\x02*H\n\x07Verdict\x12\x17\n\x13VERDICT_UNSPECIFIED\x10\x00\x12\x11\n\rVERDICT_FRAUD\x10\x01\x12\x11\n\rVERDICT_LEGIT\x10\x02*k\n\tCaseState\x12\x1a\n\x16\x43\x41SE_STATE_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x43\x41SE_STATE_OPEN\x10\x01\x12\x15\n\x11\x43\x41SE_STATE_LEASED\x10\x02\x12\x16\n\x12\x43\x41SE_STATE_LABELED\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x66raudstream/v1/alert.proto\x12\x0e\x66raudstream.v1\x1a\x1a\x66raudstream/v1/score.proto\x1a fraudstream/v1/transaction.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x92\x02\n\x05\x41lert\x12=\n\x0btransaction\x18\x01 \x01(\x0b\x32\x1b.fraudstream.v1.TransactionR\x0btransaction\x12+\n\x05score\x18\x02 \x01(\x0b\x32\x15.fraudstream.v1.ScoreR\x05score\x12-\n\x04kind\x18\x03 \x01(\x0e\x32\x19.fraudstream.v1.AlertKindR\x04kind\x12\x39\n\nalert_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\talertTime\x12\x33\n\x15selection_probability\x18\x05 \x01(\x01R\x14selectionProbability\"\xa8\x02\n\x04\x43\x61se\x12\x19\n\x08\x65vent_id\x18\x01 \x01(\tR\x07\x65ventId\x12+\n\x05\x61lert\x18\x02 \x01(\x0b\x32\x15.fraudstream.v1.AlertR\x05\x61lert\x12/\n\x05state\x18\x03 \x01(\x0e\x32\x19.fraudstream.v1.CaseStateR\x05state\x12\x31\n\x07verdict\x18\x04 \x01(\x0e\x32\x17.fraudstream.v1.VerdictR\x07verdict\x12\x18\n\x07\x61nalyst\x18\x05 \x01(\tR\x07\x61nalyst\x12\x46\n\x11lease_expire_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0fleaseExpireTime\x12\x12\n\x04note\x18\x07 \x01(\tR\x04note\"\x95\x04\n\x0eLabeledExample\x12\x1a\n\x08position\x18\x01 \x01(\x03R\x08position\x12\x19\n\x08\x65vent_id\x18\x02 \x01(\tR\x07\x65ventId\x12\x31\n\x07verdict\x18\x03 \x01(\x0e\x32\x17.fraudstream.v1.VerdictR\x07verdict\x12\x39\n\x08\x66\x65\x61tures\x18\x04 \x01(\x0b\x32\x1d.fraudstream.v1.FeatureVectorR\x08\x66\x65\x61tures\x12+\n\x05score\x18\x05 \x01(\x0b\x32\x15.fraudstream.v1.ScoreR\x05score\x12-\n\x04kind\x18\x06 \x01(\x0e\x32\x19.fraudstream.v1.AlertKindR\x04kind\x12\x18\n\x07\x61nalyst\x18\x07 \x01(\tR\x07\x61nalyst\x12\x39\n\nlabel_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tlabelTime\x12\x39\n\nevent_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampR\teventTime\x12=\n\x0btransaction\x18\n \x01(\x0b\x32\x1b.fraudstream.v1.TransactionR\x0btransaction\x12\x33\n\x15selection_probability\x18\x0b \x01(\x01R\x14selectionProbability*S\n\tAlertKind\x12\x1a\n\x16\x41LERT_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10\x41LERT_KIND_ALERT\x10\x01\x12\x14\n\x10\x41LERT_KIND_AUDIT\x10\x02*H\n\x07Verdict\x12\x17\n\x13VERDICT_UNSPECIFIED\x10\x00\x12\x11\n\rVERDICT_FRAUD\x10\x01\x12\x11\n\rVERDICT_LEGIT\x10\x02*k\n\tCaseState\x12\x1a\n\x16\x43\x41SE_STATE_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x43\x41SE_STATE_OPEN\x10\x01\x12\x15\n\x11\x43\x41SE_STATE_LEASED\x10\x02\x12\x16\n\x12\x43\x41SE_STATE_LABELED\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'fraudstream.v1.alert_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ALERTKIND']._serialized_start=1147
-  _globals['_ALERTKIND']._serialized_end=1230
-  _globals['_VERDICT']._serialized_start=1232
-  _globals['_VERDICT']._serialized_end=1304
-  _globals['_CASESTATE']._serialized_start=1306
-  _globals['_CASESTATE']._serialized_end=1413
+  _globals['_ALERTKIND']._serialized_start=1253
+  _globals['_ALERTKIND']._serialized_end=1336
+  _globals['_VERDICT']._serialized_start=1338
+  _globals['_VERDICT']._serialized_end=1410
+  _globals['_CASESTATE']._serialized_start=1412
+  _globals['_CASESTATE']._serialized_end=1519
   _globals['_ALERT']._serialized_start=142
-  _globals['_ALERT']._serialized_end=363
-  _globals['_CASE']._serialized_start=366
-  _globals['_CASE']._serialized_end=662
-  _globals['_LABELEDEXAMPLE']._serialized_start=665
-  _globals['_LABELEDEXAMPLE']._serialized_end=1145
+  _globals['_ALERT']._serialized_end=416
+  _globals['_CASE']._serialized_start=419
+  _globals['_CASE']._serialized_end=715
+  _globals['_LABELEDEXAMPLE']._serialized_start=718
+  _globals['_LABELEDEXAMPLE']._serialized_end=1251
 # @@protoc_insertion_point(module_scope)

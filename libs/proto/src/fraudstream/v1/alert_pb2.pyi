@@ -110,8 +110,16 @@ class Alert(_message.Message):
     SCORE_FIELD_NUMBER: _builtins.int
     KIND_FIELD_NUMBER: _builtins.int
     ALERT_TIME_FIELD_NUMBER: _builtins.int
+    SELECTION_PROBABILITY_FIELD_NUMBER: _builtins.int
     kind: Global___AlertKind.ValueType
     """kind says whether this is a real alert or an audit sample."""
+    selection_probability: _builtins.float
+    """selection_probability is the probability that this transaction was sent
+    to analysts at all: 1.0 for ALERT_KIND_ALERT (every REVIEW or BLOCK is),
+    the bridge's audit sample rate for ALERT_KIND_AUDIT. The learner weighs
+    each label by its inverse to estimate precision and recall on the whole
+    traffic. 0 means unknown (alerts written before the field existed).
+    """
     @_builtins.property
     def transaction(self) -> _transaction_pb2.Transaction:
         """transaction is the transaction as it was scored."""
@@ -131,10 +139,11 @@ class Alert(_message.Message):
         score: _score_pb2.Score | None = ...,
         kind: Global___AlertKind.ValueType = ...,
         alert_time: _timestamp_pb2.Timestamp | None = ...,
+        selection_probability: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["alert_time", b"alert_time", "score", b"score", "transaction", b"transaction"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["alert_time", b"alert_time", "kind", b"kind", "score", b"score", "transaction", b"transaction"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alert_time", b"alert_time", "kind", b"kind", "score", b"score", "selection_probability", b"selection_probability", "transaction", b"transaction"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -208,6 +217,7 @@ class LabeledExample(_message.Message):
     LABEL_TIME_FIELD_NUMBER: _builtins.int
     EVENT_TIME_FIELD_NUMBER: _builtins.int
     TRANSACTION_FIELD_NUMBER: _builtins.int
+    SELECTION_PROBABILITY_FIELD_NUMBER: _builtins.int
     position: _builtins.int
     """position is the entry's place in the label log: 1, 2, 3, ... with no gaps."""
     event_id: _builtins.str
@@ -218,6 +228,10 @@ class LabeledExample(_message.Message):
     """kind says whether the labeled case was an alert or an audit sample."""
     analyst: _builtins.str
     """analyst is who gave the verdict."""
+    selection_probability: _builtins.float
+    """selection_probability is the labeled alert's selection_probability (0:
+    unknown, an alert recorded before the field existed).
+    """
     @_builtins.property
     def features(self) -> _score_pb2.FeatureVector:
         """features is the feature vector the scorer used for this transaction."""
@@ -251,10 +265,11 @@ class LabeledExample(_message.Message):
         label_time: _timestamp_pb2.Timestamp | None = ...,
         event_time: _timestamp_pb2.Timestamp | None = ...,
         transaction: _transaction_pb2.Transaction | None = ...,
+        selection_probability: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["event_time", b"event_time", "features", b"features", "label_time", b"label_time", "score", b"score", "transaction", b"transaction"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["analyst", b"analyst", "event_id", b"event_id", "event_time", b"event_time", "features", b"features", "kind", b"kind", "label_time", b"label_time", "position", b"position", "score", b"score", "transaction", b"transaction", "verdict", b"verdict"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["analyst", b"analyst", "event_id", b"event_id", "event_time", b"event_time", "features", b"features", "kind", b"kind", "label_time", b"label_time", "position", b"position", "score", b"score", "selection_probability", b"selection_probability", "transaction", b"transaction", "verdict", b"verdict"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

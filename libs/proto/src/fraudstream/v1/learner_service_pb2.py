@@ -26,7 +26,7 @@ from fraudstream.v1 import model_pb2 as fraudstream_dot_v1_dot_model__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$fraudstream/v1/learner_service.proto\x12\x0e\x66raudstream.v1\x1a\x1a\x66raudstream/v1/model.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xaa\x01\n\tSyncHello\x12\x1b\n\tscorer_id\x18\x01 \x01(\tR\x08scorerId\x12)\n\x10snapshot_version\x18\x02 \x01(\x03R\x0fsnapshotVersion\x12.\n\x13\x66\x65\x61ture_schema_hash\x18\x03 \x01(\tR\x11\x66\x65\x61tureSchemaHash\x12%\n\x0e\x62undle_version\x18\x04 \x01(\tR\rbundleVersion\"Y\n\x0bSnapshotAck\x12\x18\n\x07version\x18\x01 \x01(\x03R\x07version\x12\x18\n\x07\x61pplied\x18\x02 \x01(\x08R\x07\x61pplied\x12\x16\n\x06reason\x18\x03 \x01(\tR\x06reason\"\x81\x01\n\x11SyncModelsRequest\x12\x31\n\x05hello\x18\x01 \x01(\x0b\x32\x19.fraudstream.v1.SyncHelloH\x00R\x05hello\x12/\n\x03\x61\x63k\x18\x02 \x01(\x0b\x32\x1b.fraudstream.v1.SnapshotAckH\x00R\x03\x61\x63kB\x08\n\x06\x61\x63tion\"O\n\x12SyncModelsResponse\x12\x39\n\x08snapshot\x18\x01 \x01(\x0b\x32\x1d.fraudstream.v1.ModelSnapshotR\x08snapshot\"\x19\n\x17GetLearnerStatusRequest\"\xc1\x01\n\x0f\x43onnectedScorer\x12\x1b\n\tscorer_id\x18\x01 \x01(\tR\x08scorerId\x12\'\n\x0f\x61pplied_version\x18\x02 \x01(\x03R\x0e\x61ppliedVersion\x12%\n\x0elast_rejection\x18\x03 \x01(\tR\rlastRejection\x12\x41\n\x0e\x63onnected_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\rconnectedTime\"\xad\x04\n\x18GetLearnerStatusResponse\x12)\n\x10\x63hampion_version\x18\x01 \x01(\x03R\x0f\x63hampionVersion\x12%\n\x0e\x62undle_version\x18\x02 \x01(\tR\rbundleVersion\x12%\n\x0elabel_position\x18\x03 \x01(\x03R\rlabelPosition\x12\x1f\n\x0blabels_seen\x18\x04 \x01(\x03R\nlabelsSeen\x12\x18\n\x07updates\x18\x05 \x01(\x03R\x07updates\x12\x1e\n\npromotions\x18\x06 \x01(\x03R\npromotions\x12\x1a\n\x08refusals\x18\x07 \x01(\x03R\x08refusals\x12J\n\x10\x63hampion_metrics\x18\x08 \x01(\x0b\x32\x1f.fraudstream.v1.SnapshotMetricsR\x0f\x63hampionMetrics\x12N\n\x12\x63hallenger_metrics\x18\t \x01(\x0b\x32\x1f.fraudstream.v1.SnapshotMetricsR\x11\x63hallengerMetrics\x12\x39\n\x07scorers\x18\n \x03(\x0b\x32\x1f.fraudstream.v1.ConnectedScorerR\x07scorers\x12J\n\x13last_promotion_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x11lastPromotionTime2\xd0\x01\n\x0eLearnerService\x12W\n\nSyncModels\x12!.fraudstream.v1.SyncModelsRequest\x1a\".fraudstream.v1.SyncModelsResponse(\x01\x30\x01\x12\x65\n\x10GetLearnerStatus\x12\'.fraudstream.v1.GetLearnerStatusRequest\x1a(.fraudstream.v1.GetLearnerStatusResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$fraudstream/v1/learner_service.proto\x12\x0e\x66raudstream.v1\x1a\x1a\x66raudstream/v1/model.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd7\x01\n\tSyncHello\x12\x1b\n\tscorer_id\x18\x01 \x01(\tR\x08scorerId\x12)\n\x10snapshot_version\x18\x02 \x01(\x03R\x0fsnapshotVersion\x12.\n\x13\x66\x65\x61ture_schema_hash\x18\x03 \x01(\tR\x11\x66\x65\x61tureSchemaHash\x12%\n\x0e\x62undle_version\x18\x04 \x01(\tR\rbundleVersion\x12+\n\x11snapshot_checksum\x18\x05 \x01(\tR\x10snapshotChecksum\"Y\n\x0bSnapshotAck\x12\x18\n\x07version\x18\x01 \x01(\x03R\x07version\x12\x18\n\x07\x61pplied\x18\x02 \x01(\x08R\x07\x61pplied\x12\x16\n\x06reason\x18\x03 \x01(\tR\x06reason\"\x81\x01\n\x11SyncModelsRequest\x12\x31\n\x05hello\x18\x01 \x01(\x0b\x32\x19.fraudstream.v1.SyncHelloH\x00R\x05hello\x12/\n\x03\x61\x63k\x18\x02 \x01(\x0b\x32\x1b.fraudstream.v1.SnapshotAckH\x00R\x03\x61\x63kB\x08\n\x06\x61\x63tion\"x\n\x12SyncModelsResponse\x12\x39\n\x08snapshot\x18\x01 \x01(\x0b\x32\x1d.fraudstream.v1.ModelSnapshotR\x08snapshot\x12\'\n\x0freplaces_served\x18\x02 \x01(\x08R\x0ereplacesServed\"\x19\n\x17GetLearnerStatusRequest\"\xc1\x01\n\x0f\x43onnectedScorer\x12\x1b\n\tscorer_id\x18\x01 \x01(\tR\x08scorerId\x12\'\n\x0f\x61pplied_version\x18\x02 \x01(\x03R\x0e\x61ppliedVersion\x12%\n\x0elast_rejection\x18\x03 \x01(\tR\rlastRejection\x12\x41\n\x0e\x63onnected_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\rconnectedTime\"\xd7\x06\n\x18GetLearnerStatusResponse\x12)\n\x10\x63hampion_version\x18\x01 \x01(\x03R\x0f\x63hampionVersion\x12%\n\x0e\x62undle_version\x18\x02 \x01(\tR\rbundleVersion\x12%\n\x0elabel_position\x18\x03 \x01(\x03R\rlabelPosition\x12\x1f\n\x0blabels_seen\x18\x04 \x01(\x03R\nlabelsSeen\x12\x18\n\x07updates\x18\x05 \x01(\x03R\x07updates\x12\x1e\n\npromotions\x18\x06 \x01(\x03R\npromotions\x12\x1a\n\x08refusals\x18\x07 \x01(\x03R\x08refusals\x12J\n\x10\x63hampion_metrics\x18\x08 \x01(\x0b\x32\x1f.fraudstream.v1.SnapshotMetricsR\x0f\x63hampionMetrics\x12N\n\x12\x63hallenger_metrics\x18\t \x01(\x0b\x32\x1f.fraudstream.v1.SnapshotMetricsR\x11\x63hallengerMetrics\x12\x39\n\x07scorers\x18\n \x03(\x0b\x32\x1f.fraudstream.v1.ConnectedScorerR\x07scorers\x12J\n\x13last_promotion_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x11lastPromotionTime\x12\x1c\n\trollbacks\x18\x0c \x01(\x03R\trollbacks\x12\x43\n\rlast_rollback\x18\r \x01(\x0b\x32\x1e.fraudstream.v1.RollbackRecordR\x0clastRollback\x12%\n\x0elast_judgement\x18\x0e \x01(\tR\rlastJudgement\x12L\n\x11\x63hampion_evidence\x18\x0f \x01(\x0b\x32\x1f.fraudstream.v1.TrafficEstimateR\x10\x63hampionEvidence\x12P\n\x13\x63hallenger_evidence\x18\x10 \x01(\x0b\x32\x1f.fraudstream.v1.TrafficEstimateR\x12\x63hallengerEvidence\"\x83\x02\n\x0fTrafficEstimate\x12\x1c\n\tprecision\x18\x01 \x01(\x01R\tprecision\x12#\n\rprecision_low\x18\x02 \x01(\x01R\x0cprecisionLow\x12%\n\x0eprecision_high\x18\x03 \x01(\x01R\rprecisionHigh\x12\x16\n\x06recall\x18\x04 \x01(\x01R\x06recall\x12\x1d\n\nrecall_low\x18\x05 \x01(\x01R\trecallLow\x12\x1f\n\x0brecall_high\x18\x06 \x01(\x01R\nrecallHigh\x12\x16\n\x06labels\x18\x07 \x01(\x03R\x06labels\x12\x16\n\x06\x61udits\x18\x08 \x01(\x03R\x06\x61udits\"\xf6\x01\n\x0eRollbackRecord\x12\x18\n\x07version\x18\x01 \x01(\x03R\x07version\x12(\n\x10rolled_back_from\x18\x02 \x01(\x03R\x0erolledBackFrom\x12)\n\x10restored_version\x18\x03 \x01(\x03R\x0frestoredVersion\x12\x16\n\x06reason\x18\x04 \x01(\tR\x06reason\x12\x1c\n\tautomatic\x18\x05 \x01(\x08R\tautomatic\x12?\n\rrollback_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0crollbackTime\"\\\n\x0fRollbackRequest\x12\"\n\nto_version\x18\x01 \x01(\x03H\x00R\ttoVersion\x88\x01\x01\x12\x16\n\x06reason\x18\x02 \x01(\tR\x06reasonB\r\n\x0b_to_version\"N\n\x10RollbackResponse\x12:\n\x08rollback\x18\x01 \x01(\x0b\x32\x1e.fraudstream.v1.RollbackRecordR\x08rollback2\x9f\x02\n\x0eLearnerService\x12W\n\nSyncModels\x12!.fraudstream.v1.SyncModelsRequest\x1a\".fraudstream.v1.SyncModelsResponse(\x01\x30\x01\x12\x65\n\x10GetLearnerStatus\x12\'.fraudstream.v1.GetLearnerStatusRequest\x1a(.fraudstream.v1.GetLearnerStatusResponse\x12M\n\x08Rollback\x12\x1f.fraudstream.v1.RollbackRequest\x1a .fraudstream.v1.RollbackResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,19 +34,27 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'fraudstream.v1.learner_serv
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_SYNCHELLO']._serialized_start=118
-  _globals['_SYNCHELLO']._serialized_end=288
-  _globals['_SNAPSHOTACK']._serialized_start=290
-  _globals['_SNAPSHOTACK']._serialized_end=379
-  _globals['_SYNCMODELSREQUEST']._serialized_start=382
-  _globals['_SYNCMODELSREQUEST']._serialized_end=511
-  _globals['_SYNCMODELSRESPONSE']._serialized_start=513
-  _globals['_SYNCMODELSRESPONSE']._serialized_end=592
-  _globals['_GETLEARNERSTATUSREQUEST']._serialized_start=594
-  _globals['_GETLEARNERSTATUSREQUEST']._serialized_end=619
-  _globals['_CONNECTEDSCORER']._serialized_start=622
-  _globals['_CONNECTEDSCORER']._serialized_end=815
-  _globals['_GETLEARNERSTATUSRESPONSE']._serialized_start=818
-  _globals['_GETLEARNERSTATUSRESPONSE']._serialized_end=1375
-  _globals['_LEARNERSERVICE']._serialized_start=1378
-  _globals['_LEARNERSERVICE']._serialized_end=1586
+  _globals['_SYNCHELLO']._serialized_end=333
+  _globals['_SNAPSHOTACK']._serialized_start=335
+  _globals['_SNAPSHOTACK']._serialized_end=424
+  _globals['_SYNCMODELSREQUEST']._serialized_start=427
+  _globals['_SYNCMODELSREQUEST']._serialized_end=556
+  _globals['_SYNCMODELSRESPONSE']._serialized_start=558
+  _globals['_SYNCMODELSRESPONSE']._serialized_end=678
+  _globals['_GETLEARNERSTATUSREQUEST']._serialized_start=680
+  _globals['_GETLEARNERSTATUSREQUEST']._serialized_end=705
+  _globals['_CONNECTEDSCORER']._serialized_start=708
+  _globals['_CONNECTEDSCORER']._serialized_end=901
+  _globals['_GETLEARNERSTATUSRESPONSE']._serialized_start=904
+  _globals['_GETLEARNERSTATUSRESPONSE']._serialized_end=1759
+  _globals['_TRAFFICESTIMATE']._serialized_start=1762
+  _globals['_TRAFFICESTIMATE']._serialized_end=2021
+  _globals['_ROLLBACKRECORD']._serialized_start=2024
+  _globals['_ROLLBACKRECORD']._serialized_end=2270
+  _globals['_ROLLBACKREQUEST']._serialized_start=2272
+  _globals['_ROLLBACKREQUEST']._serialized_end=2364
+  _globals['_ROLLBACKRESPONSE']._serialized_start=2366
+  _globals['_ROLLBACKRESPONSE']._serialized_end=2444
+  _globals['_LEARNERSERVICE']._serialized_start=2447
+  _globals['_LEARNERSERVICE']._serialized_end=2734
 # @@protoc_insertion_point(module_scope)

@@ -30,6 +30,7 @@ class SyncHello(_message.Message):
     SNAPSHOT_VERSION_FIELD_NUMBER: _builtins.int
     FEATURE_SCHEMA_HASH_FIELD_NUMBER: _builtins.int
     BUNDLE_VERSION_FIELD_NUMBER: _builtins.int
+    SNAPSHOT_CHECKSUM_FIELD_NUMBER: _builtins.int
     scorer_id: _builtins.str
     """scorer_id names the scorer instance (stable across reconnects)."""
     snapshot_version: _builtins.int
@@ -38,6 +39,11 @@ class SyncHello(_message.Message):
     """feature_schema_hash is the scorer's feature schema."""
     bundle_version: _builtins.str
     """bundle_version is the scorer's bundle."""
+    snapshot_checksum: _builtins.str
+    """snapshot_checksum is the checksum of the snapshot the scorer serves (empty: the bundle's
+    own model). With snapshot_version it tells the learner whether the scorer serves its
+    champion; if not, the champion is pushed first, marked replaces_served.
+    """
     def __init__(
         self,
         *,
@@ -45,10 +51,11 @@ class SyncHello(_message.Message):
         snapshot_version: _builtins.int = ...,
         feature_schema_hash: _builtins.str = ...,
         bundle_version: _builtins.str = ...,
+        snapshot_checksum: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bundle_version", b"bundle_version", "feature_schema_hash", b"feature_schema_hash", "scorer_id", b"scorer_id", "snapshot_version", b"snapshot_version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bundle_version", b"bundle_version", "feature_schema_hash", b"feature_schema_hash", "scorer_id", b"scorer_id", "snapshot_checksum", b"snapshot_checksum", "snapshot_version", b"snapshot_version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -118,11 +125,20 @@ Global___SyncModelsRequest: _TypeAlias = SyncModelsRequest  # noqa: Y015
 
 @_typing.final
 class SyncModelsResponse(_message.Message):
-    """SyncModelsResponse pushes one snapshot, newer than any the scorer was sent."""
+    """SyncModelsResponse pushes one snapshot, newer than any the scorer was sent; except the
+    first of a stream when its hello named a snapshot other than the learner's champion: then
+    the champion comes first, marked replaces_served.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
     SNAPSHOT_FIELD_NUMBER: _builtins.int
+    REPLACES_SERVED_FIELD_NUMBER: _builtins.int
+    replaces_served: _builtins.bool
+    """replaces_served is set on the champion answering a hello that named another snapshot:
+    the scorer serves it even if its version is not newer (the learner is authoritative on
+    its stream, so a version it never made cannot stick). Only the first push may set it.
+    """
     @_builtins.property
     def snapshot(self) -> _model_pb2.ModelSnapshot:
         """snapshot is the snapshot to apply."""
@@ -131,10 +147,11 @@ class SyncModelsResponse(_message.Message):
         self,
         *,
         snapshot: _model_pb2.ModelSnapshot | None = ...,
+        replaces_served: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["snapshot", b"snapshot"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["snapshot", b"snapshot"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["replaces_served", b"replaces_served", "snapshot", b"snapshot"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -210,6 +227,11 @@ class GetLearnerStatusResponse(_message.Message):
     CHALLENGER_METRICS_FIELD_NUMBER: _builtins.int
     SCORERS_FIELD_NUMBER: _builtins.int
     LAST_PROMOTION_TIME_FIELD_NUMBER: _builtins.int
+    ROLLBACKS_FIELD_NUMBER: _builtins.int
+    LAST_ROLLBACK_FIELD_NUMBER: _builtins.int
+    LAST_JUDGEMENT_FIELD_NUMBER: _builtins.int
+    CHAMPION_EVIDENCE_FIELD_NUMBER: _builtins.int
+    CHALLENGER_EVIDENCE_FIELD_NUMBER: _builtins.int
     champion_version: _builtins.int
     """champion_version is the snapshot version being served."""
     bundle_version: _builtins.str
@@ -224,6 +246,10 @@ class GetLearnerStatusResponse(_message.Message):
     """promotions is how many challengers were promoted."""
     refusals: _builtins.int
     """refusals is how many promotion checks the challenger failed."""
+    rollbacks: _builtins.int
+    """rollbacks is how many rollbacks (manual and automatic) were published."""
+    last_judgement: _builtins.str
+    """last_judgement is the reason of the latest promotion or rollback judgement."""
     @_builtins.property
     def champion_metrics(self) -> _model_pb2.SnapshotMetrics:
         """champion_metrics are the champion's prequential metrics on the recent window."""
@@ -240,6 +266,20 @@ class GetLearnerStatusResponse(_message.Message):
     def last_promotion_time(self) -> _timestamp_pb2.Timestamp:
         """last_promotion_time is when the last snapshot was promoted."""
 
+    @_builtins.property
+    def last_rollback(self) -> Global___RollbackRecord:
+        """last_rollback is the latest rollback, if any."""
+
+    @_builtins.property
+    def champion_evidence(self) -> Global___TrafficEstimate:
+        """champion_evidence is the champion's IPW precision and recall on the whole
+        traffic, from the labels since the last promotion.
+        """
+
+    @_builtins.property
+    def challenger_evidence(self) -> Global___TrafficEstimate:
+        """challenger_evidence is the challenger's, on the same labels."""
+
     def __init__(
         self,
         *,
@@ -254,11 +294,168 @@ class GetLearnerStatusResponse(_message.Message):
         challenger_metrics: _model_pb2.SnapshotMetrics | None = ...,
         scorers: _abc.Iterable[Global___ConnectedScorer] | None = ...,
         last_promotion_time: _timestamp_pb2.Timestamp | None = ...,
+        rollbacks: _builtins.int = ...,
+        last_rollback: Global___RollbackRecord | None = ...,
+        last_judgement: _builtins.str = ...,
+        champion_evidence: Global___TrafficEstimate | None = ...,
+        challenger_evidence: Global___TrafficEstimate | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["challenger_metrics", b"challenger_metrics", "champion_metrics", b"champion_metrics", "last_promotion_time", b"last_promotion_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["challenger_evidence", b"challenger_evidence", "challenger_metrics", b"challenger_metrics", "champion_evidence", b"champion_evidence", "champion_metrics", b"champion_metrics", "last_promotion_time", b"last_promotion_time", "last_rollback", b"last_rollback"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bundle_version", b"bundle_version", "challenger_metrics", b"challenger_metrics", "champion_metrics", b"champion_metrics", "champion_version", b"champion_version", "label_position", b"label_position", "labels_seen", b"labels_seen", "last_promotion_time", b"last_promotion_time", "promotions", b"promotions", "refusals", b"refusals", "scorers", b"scorers", "updates", b"updates"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bundle_version", b"bundle_version", "challenger_evidence", b"challenger_evidence", "challenger_metrics", b"challenger_metrics", "champion_evidence", b"champion_evidence", "champion_metrics", b"champion_metrics", "champion_version", b"champion_version", "label_position", b"label_position", "labels_seen", b"labels_seen", "last_judgement", b"last_judgement", "last_promotion_time", b"last_promotion_time", "last_rollback", b"last_rollback", "promotions", b"promotions", "refusals", b"refusals", "rollbacks", b"rollbacks", "scorers", b"scorers", "updates", b"updates"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetLearnerStatusResponse: _TypeAlias = GetLearnerStatusResponse  # noqa: Y015
+
+@_typing.final
+class TrafficEstimate(_message.Message):
+    """TrafficEstimate is one model's inverse-propensity-weighted precision and
+    recall at its review threshold, with their confidence bounds (NaN: no estimate).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRECISION_FIELD_NUMBER: _builtins.int
+    PRECISION_LOW_FIELD_NUMBER: _builtins.int
+    PRECISION_HIGH_FIELD_NUMBER: _builtins.int
+    RECALL_FIELD_NUMBER: _builtins.int
+    RECALL_LOW_FIELD_NUMBER: _builtins.int
+    RECALL_HIGH_FIELD_NUMBER: _builtins.int
+    LABELS_FIELD_NUMBER: _builtins.int
+    AUDITS_FIELD_NUMBER: _builtins.int
+    precision: _builtins.float
+    """precision is the point estimate of precision on the whole traffic."""
+    precision_low: _builtins.float
+    """precision_low is the lower confidence bound of precision."""
+    precision_high: _builtins.float
+    """precision_high is the upper confidence bound of precision."""
+    recall: _builtins.float
+    """recall is the point estimate of recall on the whole traffic."""
+    recall_low: _builtins.float
+    """recall_low is the lower confidence bound of recall."""
+    recall_high: _builtins.float
+    """recall_high is the upper confidence bound of recall."""
+    labels: _builtins.int
+    """labels is how many labels the estimate rests on."""
+    audits: _builtins.int
+    """audits is how many of them were audit samples."""
+    def __init__(
+        self,
+        *,
+        precision: _builtins.float = ...,
+        precision_low: _builtins.float = ...,
+        precision_high: _builtins.float = ...,
+        recall: _builtins.float = ...,
+        recall_low: _builtins.float = ...,
+        recall_high: _builtins.float = ...,
+        labels: _builtins.int = ...,
+        audits: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["audits", b"audits", "labels", b"labels", "precision", b"precision", "precision_high", b"precision_high", "precision_low", b"precision_low", "recall", b"recall", "recall_high", b"recall_high", "recall_low", b"recall_low"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TrafficEstimate: _TypeAlias = TrafficEstimate  # noqa: Y015
+
+@_typing.final
+class RollbackRecord(_message.Message):
+    """RollbackRecord describes one rollback."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    ROLLED_BACK_FROM_FIELD_NUMBER: _builtins.int
+    RESTORED_VERSION_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    AUTOMATIC_FIELD_NUMBER: _builtins.int
+    ROLLBACK_TIME_FIELD_NUMBER: _builtins.int
+    version: _builtins.int
+    """version is the new snapshot version the rollback published."""
+    rolled_back_from: _builtins.int
+    """rolled_back_from is the version that served before the rollback."""
+    restored_version: _builtins.int
+    """restored_version is the version whose content serves again (0: the bundle's own model)."""
+    reason: _builtins.str
+    """reason says why (the operator's, or the automatic rule's)."""
+    automatic: _builtins.bool
+    """automatic is true when the rollback rule decided it, false for an operator's request."""
+    @_builtins.property
+    def rollback_time(self) -> _timestamp_pb2.Timestamp:
+        """rollback_time is when it was published."""
+
+    def __init__(
+        self,
+        *,
+        version: _builtins.int = ...,
+        rolled_back_from: _builtins.int = ...,
+        restored_version: _builtins.int = ...,
+        reason: _builtins.str = ...,
+        automatic: _builtins.bool = ...,
+        rollback_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["rollback_time", b"rollback_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["automatic", b"automatic", "reason", b"reason", "restored_version", b"restored_version", "rollback_time", b"rollback_time", "rolled_back_from", b"rolled_back_from", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RollbackRecord: _TypeAlias = RollbackRecord  # noqa: Y015
+
+@_typing.final
+class RollbackRequest(_message.Message):
+    """RollbackRequest asks the learner to serve an earlier model again."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TO_VERSION_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    to_version: _builtins.int
+    """to_version is the version whose content should serve again (0: the
+    bundle's own model); unset: the champion that served before the current one.
+    """
+    reason: _builtins.str
+    """reason is the operator's reason, recorded with the rollback."""
+    def __init__(
+        self,
+        *,
+        to_version: _builtins.int | None = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_to_version", b"_to_version", "to_version", b"to_version"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_to_version", b"_to_version", "reason", b"reason", "to_version", b"to_version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__to_version: _TypeAlias = _typing.Literal["to_version"]  # noqa: Y015
+    _WhichOneofArgType__to_version: _TypeAlias = _typing.Literal["_to_version", b"_to_version"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__to_version) -> _WhichOneofReturnType__to_version | None: ...
+
+Global___RollbackRequest: _TypeAlias = RollbackRequest  # noqa: Y015
+
+@_typing.final
+class RollbackResponse(_message.Message):
+    """RollbackResponse says what serves now."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROLLBACK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def rollback(self) -> Global___RollbackRecord:
+        """rollback is the rollback published: the new serving version, what it
+        rolled back from and whose content it restores.
+        """
+
+    def __init__(
+        self,
+        *,
+        rollback: Global___RollbackRecord | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["rollback", b"rollback"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rollback", b"rollback"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RollbackResponse: _TypeAlias = RollbackResponse  # noqa: Y015

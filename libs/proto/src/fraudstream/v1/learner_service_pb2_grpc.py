@@ -46,6 +46,11 @@ class LearnerServiceStub:
                 request_serializer=fraudstream_dot_v1_dot_learner__service__pb2.GetLearnerStatusRequest.SerializeToString,
                 response_deserializer=fraudstream_dot_v1_dot_learner__service__pb2.GetLearnerStatusResponse.FromString,
                 _registered_method=True)
+        self.Rollback = channel.unary_unary(
+                '/fraudstream.v1.LearnerService/Rollback',
+                request_serializer=fraudstream_dot_v1_dot_learner__service__pb2.RollbackRequest.SerializeToString,
+                response_deserializer=fraudstream_dot_v1_dot_learner__service__pb2.RollbackResponse.FromString,
+                _registered_method=True)
 
 
 class LearnerServiceServicer:
@@ -70,6 +75,16 @@ class LearnerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Rollback(self, request, context):
+        """Rollback makes an earlier model serve again. It publishes a NEW snapshot
+        version whose content equals the target version's (signed again), so
+        scorers keep accepting only newer versions; every connected scorer gets it
+        through SyncModels like any promotion.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LearnerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -82,6 +97,11 @@ def add_LearnerServiceServicer_to_server(servicer, server):
                     servicer.GetLearnerStatus,
                     request_deserializer=fraudstream_dot_v1_dot_learner__service__pb2.GetLearnerStatusRequest.FromString,
                     response_serializer=fraudstream_dot_v1_dot_learner__service__pb2.GetLearnerStatusResponse.SerializeToString,
+            ),
+            'Rollback': grpc.unary_unary_rpc_method_handler(
+                    servicer.Rollback,
+                    request_deserializer=fraudstream_dot_v1_dot_learner__service__pb2.RollbackRequest.FromString,
+                    response_serializer=fraudstream_dot_v1_dot_learner__service__pb2.RollbackResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -140,6 +160,33 @@ class LearnerService:
             '/fraudstream.v1.LearnerService/GetLearnerStatus',
             fraudstream_dot_v1_dot_learner__service__pb2.GetLearnerStatusRequest.SerializeToString,
             fraudstream_dot_v1_dot_learner__service__pb2.GetLearnerStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Rollback(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fraudstream.v1.LearnerService/Rollback',
+            fraudstream_dot_v1_dot_learner__service__pb2.RollbackRequest.SerializeToString,
+            fraudstream_dot_v1_dot_learner__service__pb2.RollbackResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -43,6 +43,12 @@ class LearnerServiceStub:
     """
     GetLearnerStatus: _grpc.UnaryUnaryMultiCallable[_learner_service_pb2.GetLearnerStatusRequest, _learner_service_pb2.GetLearnerStatusResponse]
     """GetLearnerStatus reports versions, labels seen, prequential metrics and scorers."""
+    Rollback: _grpc.UnaryUnaryMultiCallable[_learner_service_pb2.RollbackRequest, _learner_service_pb2.RollbackResponse]
+    """Rollback makes an earlier model serve again. It publishes a NEW snapshot
+    version whose content equals the target version's (signed again), so
+    scorers keep accepting only newer versions; every connected scorer gets it
+    through SyncModels like any promotion.
+    """
 
 @_typing.type_check_only
 class LearnerServiceAsyncStub(LearnerServiceStub):
@@ -59,6 +65,12 @@ class LearnerServiceAsyncStub(LearnerServiceStub):
     """
     GetLearnerStatus: _aio.UnaryUnaryMultiCallable[_learner_service_pb2.GetLearnerStatusRequest, _learner_service_pb2.GetLearnerStatusResponse]  # type: ignore[assignment]
     """GetLearnerStatus reports versions, labels seen, prequential metrics and scorers."""
+    Rollback: _aio.UnaryUnaryMultiCallable[_learner_service_pb2.RollbackRequest, _learner_service_pb2.RollbackResponse]  # type: ignore[assignment]
+    """Rollback makes an earlier model serve again. It publishes a NEW snapshot
+    version whose content equals the target version's (signed again), so
+    scorers keep accepting only newer versions; every connected scorer gets it
+    through SyncModels like any promotion.
+    """
 
 class LearnerServiceServicer(metaclass=_abc_1.ABCMeta):
     """LearnerService turns analysts' labels into guarded online updates of the
@@ -84,5 +96,17 @@ class LearnerServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_learner_service_pb2.GetLearnerStatusResponse, _abc.Awaitable[_learner_service_pb2.GetLearnerStatusResponse]]:
         """GetLearnerStatus reports versions, labels seen, prequential metrics and scorers."""
+
+    @_abc_1.abstractmethod
+    def Rollback(
+        self,
+        request: _learner_service_pb2.RollbackRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_learner_service_pb2.RollbackResponse, _abc.Awaitable[_learner_service_pb2.RollbackResponse]]:
+        """Rollback makes an earlier model serve again. It publishes a NEW snapshot
+        version whose content equals the target version's (signed again), so
+        scorers keep accepting only newer versions; every connected scorer gets it
+        through SyncModels like any promotion.
+        """
 
 def add_LearnerServiceServicer_to_server(servicer: LearnerServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -26,7 +26,7 @@ from fraudstream.feedback.limits import (
     check_text,
     short,
 )
-from fraudstream.feedback.session import CaseSkipped, ReviewAction, StartReview, VerdictGiven
+from fraudstream.feedback.review_session import CaseSkipped, ReviewAction, StartReview, VerdictGiven
 from fraudstream.v1 import alert_pb2, feedback_service_pb2
 
 _KIND = {
@@ -163,6 +163,7 @@ def labeled_example(label: Label) -> alert_pb2.LabeledExample:
         label_time=_timestamp(label.label_time),
         score=alert.score,
         transaction=alert.transaction,
+        selection_probability=alert.selection_probability,
     )
     if alert.score.HasField("features"):
         example.features.CopyFrom(alert.score.features)

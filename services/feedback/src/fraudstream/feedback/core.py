@@ -11,7 +11,7 @@ from fraudstream.feedback.convert import encode_label
 from fraudstream.feedback.labels import LabelLog
 from fraudstream.feedback.metrics import FeedbackMetrics
 from fraudstream.feedback.publisher import LabelPublisher
-from fraudstream.feedback.review import ReviewQueue
+from fraudstream.feedback.review_queue import ReviewQueue
 from fraudstream.feedback.settings import FeedbackSettings
 from fraudstream.feedback.store import FeedbackStore
 

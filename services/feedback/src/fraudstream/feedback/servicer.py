@@ -18,7 +18,7 @@ from fraudstream.feedback.limits import (
     MAX_STRING_CHARS,
     check_text,
 )
-from fraudstream.feedback.session import (
+from fraudstream.feedback.review_session import (
     CasePushed,
     ReviewSession,
     VerdictAcked,

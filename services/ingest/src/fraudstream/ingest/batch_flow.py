@@ -55,7 +55,9 @@ class BatchFlow:
         return routed
 
     def _publish(self, batch: Batch, scores: Scored) -> Future[None]:
-        outcomes = route(batch, scores, self._routes, self._audit_draws(len(scores)))
+        outcomes = route(
+            batch, scores, self._routes, self._audit_draws(len(scores)), self._audit_rate
+        )
         self._count(outcomes)
         delivered = self._deliveries.send_all(outcomes.messages)
         acked = resolved(None)

@@ -82,12 +82,14 @@ def route(
     scores: Sequence[score_pb2.Score | Unscorable],
     routes: Routes = Routes(),
     audit: Sequence[bool] | None = None,
+    audit_rate: float = 0.0,
 ) -> Outcomes:
     """The outcomes of `batch` given its scores (one per transaction, in order).
 
     Every score goes to `routes.scored`; REVIEW and BLOCK also go to `routes.alerts` and to the
     feedback service; an ALLOW whose `audit` draw is true goes to the feedback service as an
-    audit case. Rejected messages and transactions without a score go to `routes.dlq`.
+    audit case with selection probability `audit_rate`. Rejected messages and transactions
+    without a score go to `routes.dlq`.
     """
     if len(scores) != len(batch.transactions):
         raise ValueError(
@@ -127,13 +129,18 @@ def route(
             )
             outcomes.cases.append(alert)
         elif audit is not None and audit[index]:
-            outcomes.cases.append(_case(transaction, score, alert_pb2.ALERT_KIND_AUDIT))
+            audit_case = _case(transaction, score, alert_pb2.ALERT_KIND_AUDIT)
+            audit_case.selection_probability = audit_rate
+            outcomes.cases.append(audit_case)
     return outcomes
 
 
 def _case(
     transaction: Transaction, score: score_pb2.Score, kind: alert_pb2.AlertKind.ValueType
 ) -> alert_pb2.Alert:
-    alert = alert_pb2.Alert(transaction=transaction, score=score, kind=kind)
+    # Every REVIEW/BLOCK is sent: an alert's selection probability is 1 (audits override it).
+    alert = alert_pb2.Alert(
+        transaction=transaction, score=score, kind=kind, selection_probability=1.0
+    )
     alert.alert_time.GetCurrentTime()
     return alert

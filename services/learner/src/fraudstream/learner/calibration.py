@@ -35,13 +35,19 @@ class ThresholdChoice:
     reason: str
 
 
-def alert_rate(risks: np.ndarray, threshold: float) -> float:
-    """Share of `risks` at or above `threshold` (0 for no traffic)."""
+def alert_rate(risks: np.ndarray, threshold: float, weights: np.ndarray | None = None) -> float:
+    """Share of `risks` at or above `threshold` (0 for no traffic); with `weights` (each
+    labeled event's 1/selection probability) the share of the traffic they stand for."""
     risks = np.asarray(risks, dtype=np.float64)
-    return float(np.mean(risks >= threshold)) if risks.size else 0.0
+    if not risks.size:
+        return 0.0
+    if weights is None:
+        return float(np.mean(risks >= threshold))
+    weights = np.asarray(weights, dtype=np.float64)
+    return float(np.sum(weights * (risks >= threshold)) / np.sum(weights))
 
 
-def threshold_for_rate(risks: np.ndarray, rate: float) -> float:
+def threshold_for_rate(risks: np.ndarray, rate: float, weights: np.ndarray | None = None) -> float:
     """The threshold at which `risks` are flagged at `rate` (quantile matching).
 
     With r_(1) >= r_(2) >= ... the sorted risks and k = round(rate * n), the threshold is
@@ -49,24 +55,41 @@ def threshold_for_rate(risks: np.ndarray, rate: float) -> float:
     in which case all the tied ones are flagged. k = 0 gives a threshold just above the
     largest risk, so nothing is flagged, except risks of exactly 1.0: a threshold never
     exceeds 1.
+
+    With `weights` (1/selection probability of labeled events), k is the number of the
+    largest risks whose weight share comes closest to `rate`: an audit case at rate 0.002
+    moves the share by 500 events' worth, which bounds how finely a rate can be matched.
     """
-    risks = np.sort(np.asarray(risks, dtype=np.float64))[::-1]
+    risks = np.asarray(risks, dtype=np.float64)
     if risks.size == 0:
         raise ValueError("no recent traffic to match an alert rate on")
-    k = min(round(rate * risks.size), risks.size)
+    order = np.argsort(-risks, kind="mergesort")
+    risks = risks[order]
+    if weights is None:
+        k = min(round(rate * risks.size), risks.size)
+    else:
+        share = np.cumsum(np.asarray(weights, dtype=np.float64)[order])
+        share = np.r_[0.0, share / share[-1]]
+        k = int(np.argmin(np.abs(share - rate)))
     if k == 0:
         return float(min(np.nextafter(risks[0], math.inf), 1.0))
     return float(risks[k - 1])
 
 
 def matched_thresholds(
-    champion_risks: np.ndarray, challenger_risks: np.ndarray, serving: Thresholds
+    champion_risks: np.ndarray,
+    challenger_risks: np.ndarray,
+    serving: Thresholds,
+    weights: np.ndarray | None = None,
 ) -> Thresholds:
     """Challenger thresholds giving it the champion's REVIEW-or-BLOCK and BLOCK rates on the
     same recent traffic (the challenger's shadow risks on ALL recent events, labeled or
-    not). The block threshold never falls below the review threshold."""
-    review = threshold_for_rate(challenger_risks, alert_rate(champion_risks, serving.review))
-    block = threshold_for_rate(challenger_risks, alert_rate(champion_risks, serving.block))
+    not), or on a labeled sample weighted by `weights` (1/selection probability), which is
+    unbiased for the whole traffic. The block threshold never falls below the review one."""
+    rate = alert_rate(champion_risks, serving.review, weights)
+    block_rate = alert_rate(champion_risks, serving.block, weights)
+    review = threshold_for_rate(challenger_risks, rate, weights)
+    block = threshold_for_rate(challenger_risks, block_rate, weights)
     return Thresholds(review=review, block=max(block, review))
 
 
@@ -75,6 +98,7 @@ def thresholds_after_promotion(
     champion_risks: np.ndarray,
     challenger_risks: np.ndarray,
     serving: Thresholds,
+    weights: np.ndarray | None = None,
 ) -> ThresholdChoice:
     """Rate-matched thresholds, unless the labels show the champion was wrong.
 
@@ -91,11 +115,11 @@ def thresholds_after_promotion(
             f"(lower bound {evidence.recall_difference.low:+.4f}): the champion missed fraud, "
             "serving thresholds kept",
         )
-    matched = matched_thresholds(champion_risks, challenger_risks, serving)
+    matched = matched_thresholds(champion_risks, challenger_risks, serving, weights)
     return ThresholdChoice(
         matched,
         True,
-        f"alert rate {alert_rate(champion_risks, serving.review):.5f} matched: review "
+        f"alert rate {alert_rate(champion_risks, serving.review, weights):.5f} matched: review "
         f"{matched.review:.4f}, block {matched.block:.4f}",
     )
 

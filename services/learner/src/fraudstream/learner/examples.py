@@ -39,6 +39,9 @@ class LabelBatch:
     positions: np.ndarray
     label_times: np.ndarray  # Unix seconds; NaN when the example had no label_time
     refused: dict[str, int] = field(default_factory=dict)
+    # Probability that each example was labeled at all (1.0 for alerts), and which were audits.
+    propensity: np.ndarray = field(default_factory=lambda: np.ones(0))
+    audit: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
     def __len__(self) -> int:
         return int(self.fraud.shape[0])
@@ -54,9 +57,17 @@ class ExampleReader:
     """
 
     def __init__(
-        self, input_names: Sequence[str], feature_schema_hash: str, bundle_version: str
+        self,
+        input_names: Sequence[str],
+        feature_schema_hash: str,
+        bundle_version: str,
+        audit_rate: float = 0.002,
     ) -> None:
+        if not 0.0 < audit_rate <= 1.0:
+            raise ValueError(f"audit_rate {audit_rate} outside (0, 1]")
         self.input_names = tuple(input_names)
+        # The selection probability of an audit label that does not carry its own.
+        self.audit_rate = audit_rate
         self.feature_schema_hash = feature_schema_hash
         self.bundle_version = bundle_version
         unknown = [
@@ -81,6 +92,8 @@ class ExampleReader:
         fraud: list[bool] = []
         positions: list[int] = []
         label_times: list[float] = []
+        propensity: list[float] = []
+        audit: list[bool] = []
         refused: Counter[str] = Counter()
         for example in examples:
             reason = self._refusal(example)
@@ -105,6 +118,8 @@ class ExampleReader:
             rows.append(row)
             fraud.append(example.verdict == alert_pb2.VERDICT_FRAUD)
             positions.append(example.position)
+            audit.append(example.kind == alert_pb2.ALERT_KIND_AUDIT)
+            propensity.append(self._propensity(example))
             label_times.append(
                 example.label_time.ToNanoseconds() / 1e9
                 if example.HasField("label_time")
@@ -126,7 +141,16 @@ class ExampleReader:
             positions=np.asarray(positions, dtype=np.int64),
             label_times=np.asarray(label_times, dtype=np.float64),
             refused=dict(refused),
+            propensity=np.asarray(propensity, dtype=np.float64),
+            audit=np.asarray(audit, dtype=bool),
         )
+
+    def _propensity(self, example: alert_pb2.LabeledExample) -> float:
+        """The example's selection probability; labels written before it was recorded (0)
+        fall back to 1 for alerts and the configured audit rate for audits."""
+        if 0.0 < example.selection_probability <= 1.0:
+            return float(example.selection_probability)
+        return self.audit_rate if example.kind == alert_pb2.ALERT_KIND_AUDIT else 1.0
 
     def _refusal(self, example: alert_pb2.LabeledExample) -> str | None:
         if example.verdict not in (alert_pb2.VERDICT_FRAUD, alert_pb2.VERDICT_LEGIT):

@@ -28,6 +28,24 @@ class ScorerHello:
     snapshot_version: int
     feature_schema_hash: str
     bundle_version: str
+    # The served snapshot's checksum (empty: the bundle's model, or a scorer that does not say).
+    snapshot_checksum: str = ""
+
+    def serves(self, snapshot: ModelSnapshot) -> bool:
+        """Whether the scorer said it serves `snapshot` (by version and, if told, checksum)."""
+        return self.snapshot_version == snapshot.version and self.snapshot_checksum in (
+            "",
+            snapshot.checksum,
+        )
+
+
+@dataclass(frozen=True)
+class Push:
+    """One snapshot for a scorer; `replaces_served`: the champion answering a hello that named
+    another snapshot, to be served even if its version is not newer."""
+
+    snapshot: ModelSnapshot
+    replaces_served: bool = False
 
 
 @dataclass(frozen=True)
@@ -52,18 +70,24 @@ class ScorerSession:
         self.last_rejection = ""
         # Why this scorer can take no snapshot at all (another bundle or schema), if so.
         self.incompatible = ""
-        self._outbox: queue.Queue[ModelSnapshot | None] = queue.Queue()
+        self._outbox: queue.Queue[Push | None] = queue.Queue()
 
     def offer(self, snapshot: ModelSnapshot) -> None:
         """Queue `snapshot` unless this scorer was already sent it or a newer one."""
         if snapshot.version > self.sent_version:
             self.sent_version = snapshot.version
-            self._outbox.put(snapshot)
+            self._outbox.put(Push(snapshot))
 
-    def snapshots(self) -> Iterator[ModelSnapshot]:
+    def replace_served(self, snapshot: ModelSnapshot) -> None:
+        """Queue `snapshot` whatever its version, marked to replace what the scorer serves:
+        the champion answering a hello that named another snapshot (say a bogus high version)."""
+        self.sent_version = snapshot.version
+        self._outbox.put(Push(snapshot, replaces_served=True))
+
+    def pushes(self) -> Iterator[Push]:
         """The snapshots to push, blocking until the next one; ends when the session closes."""
-        while (snapshot := self._outbox.get()) is not None:
-            yield snapshot
+        while (push := self._outbox.get()) is not None:
+            yield push
 
     def close(self) -> None:
         self._outbox.put(None)
@@ -97,8 +121,17 @@ class ScorerRegistry:
         return self._current
 
     def publish(self, snapshot: ModelSnapshot, newest_label_time: float | None = None) -> None:
-        """Make `snapshot` current and queue it for every compatible connected scorer."""
+        """Make `snapshot` current and queue it for every compatible connected scorer.
+
+        An older version than the current one is ignored: a rollback (Rollback RPC thread) and
+        a promotion (label thread) may be announced in either order once both are saved.
+        """
         with self._lock:
+            if self._current is not None and snapshot.version <= self._current.version:
+                logger.debug(
+                    "snapshot v%d is not newer than v%d", snapshot.version, self._current.version
+                )
+                return
             self._current = snapshot
             if newest_label_time is not None:
                 self._label_times[snapshot.version] = newest_label_time
@@ -109,15 +142,17 @@ class ScorerRegistry:
                     session.offer(snapshot)
 
     def connect(self, hello: ScorerHello) -> ScorerSession:
-        """Register a scorer; if it serves an older version it is sent the current one at once."""
+        """Register a scorer; unless it serves the current snapshot, it is sent it at once."""
         with self._lock:
             session = ScorerSession(next(self._ids), hello, self._clock())
             problem = self._incompatibility(hello)
             if problem is not None:
                 session.incompatible = session.last_rejection = problem
                 logger.warning("scorer %s cannot take snapshots: %s", hello.scorer_id, problem)
-            elif self._current is not None:
-                session.offer(self._current)
+            elif self._current is not None and not hello.serves(self._current):
+                # The learner is authoritative: whatever else the scorer serves, older or
+                # newer, is replaced by the champion.
+                session.replace_served(self._current)
             if self._closed:
                 session.close()
             self._sessions[session.session_id] = session
@@ -134,7 +169,8 @@ class ScorerRegistry:
         """Record a scorer's answer to a pushed snapshot."""
         with self._lock:
             if applied:
-                session.applied_version = max(session.applied_version, version)
+                # Pushes after the first go up; the first may replace a higher bogus version.
+                session.applied_version = version
                 session.last_rejection = ""
                 label_time = self._label_times.pop(version, None)
             else:

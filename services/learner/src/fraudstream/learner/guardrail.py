@@ -6,7 +6,9 @@ import logging
 from dataclasses import dataclass
 from typing import Protocol
 
+from fraudstream.learner.intervals import PairedEvidence
 from fraudstream.learner.window import PrequentialWindow, WindowMetrics
+from fraudstream.model.ensemble import Thresholds
 
 logger = logging.getLogger(__name__)
 
@@ -24,18 +26,23 @@ class Judgement:
     reason: str
     champion: WindowMetrics
     challenger: WindowMetrics
+    # The thresholds a promoted challenger serves with (None: the serving ones).
+    thresholds: Thresholds | None = None
+    # The paired IPW estimates behind the answer, when the guardrail computed them.
+    evidence: PairedEvidence | None = None
 
 
 class Guardrail(Protocol):
     """Decides whether the challenger replaces the champion; the learner asks after each chunk.
 
-    `window` holds the labels both models scored before learning from them; `review` is the
-    served REVIEW threshold; `updates_since_promotion` counts the challenger's updates since
-    it was last equal to the champion.
+    `window` holds the labels both models scored before learning from them; `serving` are the
+    champion's REVIEW and BLOCK thresholds; `updates_since_promotion` counts the challenger's
+    updates since it was last equal to the champion. A judgement with an empty reason means
+    "not judged this time" (the learner keeps the previous reason).
     """
 
     def judge(
-        self, window: PrequentialWindow, review: float, updates_since_promotion: int
+        self, window: PrequentialWindow, serving: Thresholds, updates_since_promotion: int
     ) -> Judgement: ...
 
 
@@ -50,9 +57,9 @@ class MarginGuardrail:
     min_frauds: int
 
     def judge(
-        self, window: PrequentialWindow, review: float, updates_since_promotion: int
+        self, window: PrequentialWindow, serving: Thresholds, updates_since_promotion: int
     ) -> Judgement:
-        champion, challenger = window.metrics(review, since_promotion=True)
+        champion, challenger = window.metrics(serving.review, since_promotion=True)
 
         def answer(promote: bool, refused: bool, reason: str) -> Judgement:
             return Judgement(promote, refused, reason, champion, challenger)

@@ -10,17 +10,23 @@ from collections.abc import Callable
 
 import numpy as np
 
+from fraudstream.common.errors import DomainError
 from fraudstream.learner.challenger import Challenger, class_weights
-from fraudstream.learner.config import Baseline, LearnerConfig
+from fraudstream.learner.champion import ChampionChanges
+from fraudstream.learner.config import Baseline, LearnerConfig, guardrail_of, rollback_rule_of
 from fraudstream.learner.examples import LabelBatch
-from fraudstream.learner.guardrail import Guardrail, Judgement, MarginGuardrail
+from fraudstream.learner.guardrail import Guardrail, Judgement
 from fraudstream.learner.metrics import LearnerMetrics
+from fraudstream.learner.rollback import (
+    RollbackRecord,
+    estimates_of,
+)
 from fraudstream.learner.status import LearnerStatus, Tally, count_batch, show_status, status_of
 from fraudstream.learner.store import LearnerState, SnapshotStore
-from fraudstream.learner.window import PrequentialWindow, snapshot_metrics
+from fraudstream.learner.window import PrequentialWindow
 from fraudstream.model.linear import LinearModel
 from fraudstream.model.signing import Signer
-from fraudstream.model.snapshot import linear_from_snapshot, snapshot_of
+from fraudstream.model.snapshot import linear_from_snapshot
 from fraudstream.v1 import model_pb2
 
 logger = logging.getLogger(__name__)
@@ -28,7 +34,7 @@ logger = logging.getLogger(__name__)
 OnPromotion = Callable[[model_pb2.ModelSnapshot, float | None], None]
 
 
-class Learner:
+class Learner(ChampionChanges):
     """Turns label batches into challenger updates and, when the guardrail agrees, snapshots.
 
     Every batch is first scored by champion and challenger (the prequential window), then
@@ -63,9 +69,8 @@ class Learner:
         self._metrics = metrics
         self._on_promotion = on_promotion
         self._clock = clock
-        self._guardrail = guardrail or MarginGuardrail(
-            config.promotion_margin, config.min_window_labels, config.min_window_frauds
-        )
+        self._guardrail = guardrail or guardrail_of(config)
+        self._rollback_rule = rollback_rule_of(config)
         self._lock = threading.RLock()
         self._resume()
 
@@ -90,8 +95,30 @@ class Learner:
 
     def status(self) -> LearnerStatus:
         with self._lock:
-            champion, challenger = self._window.metrics(self.baseline.thresholds.review)
+            champion, challenger = self._window.metrics(self.serving_thresholds.review)
             return status_of(self._state, champion, challenger)
+
+    def rollback(self, to_version: int | None = None, reason: str = "") -> RollbackRecord:
+        """Serve `to_version`'s model again (default: the champion before the current one) as
+        a NEW snapshot version, saved, then announced like a promotion.
+
+        InvalidArgument for the version serving now or one never promoted, NotFound when
+        its snapshot file was pruned, FailedPrecondition when nothing served before.
+        """
+        with self._lock:
+            try:
+                snapshot, record = self._roll_back(to_version, reason or "operator request", False)
+                self._save()
+            except DomainError:
+                raise  # refused before anything changed
+            except Exception:
+                logger.exception("rollback failed; back to the saved state")
+                self._resume()
+                raise
+        self.publish_gauges()
+        if self._on_promotion is not None:
+            self._on_promotion(snapshot, None)
+        return record
 
     def apply(self, batch: LabelBatch) -> int:
         """Test, then train on `batch`; maybe promote; save. Returns the saved label position.
@@ -114,10 +141,18 @@ class Learner:
                 self._resume()
                 raise
             position, served_label_time = state.label_position, state.served_label_time
+            # A rollback's content reflects older labels: it has no label-to-served latency.
+            rollback = RollbackRecord.of(state.last_rollback)
+            if (
+                snapshot is not None
+                and rollback is not None
+                and rollback.version == snapshot.version
+            ):
+                served_label_time = None
             done = Tally.of(state).since(before)
         count_batch(self._metrics, batch, done)
         self.publish_gauges()
-        # Only the newest promotion of a batch is announced: scorers need the latest only.
+        # Only the newest snapshot of a batch is announced: scorers need the latest only.
         if snapshot is not None and self._on_promotion is not None:
             self._on_promotion(snapshot, served_label_time)
         return position
@@ -134,9 +169,20 @@ class Learner:
         for start in range(0, len(batch), self._config.batch_size):
             chunk = slice(start, start + self._config.batch_size)
             inputs, fraud = batch.inputs[chunk], batch.fraud[chunk]
-            self._window.add(fraud, self._champion.logit(inputs), self._challenger.logit(inputs))
-            judgement = self._judge()
-            if judgement.promote:
+            propensity = batch.propensity[chunk] if batch.propensity.size else None
+            audit = batch.audit[chunk] if batch.audit.size else None
+            self._window.add(
+                fraud,
+                self._champion.logit(inputs),
+                self._challenger.logit(inputs),
+                propensity,
+                audit,
+            )
+            state.labels_since_promotion += len(fraud)
+            rolled_back = self._watch()
+            if rolled_back is not None:
+                promoted = rolled_back
+            elif (judgement := self._judge()).promote:
                 promoted = self._promote(judgement)
             self._train(inputs, fraud)
             state.learned_position = int(batch.positions[chunk][-1])
@@ -149,9 +195,15 @@ class Learner:
 
     def _judge(self) -> Judgement:
         state = self._state
-        review = self.baseline.thresholds.review
-        judgement = self._guardrail.judge(self._window, review, state.updates_since_promotion)
+        serving = self.serving_thresholds
+        judgement = self._guardrail.judge(self._window, serving, state.updates_since_promotion)
+        if not judgement.reason:
+            return judgement  # not judged this time
         state.last_judgement = judgement.reason
+        if judgement.evidence is not None:
+            state.evidence = estimates_of(judgement.evidence)
+            outcome = "promote" if judgement.promote else "refuse" if judgement.refused else "wait"
+            self._metrics.judgements.labels(outcome).inc()
         if judgement.refused:
             state.refusals += 1
             logger.info("challenger not promoted: %s", judgement.reason)
@@ -169,44 +221,6 @@ class Learner:
         self._challenger.restart_if_diverged(self._champion)
         state.updates += 1
         state.updates_since_promotion += 1
-
-    def _promote(self, judgement: Judgement) -> model_pb2.ModelSnapshot:
-        state, baseline = self._state, self.baseline
-        linear = self._challenger.linear()
-        now = self._clock()
-        snapshot = snapshot_of(
-            linear,
-            baseline.thresholds,
-            version=state.champion_version + 1,
-            bundle_version=baseline.bundle_version,
-            feature_schema_hash=baseline.feature_schema_hash,
-            label_position=state.learned_position,
-            metrics=snapshot_metrics(judgement.challenger, judgement.champion),
-            created_time=now,
-            signer=self.signer,
-        )
-        self._store.save_snapshot(snapshot)
-        self._snapshot, self._champion = snapshot, linear
-        self._window.promote()
-        state.champion_version = snapshot.version
-        state.promotions += 1
-        state.updates_since_promotion = 0
-        state.last_promotion_time = now
-        state.served_label_time = state.learned_label_time
-        champion, challenger = judgement.champion, judgement.challenger
-        logger.info(
-            "promoted snapshot v%d (labels up to %d): PR-AUC %.4f vs champion %.4f, "
-            "recall %.4f vs %.4f on %d labels",
-            snapshot.version,
-            state.learned_position,
-            challenger.pr_auc,
-            champion.pr_auc,
-            challenger.recall,
-            champion.recall,
-            challenger.labels,
-            extra={"version": snapshot.version, "label_position": state.learned_position},
-        )
-        return snapshot
 
     def _save(self) -> None:
         state = self._state
@@ -231,6 +245,8 @@ class Learner:
         if state.champion_version > 0:
             snapshot = self._store.load_snapshot(state.champion_version)
             champion = linear_from_snapshot(snapshot)
+        if state.served_versions[-1] != state.champion_version:
+            state.served_versions.append(state.champion_version)  # saved before it was kept
         challenger = Challenger(champion, config.learning_rate, config.l2_penalty)
         challenger.restore(state.challenger)
         window = PrequentialWindow(config.window_size)

@@ -100,9 +100,52 @@ class LearnerMetrics:
             "1 while the StreamLabels stream to the feedback service is open.",
             registry=self.registry,
         )
+        self.rollbacks = Counter(
+            "learner_rollbacks_total",
+            "Rollbacks published (a new snapshot version restoring an earlier model), by "
+            "reason: precision_drop (automatic) or operator (the Rollback RPC).",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.judgements = Counter(
+            "learner_promotion_judgements_total",
+            "Promotion judgements on the evidence, by outcome (promote, refuse, wait).",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.ipw_precision = Gauge(
+            "learner_ipw_precision",
+            "Inverse-propensity-weighted precision at the serving review threshold on the "
+            "whole traffic, from the labels since the last promotion, by model and bound "
+            "(estimate, low, high); NaN before any estimate.",
+            ["model", "bound"],
+            registry=self.registry,
+        )
+        self.ipw_recall = Gauge(
+            "learner_ipw_recall",
+            "Inverse-propensity-weighted recall at the serving review threshold on the whole "
+            "traffic, by model and bound (estimate, low, high); NaN before any estimate.",
+            ["model", "bound"],
+            registry=self.registry,
+        )
+        self.evidence_labels = Gauge(
+            "learner_evidence_labels",
+            "Labels the newest IPW estimates rest on, by kind (alert, audit).",
+            ["kind"],
+            registry=self.registry,
+        )
         for model in ("champion", "challenger"):
             self.prequential_pr_auc.labels(model)
             self.prequential_recall.labels(model)
+            for bound in ("estimate", "low", "high"):
+                self.ipw_precision.labels(model, bound).set(float("nan"))
+                self.ipw_recall.labels(model, bound).set(float("nan"))
+        for reason in ("precision_drop", "operator"):
+            self.rollbacks.labels(reason)
+        for outcome in ("promote", "refuse", "wait"):
+            self.judgements.labels(outcome)
+        for kind in ("alert", "audit"):
+            self.evidence_labels.labels(kind)
         for verdict in ("fraud", "legit"):
             self.labels_consumed.labels(verdict)
         for result in ("applied", "rejected"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 
@@ -22,9 +23,10 @@ from fraudstream.learner.policy import POLICY
 from fraudstream.learner.servicer import LearnerServiceServicer
 from fraudstream.learner.settings import LearnerSettings
 from fraudstream.learner.store import SnapshotStore
-from fraudstream.model.bundle import BundleError
-from fraudstream.model.ensemble import load_ensemble
-from fraudstream.model.signing import Signer
+from fraudstream.model.bundle import BundleError, load_bundle
+from fraudstream.model.compiled import NUMPY
+from fraudstream.model.ensemble import ensemble_from_bundle
+from fraudstream.model.signing import Signer, Verifier
 from fraudstream.model.snapshot import seal
 from fraudstream.v1 import learner_service_pb2, learner_service_pb2_grpc, model_pb2
 
@@ -59,8 +61,13 @@ class LearnerDeps:
 
 
 def load_baseline(settings: LearnerSettings) -> Baseline:
-    """The bundle's classifier and thresholds (BundleError when it has no classifier)."""
-    ensemble = load_ensemble(settings.models)
+    """The bundle's classifier and thresholds (BundleError when it has no classifier, or,
+    with verify keys, when it is not signed by one of them)."""
+    keys = settings.model_verify_keys
+    check = Verifier.from_files(Path(k) for k in keys).verify_bundle if keys else None
+    # The learner needs only the classifier: the numpy forest spares it the compiled one's
+    # build (seconds on a cold cache) before it can serve.
+    ensemble = ensemble_from_bundle(load_bundle(settings.models, check), forest=NUMPY)
     if ensemble.classifier is None:
         raise BundleError(f"the bundle in {settings.models} has no classifier to learn on")
     return Baseline(
@@ -102,7 +109,10 @@ def open_deps(settings: LearnerSettings, metrics: LearnerMetrics) -> LearnerDeps
         registry.publish(snapshot)
     learner.publish_gauges()
     reader = ExampleReader(
-        baseline.classifier.input_names, baseline.feature_schema_hash, baseline.bundle_version
+        baseline.classifier.input_names,
+        baseline.feature_schema_hash,
+        baseline.bundle_version,
+        settings.audit_sample_rate,
     )
     return LearnerDeps(metrics=metrics, learner=learner, registry=registry, reader=reader)
 

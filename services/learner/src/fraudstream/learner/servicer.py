@@ -39,8 +39,10 @@ class LearnerServiceServicer(learner_service_pb2_grpc.LearnerServiceServicer):
             daemon=True,
         ).start()
         try:
-            for snapshot in session.snapshots():
-                yield pb.SyncModelsResponse(snapshot=snapshot)
+            for push in session.pushes():
+                yield pb.SyncModelsResponse(
+                    snapshot=push.snapshot, replaces_served=push.replaces_served
+                )
         finally:
             self._registry.disconnect(session)
 
@@ -48,6 +50,13 @@ class LearnerServiceServicer(learner_service_pb2_grpc.LearnerServiceServicer):
         self, request: pb.GetLearnerStatusRequest, context: grpc.ServicerContext
     ) -> pb.GetLearnerStatusResponse:
         return convert.status_response(self._learner.status(), self._registry.scorers())
+
+    def Rollback(
+        self, request: pb.RollbackRequest, context: grpc.ServicerContext
+    ) -> pb.RollbackResponse:
+        to_version, reason = convert.rollback_of(request)
+        record = self._learner.rollback(to_version, reason)
+        return pb.RollbackResponse(rollback=convert.rollback_record(record))
 
     def _read_acks(self, session: ScorerSession, requests: Iterator[pb.SyncModelsRequest]) -> None:
         try:

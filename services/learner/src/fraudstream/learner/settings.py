@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 
 from fraudstream.common import names
-from fraudstream.common.settings import ServiceSettings
+from fraudstream.common.settings import CommaList, ServiceSettings
 
 
 class LearnerSettings(ServiceSettings):
@@ -31,6 +32,11 @@ class LearnerSettings(ServiceSettings):
         description="Ed25519 private key (PEM) that signs promoted snapshots "
         "(`fraudstream certs` writes model-signing.key).",
     )
+    model_verify_keys: CommaList = Field(
+        default_factory=list,
+        description="Ed25519 public keys (PEM paths, comma-separated) trusted to sign the "
+        "bundle; set: an unsigned or mis-signed bundle is refused.",
+    )
     feedback_addr: str = Field(
         names.FEEDBACK_ADDR,
         description="Feedback service address (StreamLabels); empty: consume no labels.",
@@ -41,7 +47,51 @@ class LearnerSettings(ServiceSettings):
     window_size: int = Field(
         1000,
         ge=10,
-        description="Recent labels the prequential guardrail compares champion and challenger on.",
+        description="Recent labels the guardrail compares champion and challenger on.",
+    )
+    promotion_rule: Literal["evidence", "margin"] = Field(
+        "evidence",
+        description="evidence: promote only when IPW precision and recall on the whole traffic "
+        "show the challenger is not worse (docs/learning.md); margin: the older prequential "
+        "window test (PR-AUC and recall on the labels, within promotion_margin).",
+    )
+    audit_sample_rate: float = Field(
+        0.002,
+        gt=0.0,
+        le=1.0,
+        description="Selection probability of audit labels that do not carry their own (labels "
+        "written before ingest recorded it); set it to ingest's audit_sample_rate.",
+    )
+    promotion_confidence: float = Field(
+        0.95, gt=0.5, lt=1.0, description="Confidence of the promotion and rollback intervals."
+    )
+    evidence_margin: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="How far below 0 the lower bounds of the challenger-minus-champion IPW "
+        "precision and recall differences may lie for a promotion.",
+    )
+    promotion_min_labels: int = Field(
+        200, ge=1, description="Labels since the last promotion before the evidence is judged."
+    )
+    promotion_min_frauds: int = Field(
+        20, ge=1, description="FRAUD labels since the last promotion before it is judged."
+    )
+    promotion_min_audits: int = Field(
+        50, ge=0, description="Audit labels since the last promotion before it is judged."
+    )
+    judge_every: int = Field(
+        100, ge=1, description="New labels between two promotion judgements on the evidence."
+    )
+    rollback_min_labels: int = Field(
+        100,
+        ge=1,
+        description="Labels after a promotion before the automatic rollback rule judges, and "
+        "between two of its judgements.",
+    )
+    rollback_min_flagged: int = Field(
+        30, ge=1, description="Flagged labels after a promotion before the rollback rule judges."
     )
     promotion_margin: float = Field(
         0.02,
@@ -84,6 +134,11 @@ class LearnerSettings(ServiceSettings):
         if self.min_window_labels > self.window_size:
             raise ValueError(
                 f"min_window_labels ({self.min_window_labels}) exceeds window_size "
+                f"({self.window_size}): nothing could ever be promoted"
+            )
+        if self.promotion_rule == "evidence" and self.promotion_min_labels > self.window_size:
+            raise ValueError(
+                f"promotion_min_labels ({self.promotion_min_labels}) exceeds window_size "
                 f"({self.window_size}): nothing could ever be promoted"
             )
         if self.min_window_frauds > self.min_window_labels:

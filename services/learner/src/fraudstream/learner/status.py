@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 
 from fraudstream.learner.examples import LabelBatch
 from fraudstream.learner.metrics import LearnerMetrics
+from fraudstream.learner.rollback import ModelEstimate, RollbackRecord, estimate_of
 from fraudstream.learner.store import LearnerState
 from fraudstream.learner.window import WindowMetrics
 
@@ -30,6 +32,11 @@ class LearnerStatus:
     last_promotion_time: float | None
     last_judgement: str
     refused_examples: dict[str, int] = field(default_factory=dict)
+    rollbacks: int = 0
+    last_rollback: RollbackRecord | None = None
+    # IPW estimates of the newest judgement on evidence (None before any).
+    champion_estimate: ModelEstimate | None = None
+    challenger_estimate: ModelEstimate | None = None
 
 
 def status_of(
@@ -50,6 +57,10 @@ def status_of(
         last_promotion_time=state.last_promotion_time,
         last_judgement=state.last_judgement,
         refused_examples=dict(state.refused_examples),
+        rollbacks=state.rollbacks,
+        last_rollback=RollbackRecord.of(state.last_rollback),
+        champion_estimate=estimate_of(state.evidence, "champion"),
+        challenger_estimate=estimate_of(state.evidence, "challenger"),
     )
 
 
@@ -91,6 +102,25 @@ def show_status(metrics: LearnerMetrics, status: LearnerStatus) -> None:
         metrics.prequential_pr_auc.labels(model).set(measured.pr_auc)
         metrics.prequential_recall.labels(model).set(measured.recall)
     metrics.window_labels.set(status.challenger.labels)
+    for model, estimate in (
+        ("champion", status.champion_estimate),
+        ("challenger", status.challenger_estimate),
+    ):
+        for gauge, interval in (
+            (metrics.ipw_precision, estimate.precision if estimate else None),
+            (metrics.ipw_recall, estimate.recall if estimate else None),
+        ):
+            bounds = (
+                (math.nan,) * 3
+                if interval is None
+                else (interval.estimate, interval.low, interval.high)
+            )
+            for bound, value in zip(("estimate", "low", "high"), bounds, strict=True):
+                gauge.labels(model, bound).set(value)
+    estimate = status.champion_estimate
+    audits = estimate.audits if estimate else 0
+    metrics.evidence_labels.labels("audit").set(audits)
+    metrics.evidence_labels.labels("alert").set(estimate.labels - audits if estimate else 0)
     metrics.champion_version.set(status.champion_version)
     metrics.label_position.set(status.label_position)
     metrics.last_promotion.set(status.last_promotion_time or 0.0)

@@ -52,6 +52,17 @@ class LearnerState:
     last_judgement: str = ""
     saved_time: float = 0.0
     window: WindowRecord = field(default_factory=WindowRecord.empty)
+    # Versions that served as champion, oldest first (0: the bundle's own classifier); a
+    # rollback without a target restores the one before the newest.
+    served_versions: list[int] = field(default_factory=lambda: [0])
+    rollbacks: int = 0
+    last_rollback: dict[str, Any] | None = None  # a RollbackRecord's fields
+    # Labels scored by the champion since it began serving (promotion or rollback).
+    labels_since_promotion: int = 0
+    # Set at a promotion: what the automatic rollback compares the promoted model with.
+    rollback_watch: dict[str, Any] | None = None
+    # The newest IPW estimates of both models (see evidence_summary), for the status.
+    evidence: dict[str, Any] | None = None
 
     @classmethod
     def start(
@@ -139,8 +150,25 @@ class SnapshotStore:
                 path.unlink(missing_ok=True)
 
 
+# Fields added after format 1 was first written: states saved before them load with defaults.
+_ADDED_LATER = frozenset(
+    {
+        "served_versions",
+        "rollbacks",
+        "last_rollback",
+        "labels_since_promotion",
+        "rollback_watch",
+        "evidence",
+    }
+)
+
+
 def _state_of(body: dict[str, Any]) -> LearnerState:
-    saved = {each.name: body[each.name] for each in fields(LearnerState)}
+    saved = {
+        each.name: body[each.name]
+        for each in fields(LearnerState)
+        if each.name not in _ADDED_LATER or each.name in body
+    }
     saved["labels"] = {"fraud": 0, "legit": 0, **saved["labels"]}
     saved["challenger"] = ChallengerWeights(**saved["challenger"])
     saved["window"] = WindowRecord(**saved["window"])

@@ -1,14 +1,18 @@
-"""The prequential window: recent labels with the log-odds both models gave them beforehand."""
+"""The prequential window: recent labels with the log-odds both models gave them beforehand,
+and how each label was selected (alert or audit, its selection probability)."""
 
 from __future__ import annotations
 
 import logging
 import math
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from fraudstream.learner.evidence import LabeledSample
+from fraudstream.learner.verdicts import verdict_weight
+from fraudstream.model.ensemble import Thresholds
 from fraudstream.model.linear import risk_from_logit
 from fraudstream.v1 import model_pb2
 
@@ -27,12 +31,17 @@ class WindowMetrics:
 
 @dataclass(frozen=True)
 class WindowRecord:
-    """A saved window: each label (1 FRAUD, 0 LEGIT) with the two log-odds, oldest first."""
+    """A saved window: each label (1 FRAUD, 0 LEGIT) with the two log-odds, its selection
+    probability and whether it was an audit, oldest first. `scored` counts every label ever
+    added. States saved before selection was recorded load as alerts of probability 1."""
 
     fraud: list[int]
     champion_logit: list[float]
     challenger_logit: list[float]
     since_promotion: int
+    propensity: list[float] = field(default_factory=list)
+    audit: list[int] = field(default_factory=list)
+    scored: int = 0
 
     @classmethod
     def empty(cls) -> WindowRecord:
@@ -53,18 +62,66 @@ class PrequentialWindow:
         self._fraud: deque[bool] = deque(maxlen=size)
         self._champion: deque[float] = deque(maxlen=size)
         self._challenger: deque[float] = deque(maxlen=size)
+        self._propensity: deque[float] = deque(maxlen=size)
+        self._audit: deque[bool] = deque(maxlen=size)
         self.since_promotion = 0
+        # Labels ever added (not capped by the size) and in the last add: when a judgement is due.
+        self.scored = 0
+        self.last_added = 0
 
     def __len__(self) -> int:
         return len(self._fraud)
 
     def add(
-        self, fraud: np.ndarray, champion_logit: np.ndarray, challenger_logit: np.ndarray
+        self,
+        fraud: np.ndarray,
+        champion_logit: np.ndarray,
+        challenger_logit: np.ndarray,
+        propensity: np.ndarray | None = None,
+        audit: np.ndarray | None = None,
     ) -> None:
+        """Append scored labels; without `propensity`/`audit` they count as alerts (1.0)."""
         self._fraud.extend(bool(v) for v in fraud)
         self._champion.extend(float(v) for v in champion_logit)
         self._challenger.extend(float(v) for v in challenger_logit)
-        self.since_promotion = min(self.since_promotion + len(fraud), len(self._fraud))
+        n = len(fraud)
+        self._propensity.extend([1.0] * n if propensity is None else (float(v) for v in propensity))
+        self._audit.extend([False] * n if audit is None else (bool(v) for v in audit))
+        self.since_promotion = min(self.since_promotion + n, len(self._fraud))
+        self.scored += n
+        self.last_added = n
+
+    def clear(self) -> None:
+        """Forget every label (after a rollback: the scores no longer describe the models)."""
+        self.restore(WindowRecord.empty())
+
+    def sample(self, serving: Thresholds, since_promotion: bool = True) -> LabeledSample:
+        """The window's labels as a LabeledSample at the `serving` thresholds (by default only
+        those scored since the last promotion).
+
+        Risks are the ensemble's: the ensemble is stacked, so its risk is the classifier's
+        probability on the features and the served detector scores, which is what both
+        log-odds are. Trust weights follow `verdicts.verdict_weight` on the champion's risk.
+        """
+        start = len(self._fraud) - self.since_promotion if since_promotion else 0
+        fraud = np.asarray(list(self._fraud)[start:], dtype=bool)
+        champion = risk_from_logit(np.asarray(list(self._champion)[start:], dtype=np.float64))
+        challenger = risk_from_logit(np.asarray(list(self._challenger)[start:], dtype=np.float64))
+        n = fraud.shape[0]
+        weight = [verdict_weight(bool(y), float(r)) for y, r in zip(fraud, champion, strict=True)]
+        return LabeledSample(
+            fraud=fraud,
+            audit=np.asarray(list(self._audit)[start:], dtype=bool),
+            propensity=np.asarray(list(self._propensity)[start:], dtype=np.float64),
+            weight=np.asarray(weight, dtype=np.float64),
+            champion_risk=champion,
+            challenger_risk=challenger,
+            # Label times are not kept: callers select by position (since_promotion), so
+            # every label counts as arrived at time 0 for LabeledSample.since.
+            label_time=np.zeros(n),
+            review=np.full(n, serving.review),
+            block=np.full(n, serving.block),
+        )
 
     def promote(self) -> None:
         """The challenger became champion: its prequential record is now the champion's."""
@@ -90,6 +147,9 @@ class PrequentialWindow:
             champion_logit=list(self._champion),
             challenger_logit=list(self._challenger),
             since_promotion=self.since_promotion,
+            propensity=list(self._propensity),
+            audit=[int(v) for v in self._audit],
+            scored=self.scored,
         )
 
     def restore(self, saved: WindowRecord) -> None:
@@ -97,12 +157,20 @@ class PrequentialWindow:
         self._fraud.clear()
         self._champion.clear()
         self._challenger.clear()
+        self._propensity.clear()
+        self._audit.clear()
+        n = len(saved.fraud)
+        # Older states recorded no selection: their labels were alerts.
+        selected = len(saved.propensity) == n and len(saved.audit) == n
         self.add(
             np.asarray(saved.fraud, dtype=bool),
             np.asarray(saved.champion_logit, dtype=np.float64),
             np.asarray(saved.challenger_logit, dtype=np.float64),
+            np.asarray(saved.propensity, dtype=np.float64) if selected else None,
+            np.asarray(saved.audit, dtype=bool) if selected else None,
         )
         self.since_promotion = min(int(saved.since_promotion), len(self._fraud))
+        self.scored = max(int(saved.scored), n)
 
 
 def average_precision(fraud: np.ndarray, score: np.ndarray) -> float:

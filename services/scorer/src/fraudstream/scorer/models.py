@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ from fraudstream.model.snapshot import (
     linear_from_snapshot,
     thresholds_from_snapshot,
 )
+from fraudstream.scorer.applied import AppliedSnapshots
 from fraudstream.v1.model_pb2 import ModelSnapshot
 
 logger = logging.getLogger(__name__)
@@ -35,6 +37,8 @@ class ServingModel:
     bundle_created: datetime | None
     snapshot_version: int
     loaded_at: datetime
+    # The served snapshot's checksum (empty: the bundle's own model); the hello carries it.
+    snapshot_checksum: str = ""
 
     @property
     def model_version(self) -> str:
@@ -42,10 +46,11 @@ class ServingModel:
         return f"{self.bundle_version}+s{self.snapshot_version}"
 
 
-def load_serving_model(directory: Path) -> ServingModel:
-    """Load and verify the bundle in `directory`."""
+def load_serving_model(directory: Path, verifier: Verifier | None = None) -> ServingModel:
+    """Load and verify the bundle in `directory`; with a `verifier`, its `manifest.sig` must
+    be a trusted key's signature of its manifest (checked before any artifact is read)."""
     try:
-        bundle = load_bundle(directory)
+        bundle = load_bundle(directory, verifier.verify_bundle if verifier is not None else None)
         ensemble = ensemble_from_bundle(bundle)
     except (BundleError, OSError, ValueError, KeyError) as exc:
         raise ModelLoadError(f"cannot load the model bundle in {directory}: {exc}") from exc
@@ -59,12 +64,76 @@ def load_serving_model(directory: Path) -> ServingModel:
     )
 
 
+def with_snapshot(
+    current: ServingModel,
+    snapshot: ModelSnapshot,
+    verifier: Verifier | None,
+    *,
+    replaces_served: bool = False,
+) -> ServingModel:
+    """`current` serving `snapshot`, or SnapshotRejected saying why it must not serve.
+
+    Versions only go forward, which refuses stale replays, unless `replaces_served`: the
+    learner's answer to this scorer's hello, which replaces whatever is served (the learner is
+    authoritative on its stream, so a bogus high version cannot stick). Every other check
+    (checksum, signature, lineage, schema, numbers) holds either way.
+    """
+    classifier = current.ensemble.classifier
+    if classifier is None:
+        raise SnapshotRejected("the loaded bundle has no classifier to update")
+    if not replaces_served and snapshot.version <= current.snapshot_version:
+        raise SnapshotRejected(
+            f"snapshot v{snapshot.version} is not newer than the served v{current.snapshot_version}"
+        )
+    if snapshot.bundle_version != current.bundle_version:
+        raise SnapshotRejected(
+            f"snapshot v{snapshot.version} was built on bundle {snapshot.bundle_version}, "
+            f"this scorer serves bundle {current.bundle_version}"
+        )
+    check_snapshot(
+        snapshot,
+        feature_schema_hash=current.ensemble.feature_schema_hash,
+        input_names=classifier.input_names,
+        verifier=verifier,
+    )
+    return replace(
+        current,
+        ensemble=current.ensemble.with_classifier(
+            linear_from_snapshot(snapshot), thresholds_from_snapshot(snapshot)
+        ),
+        snapshot_version=snapshot.version,
+        snapshot_checksum=snapshot.checksum,
+        loaded_at=datetime.now(UTC),
+    )
+
+
+def model_verifier(keys: Sequence[str | Path]) -> Verifier | None:
+    """A Verifier trusting the public keys at `keys` (PEM paths); None, with one warning, when
+    none are given (SignatureError when a key cannot be loaded: a scorer must not start)."""
+    if not keys:
+        logger.warning(
+            "model signatures are not checked (no model verify keys): any bundle and snapshot "
+            "with a matching checksum is served"
+        )
+        return None
+    verifier = Verifier.from_files(Path(key) for key in keys)
+    logger.info("bundles and snapshots must be signed by key %s", ", ".join(verifier.key_ids))
+    return verifier
+
+
 class ModelHolder:
     """Holds the current ServingModel. Readers take `current` without locking; writers swap."""
 
-    def __init__(self, model: ServingModel | None = None, verifier: Verifier | None = None) -> None:
-        # With a verifier, only snapshots signed by a trusted model signing key are applied.
+    def __init__(
+        self,
+        model: ServingModel | None = None,
+        verifier: Verifier | None = None,
+        applied: AppliedSnapshots | None = None,
+    ) -> None:
+        # With a verifier, only bundles and snapshots a trusted model signing key signed serve.
         self.verifier = verifier
+        # Where each applied snapshot is kept, to serve it again after a restart.
+        self.applied = applied
         self._current = model
         self._swap_lock = threading.Lock()
         self._loaded = threading.Event()
@@ -83,38 +152,43 @@ class ModelHolder:
             self._current = model
             self._loaded.set()
 
-    def apply_snapshot(self, snapshot: ModelSnapshot) -> ServingModel:
-        """Swap in `snapshot`, or raise SnapshotRejected and keep serving the current model."""
+    def apply_snapshot(
+        self, snapshot: ModelSnapshot, *, replaces_served: bool = False
+    ) -> ServingModel:
+        """Swap in `snapshot` (and persist it), or raise SnapshotRejected and keep serving the
+        current model. `replaces_served`: see `with_snapshot`."""
         with self._swap_lock:
             current = self._current
             if current is None:
                 raise SnapshotRejected("no bundle is loaded yet")
-            classifier = current.ensemble.classifier
-            if classifier is None:
-                raise SnapshotRejected("the loaded bundle has no classifier to update")
-            if snapshot.version <= current.snapshot_version:
-                raise SnapshotRejected(
-                    f"snapshot v{snapshot.version} is not newer than the served "
-                    f"v{current.snapshot_version}"
-                )
-            if snapshot.bundle_version != current.bundle_version:
-                raise SnapshotRejected(
-                    f"snapshot v{snapshot.version} was built on bundle {snapshot.bundle_version}, "
-                    f"this scorer serves bundle {current.bundle_version}"
-                )
-            check_snapshot(
-                snapshot,
-                feature_schema_hash=current.ensemble.feature_schema_hash,
-                input_names=classifier.input_names,
-                verifier=self.verifier,
-            )
-            updated = replace(
-                current,
-                ensemble=current.ensemble.with_classifier(
-                    linear_from_snapshot(snapshot), thresholds_from_snapshot(snapshot)
-                ),
-                snapshot_version=snapshot.version,
-                loaded_at=datetime.now(UTC),
+            updated = with_snapshot(
+                current, snapshot, self.verifier, replaces_served=replaces_served
             )
             self._current = updated
+            if self.applied is not None:
+                # Under the lock: the file always holds the newest snapshot swapped in.
+                try:
+                    self.applied.save(snapshot)
+                except OSError as exc:
+                    logger.error(
+                        "cannot persist snapshot v%d to %s (a restart would serve the bundle's "
+                        "model until the learner pushes again): %s",
+                        snapshot.version,
+                        self.applied.path,
+                        exc,
+                    )
             return updated
+
+    def restored(self, model: ServingModel) -> ServingModel:
+        """`model` (the bundle just loaded) serving the persisted snapshot, if there is one that
+        passes every check a pushed snapshot passes; `model` itself otherwise."""
+        snapshot = self.applied.load() if self.applied is not None else None
+        if snapshot is None:
+            return model
+        try:
+            restored = with_snapshot(model, snapshot, self.verifier)
+        except SnapshotRejected as exc:
+            logger.warning("not serving the persisted snapshot v%d: %s", snapshot.version, exc)
+            return model
+        logger.info("serving the persisted snapshot v%d again", snapshot.version)
+        return restored

@@ -30,6 +30,11 @@ class ScorerDeps:
     holder: ModelHolder = field(default_factory=ModelHolder)
 
 
+def scorer_id(settings: ScorerSettings, port: int) -> str:
+    """The name this scorer gives the learner: --scorer-id, else hostname:port."""
+    return settings.scorer_id or f"{socket.gethostname()}:{port}"
+
+
 def build_server(settings: ScorerSettings, deps: ScorerDeps) -> Service:
     """Build the scorer service (not started). Tests call this with port 0.
 
@@ -69,7 +74,7 @@ def build_server(settings: ScorerSettings, deps: ScorerDeps) -> Service:
         service.add_worker(
             SnapshotSync(
                 settings.learner_addr,
-                settings.scorer_id or f"{socket.gethostname()}:{grpc_service.port}",
+                scorer_id(settings, grpc_service.port),
                 deps.holder,
                 deps.metrics,
                 channel_factory=security.transport.channel,

@@ -10,8 +10,8 @@ from typing import Any
 import grpc
 
 from fraudstream.common.errors import FailedPrecondition
-from fraudstream.scorer.convert import model_info
 from fraudstream.scorer.engine import ScoringEngine
+from fraudstream.scorer.model_info import model_info
 from fraudstream.scorer.wire import encode_response, encode_scores
 from fraudstream.v1 import scoring_service_pb2
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field
 
 from fraudstream.common import names
-from fraudstream.common.settings import ServiceSettings
+from fraudstream.common.settings import CommaList, ServiceSettings
 
 
 class ScorerSettings(ServiceSettings):
@@ -37,4 +37,14 @@ class ScorerSettings(ServiceSettings):
     )
     max_batch_size: int = Field(
         4096, ge=1, description="Largest batch StreamScores and Score accept."
+    )
+    model_verify_keys: CommaList = Field(
+        default_factory=list,
+        description="Ed25519 public keys (PEM paths, comma-separated) trusted to sign bundles "
+        "and snapshots; set: an unsigned or mis-signed one is refused. Empty: nothing is checked.",
+    )
+    data_dir: Path = Field(
+        Path("var"),
+        description="Durable state directory; the scorer keeps the snapshot it serves in "
+        "<data_dir>/scorer/<scorer id>/applied.binpb and serves it again after a restart.",
     )

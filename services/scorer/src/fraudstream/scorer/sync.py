@@ -34,6 +34,8 @@ class SnapshotSync:
         self.scorer_id = scorer_id
         self._holder = holder
         self._metrics = metrics
+        # True from a hello until the first push after it: that push answers the hello.
+        self._answering_hello = False
         self._stream: ReconnectingStream[
             learner_service_pb2.SyncModelsRequest, learner_service_pb2.SyncModelsResponse
         ] = ReconnectingStream(
@@ -54,10 +56,15 @@ class SnapshotSync:
     def stop(self) -> None:
         self._stream.stop()
 
-    def apply(self, snapshot: ModelSnapshot) -> learner_service_pb2.SnapshotAck:
-        """Apply one pushed snapshot; the ack says applied, or rejected with the reason."""
+    def apply(
+        self, snapshot: ModelSnapshot, *, replaces_served: bool = False
+    ) -> learner_service_pb2.SnapshotAck:
+        """Apply one pushed snapshot; the ack says applied, or rejected with the reason.
+
+        `replaces_served`: the snapshot answers this scorer's hello, so it may be older than
+        the served one (the learner's champion replacing a snapshot it never made)."""
         try:
-            model = self._holder.apply_snapshot(snapshot)
+            model = self._holder.apply_snapshot(snapshot, replaces_served=replaces_served)
         except SnapshotRejected as exc:
             self._metrics.snapshots_rejected.inc()
             logger.warning("rejected snapshot v%d: %s", snapshot.version, exc)
@@ -71,7 +78,8 @@ class SnapshotSync:
         return learner_service_pb2.SnapshotAck(version=snapshot.version, applied=True)
 
     def _hello(self) -> list[learner_service_pb2.SyncModelsRequest] | None:
-        """A fresh hello per connection: the learner pushes what is newer than we serve."""
+        """A fresh hello per connection saying what we serve: the learner answers with its
+        champion (marked replaces_served) when that differs, then pushes each newer one."""
         model = self._holder.current
         if model is None:
             return None  # nothing loaded yet; ask again shortly
@@ -80,13 +88,20 @@ class SnapshotSync:
             snapshot_version=model.snapshot_version,
             feature_schema_hash=model.ensemble.feature_schema_hash,
             bundle_version=model.bundle_version,
+            snapshot_checksum=model.snapshot_checksum,
         )
+        self._answering_hello = True
         return [learner_service_pb2.SyncModelsRequest(hello=hello)]
 
     def _on_response(
         self, response: learner_service_pb2.SyncModelsResponse
     ) -> list[learner_service_pb2.SyncModelsRequest]:
-        return [learner_service_pb2.SyncModelsRequest(ack=self.apply(response.snapshot))]
+        # Only the learner's answer to this stream's hello may go back: every later push on
+        # the stream follows the monotonic rule, which refuses stale replays.
+        answers_hello, self._answering_hello = self._answering_hello, False
+        replaces_served = response.replaces_served and answers_hello
+        ack = self.apply(response.snapshot, replaces_served=replaces_served)
+        return [learner_service_pb2.SyncModelsRequest(ack=ack)]
 
 
 def _open_sync_models(

@@ -4,15 +4,16 @@ Building one Score message per transaction with the protobuf API costs ~10 us ea
 DetectorScores, a feature vector), which alone would cap a scorer at ~50k tx/s. The fixed-size
 part of every Score (risk, decision, the detector scores) is laid out here as one numpy record
 per row; only the variable parts (event id, the few reasons, item errors) are joined in Python.
-The bytes parse to exactly the messages `convert.to_scores` builds (tests/scorer/test_wire.py).
+The bytes parse to exactly the Score messages the protobuf API builds from the same engine
+output (tests/scorer/test_wire.py).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from fraudstream.scorer.convert import DETECTORS
 from fraudstream.scorer.engine import ScoredBatch
+from fraudstream.scorer.model_info import DETECTORS
 from fraudstream.v1 import score_pb2
 
 # Wire tags: (field number << 3) | wire type (0 varint, 1 fixed64, 2 length-delimited).

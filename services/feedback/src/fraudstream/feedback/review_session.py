@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from fraudstream.common.errors import InvalidArgument
 from fraudstream.feedback.domain import Case, CaseLeased, LabelOutcome, Verdict, VerdictOutcome
-from fraudstream.feedback.review import ReviewQueue
+from fraudstream.feedback.review_queue import ReviewQueue
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Translation of the serving model into fraudstream.v1 messages (scores: see wire.py)."""
+"""GetModelInfo: the serving model (versions, schema, thresholds) as messages (scores: wire.py)."""
 
 from __future__ import annotations
 

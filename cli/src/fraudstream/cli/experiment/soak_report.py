@@ -1,0 +1,166 @@
+"""The soak run's samples (RSS, open files, latency from /proc and /metrics), verdict and plot."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+from pathlib import Path
+from typing import Any
+
+from fraudstream.cli.demo.watch import bucket_delta, buckets, quantile, scrape, total
+
+JSON_FILE = "soak_report.json"
+PNG_FILE = "soak_report.png"
+RSS_GROWTH_TARGET = 0.10
+P99_SPREAD_TARGET = 0.20
+FDS_SLACK = 3  # descriptors a process may hold above its post-warm-up count and still be flat
+LATENCY = "ingest_event_latency_seconds"
+
+
+def process_sample(pid: int) -> dict[str, float] | None:
+    """RSS (MiB) and open file descriptors of a live process, from /proc; None once it is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+        fds = len(os.listdir(f"/proc/{pid}/fd"))
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    rss_kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS"))
+    return {"rss_mib": round(rss_kb / 1024, 1), "fds": fds}
+
+
+def take_sample(at: float, pids: dict[str, int], ingest_metrics: str) -> dict[str, Any]:
+    """One look at every process and the bridge's latency histogram."""
+    metrics = scrape(ingest_metrics)
+    processes = {name: s for name, pid in pids.items() if (s := process_sample(pid)) is not None}
+    return {
+        "t": round(at, 2),
+        "processes": processes,
+        "events_in": total(metrics, "stream_events_in_total"),
+        "latency_buckets": {str(k): v for k, v in buckets(metrics, LATENCY).items()},
+    }
+
+
+def _cumulative(sample: dict[str, Any]) -> dict[float, float]:
+    return {float(k): v for k, v in sample["latency_buckets"].items()}
+
+
+def _per_minute(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """p99 of event latency and events per one-minute window, from histogram differences."""
+    minutes = []
+    start = samples[0]
+    for index in range(1, int(samples[-1]["t"] // 60) + 2):
+        inside = [s for s in samples if s["t"] <= index * 60]
+        end = inside[-1]
+        if end["t"] - start["t"] < 30:  # a last window under half a minute says little
+            break
+        delta = bucket_delta(_cumulative(end), _cumulative(start))
+        p99 = quantile(delta, 0.99)
+        minutes.append(
+            {
+                "minute": index,
+                "from_s": start["t"],
+                "to_s": end["t"],
+                "events": int(end["events_in"] - start["events_in"]),
+                "p99_s": None if p99 is None else round(p99, 4),
+                "p50_s": None if (p50 := quantile(delta, 0.5)) is None else round(p50, 4),
+            }
+        )
+        start = end
+    return minutes
+
+
+def analyse(samples: list[dict[str, Any]], warmup: float, settings: dict[str, Any]) -> dict:
+    """Growth after warm-up per process, p99 per minute, and the verdict against the targets."""
+    after = [s for s in samples if s["t"] >= warmup] or samples[-1:]
+    names = sorted({name for s in samples for name in s["processes"]})
+    processes = {}
+    for name in names:
+        seen = [s["processes"][name] for s in after if name in s["processes"]]
+        base, tail = seen[0], seen[-3:]
+        end_rss = statistics.median(p["rss_mib"] for p in tail)
+        end_fds = max(p["fds"] for p in tail)
+        growth = end_rss / base["rss_mib"] - 1 if base["rss_mib"] else 0.0
+        processes[name] = {
+            "samples": sum(name in s["processes"] for s in samples),
+            "rss_mib_after_warmup": base["rss_mib"],
+            "rss_mib_end": end_rss,
+            "rss_mib_max": max(p["rss_mib"] for p in seen),
+            "rss_growth": round(growth, 4),
+            "rss_ok": growth <= RSS_GROWTH_TARGET,
+            "fds_after_warmup": base["fds"],
+            "fds_end": end_fds,
+            "fds_max": max(p["fds"] for p in seen),
+            "fds_flat": end_fds - base["fds"] <= max(FDS_SLACK, 0.05 * base["fds"]),
+        }
+    minutes = _per_minute(samples)
+    compared = [m["p99_s"] for m in minutes if m["from_s"] >= warmup - 1 and m["p99_s"]]
+    if not compared:  # a run shorter than warm-up plus a minute: the only minutes there are
+        compared = [m["p99_s"] for m in minutes if m["p99_s"]]
+    middle = statistics.median(compared) if compared else None
+    spread = max(abs(p / middle - 1) for p in compared) if middle else None
+    whole = bucket_delta(_cumulative(samples[-1]), _cumulative(after[0]))
+    return {
+        "settings": settings,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+            "note": "a 2-core machine shared with other engineers' builds and tests",
+        },
+        "warmup_s": round(warmup, 1),
+        "duration_s": samples[-1]["t"],
+        "events_in": int(samples[-1]["events_in"]),
+        "processes": processes,
+        "latency": {
+            "source": f"{LATENCY} (Kafka timestamp to score routed) of the ingest bridge",
+            "p99_s_after_warmup": None if (q := quantile(whole, 0.99)) is None else round(q, 4),
+            "by_minute": minutes,
+            "p99_minutes_compared": len(compared),
+            "p99_spread": None if spread is None else round(spread, 4),
+        },
+        "verdict": {
+            "rss_growth_at_most_10pct": all(p["rss_ok"] for p in processes.values()),
+            "open_files_flat": all(p["fds_flat"] for p in processes.values()),
+            "p99_stable_within_20pct": spread is not None and spread <= P99_SPREAD_TARGET,
+            "meaning": "RSS: median of the last 3 samples against the first after warm-up; "
+            f"files: the last 3 samples at most max({FDS_SLACK}, 5%) above the first after "
+            "warm-up; p99: each minute after warm-up within 20% of their median",
+        },
+        "samples": samples,
+    }
+
+
+def write(report: dict[str, Any], out: Path) -> tuple[Path, Path]:
+    """reports/soak_report.json and a PNG: RSS and open files per process, p99 per minute."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    json_path, png_path = out / JSON_FILE, out / PNG_FILE
+    json_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    samples = report["samples"]
+    figure, (rss, fds, p99) = plt.subplots(3, 1, figsize=(10, 9), sharex=False)
+    for name in report["processes"]:
+        points = [(s["t"], s["processes"][name]) for s in samples if name in s["processes"]]
+        times = [t for t, _ in points]
+        rss.plot(times, [p["rss_mib"] for _, p in points], label=name)
+        fds.plot(times, [p["fds"] for _, p in points], label=name)
+    for axis in (rss, fds):
+        axis.axvline(report["warmup_s"], color="grey", linestyle=":", linewidth=1)
+        axis.legend(fontsize=7, loc="upper left", ncol=5)
+    rss.set_ylabel("RSS (MiB)")
+    fds.set_ylabel("open files")
+    fds.set_xlabel("seconds (dotted: end of warm-up)")
+    minutes = report["latency"]["by_minute"]
+    p99.bar([m["minute"] for m in minutes], [m["p99_s"] or 0 for m in minutes], color="tab:red")
+    p99.set_xticks([m["minute"] for m in minutes])
+    p99.set_xlabel("minute")
+    p99.set_ylabel("p99 event latency (s)")
+    s = report["settings"]
+    rss.set_title(f"Soak: {s['minutes']} min at {s['rate']:,.0f} tx/s")
+    figure.tight_layout()
+    figure.savefig(png_path, dpi=110)
+    plt.close(figure)
+    return json_path, png_path

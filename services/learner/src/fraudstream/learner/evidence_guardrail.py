@@ -1,0 +1,112 @@
+"""The guardrail the learner runs by default: PromotionRule on IPW estimates of the whole traffic,
+then thresholds recalibrated to keep the alert rate."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from fraudstream.learner import calibration
+from fraudstream.learner.guardrail import Judgement
+from fraudstream.learner.intervals import PairedEvidence
+from fraudstream.learner.promotion import PromotionRule
+from fraudstream.learner.window import PrequentialWindow
+from fraudstream.model.ensemble import Thresholds
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EvidenceGuardrail:
+    """Promote only when the labels show, at the rule's confidence, that the challenger is
+    not worse than the champion in IPW precision AND recall on the whole traffic.
+
+    Both models are judged on the same labels (those scored since the last promotion), at
+    the champion's serving thresholds, each label weighted by trust / selection probability.
+    A challenger that passes is given thresholds matching the champion's alert rate on that
+    traffic (unless the labels show the champion missed fraud) and must pass again at its
+    rate-matched review threshold: it is promoted only as it will serve. A challenger that
+    judges every labeled event as the champion does has shown nothing to gain and waits.
+
+    The rule is asked once per `judge_every` new labels, not after every chunk: each look
+    is one more chance for noise to pass a non-inferiority test.
+    """
+
+    rule: PromotionRule
+    judge_every: int = 100
+
+    def judge(
+        self, window: PrequentialWindow, serving: Thresholds, updates_since_promotion: int
+    ) -> Judgement:
+        champion, challenger = window.metrics(serving.review, since_promotion=True)
+
+        def answer(
+            promote: bool,
+            refused: bool,
+            reason: str,
+            evidence: PairedEvidence | None = None,
+            thresholds: Thresholds | None = None,
+        ) -> Judgement:
+            return Judgement(promote, refused, reason, champion, challenger, thresholds, evidence)
+
+        if updates_since_promotion == 0:
+            return answer(False, False, "")
+        if not _crossed(window.scored, window.last_added, self.judge_every):
+            return answer(False, False, "")
+        sample = window.sample(serving, since_promotion=True)
+        at_serving = self.rule.judge(sample)
+        if not at_serving.promote:
+            return answer(False, at_serving.refused, at_serving.reason, at_serving.evidence)
+        evidence = at_serving.evidence
+        assert evidence is not None  # a promotion always rests on evidence
+        precision_gain = evidence.precision_difference.estimate
+        recall_gain = evidence.recall_difference.estimate
+        if not (precision_gain > 0.0 or recall_gain > 0.0):
+            # Not worse only because it judged the labeled events alike: nothing shown to gain,
+            # while its flags on the traffic nobody labeled are unseen. Wait for labels that
+            # tell the two apart.
+            return answer(
+                False,
+                False,
+                f"no gain shown on {evidence.labels} labels (IPW precision {precision_gain:+.4f}, "
+                f"recall {recall_gain:+.4f}): nothing to promote for",
+                evidence,
+            )
+        choice = calibration.thresholds_after_promotion(
+            evidence,
+            sample.champion_risk,
+            sample.challenger_risk,
+            calibration.Thresholds(serving.review, serving.block),
+            weights=1.0 / sample.propensity,
+        )
+        thresholds = _servable(choice.thresholds, serving)
+        if thresholds.review != serving.review:
+            at_matched = self.rule.judge(sample, challenger_review=thresholds.review)
+            if not at_matched.promote:
+                return answer(
+                    False,
+                    at_matched.refused,
+                    f"at its rate-matched review {thresholds.review:.4f}: {at_matched.reason}",
+                    evidence,
+                )
+        return answer(
+            True,
+            False,
+            f"{at_serving.reason}; {choice.reason}",
+            evidence,
+            thresholds,
+        )
+
+
+def _crossed(scored: int, last_added: int, every: int) -> bool:
+    """Whether the newest `last_added` of `scored` labels crossed a multiple of `every`."""
+    return scored // every > (scored - last_added) // every
+
+
+def _servable(matched: calibration.Thresholds, serving: Thresholds) -> Thresholds:
+    """The matched thresholds as served ones; the serving ones if matching produced none a
+    scorer would accept (review must be > 0)."""
+    if not 0.0 < matched.review <= matched.block <= 1.0:
+        logger.warning("rate-matched thresholds %s cannot serve; keeping %s", matched, serving)
+        return serving
+    return Thresholds(review=matched.review, block=matched.block)
