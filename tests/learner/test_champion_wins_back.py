@@ -65,6 +65,7 @@ def learner(model_bundle: Path, tmp_path: Path, signing) -> Iterator:
         data_dir=tmp_path / "var",
         feedback_addr="",
         batch_size=BATCH,
+        promotion_rule="margin",  # the drift stream is all alerts: the mechanics, not the rule
         model_signing_key=private,
         insecure_allow_anonymous=True,  # the scorer's sync here carries no credentials
     )
