@@ -26,7 +26,7 @@ EXPECTED = {
         ],
     },
     "learner": {
-        "fraudstream.v1.LearnerService": ["SyncModels", "GetLearnerStatus"],
+        "fraudstream.v1.LearnerService": ["SyncModels", "GetLearnerStatus", "Rollback"],
     },
     "ingest": {},
 }
