@@ -59,6 +59,7 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("feedback", "StreamLabels"): {"learner"},
     ("learner", "SyncModels"): {"scorer"},
     ("learner", "GetLearnerStatus"): READERS | EVERY_SERVICE,
+    ("learner", "Rollback"): {"admin"},
 }
 CALLERS = (*SERVICES, "console", *PEOPLE)
 REFUSED = (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED)
@@ -164,6 +165,9 @@ def _call(channel: grpc.Channel, service: str, method: str) -> None:
             hello = learner_service_pb2.SyncHello(scorer_id="policy-test")
             opening = learner_service_pb2.SyncModelsRequest(hello=hello)
             list(learner.SyncModels(_once(opening), timeout=10))
+        elif method == "Rollback":
+            # Nothing promoted yet: an admin gets FAILED_PRECONDITION, and nothing changes.
+            learner.Rollback(learner_service_pb2.RollbackRequest(reason="policy test"), timeout=10)
         else:
             learner.GetLearnerStatus(learner_service_pb2.GetLearnerStatusRequest(), timeout=10)
 
