@@ -141,7 +141,8 @@ def test_every_dashboard_panel_has_data(
         "learner",
         *("--models", str(model_bundle), "--feedback-addr", feedback.address),
         *("--batch-size", "8", "--min-window-labels", "20", "--min-window-frauds", "2"),
-        *("--promotion-margin", "1.0", "--feedback-retry-seconds", "0.1"),
+        *("--promotion-rule", "margin", "--promotion-margin", "1.0"),
+        *("--feedback-retry-seconds", "0.1"),
         env=env,
         wait=False,
     )
