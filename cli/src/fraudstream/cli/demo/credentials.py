@@ -30,6 +30,8 @@ class DemoCredentials:
     @classmethod
     def create(cls, directory: Path, *, tls: bool, analyst_token: str) -> DemoCredentials:
         """Write `<directory>/tokens` (and `<directory>/certs/` with `tls`)."""
+        # Absolute: the services run in the stack's own working directory.
+        directory = directory.resolve()
         directory.mkdir(parents=True, exist_ok=True)
         tokens = {name: secrets.token_urlsafe(24) for name in (*SERVICE_NAMES, OPERATOR)}
         tokens[ANALYST] = analyst_token
