@@ -25,6 +25,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from fraudstream.cli.kafka.admin import ensure_topics, topic_partitions
 from fraudstream.cli.kafka.broker import LocalKafka
 from fraudstream.cli.kafka.config import BrokerConfig
+from fraudstream.common import certs
+from fraudstream.common.auth import SERVICE_NAMES, token_digest
+from fraudstream.common.transport import Transport
 
 logger = logging.getLogger(__name__)
 
@@ -135,6 +138,67 @@ def model_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return models
 
 
+# --- credentials: tokens and certificates every process test runs with ----------
+
+# The token tests drive services with: an admin that may also speak for the services whose
+# streams tests play (the bridge's ReportAlerts/StreamScores, the learner's StreamLabels, the
+# scorer's SyncModels). Role tests use the narrower people below.
+TESTER = "tester"
+TESTER_ROLES = "admin,service:ingest,service:learner,service:scorer"
+PEOPLE = {"viewer": "viewer", "labeler": "labeler", "admin": "admin"}
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A tokens file (a service token per service, the tester, one person per role) and a CA
+    with one certificate per service and a client certificate, all in `directory`."""
+
+    directory: Path
+    tokens: dict[str, str]
+
+    @property
+    def tokens_file(self) -> Path:
+        return self.directory / "tokens"
+
+    def env(self, service: str, tls: bool = False) -> dict[str, str]:
+        """The variables that give process `service` its own credentials."""
+        found = {
+            "FRAUDSTREAM_ANALYST_TOKENS_FILE": str(self.tokens_file),
+            "FRAUDSTREAM_SERVICE_TOKEN": self.tokens.get(service, ""),
+        }
+        if tls:
+            files = certs.paths(self.directory, service)
+            found |= {
+                "FRAUDSTREAM_TLS_CERT": str(files.cert),
+                "FRAUDSTREAM_TLS_KEY": str(files.key),
+                "FRAUDSTREAM_TLS_CA": str(self.directory / "ca.pem"),
+            }
+        return found
+
+    def transport(
+        self, who: str | None = TESTER, tls: bool = False, cert: str = "client"
+    ) -> Transport:
+        """A client transport: `who`'s token (None: none), the `cert` certificate under TLS."""
+        token = self.tokens[who] if who is not None else None
+        if not tls:
+            return Transport(token=token)
+        files = certs.paths(self.directory, cert)
+        return Transport(files.cert, files.key, self.directory / "ca.pem", token)
+
+
+@pytest.fixture(scope="session")
+def credentials(tmp_path_factory: pytest.TempPathFactory) -> Credentials:
+    """The session's tokens file and certificates (`fraudstream certs` makes the same)."""
+    directory = tmp_path_factory.mktemp("credentials")
+    certs.make_certificates(directory)
+    tokens = {name: f"{name}-{uuid.uuid4().hex}" for name in (*SERVICE_NAMES, TESTER, *PEOPLE)}
+    lines = [f"{name} service:{name} {token_digest(tokens[name])}" for name in SERVICE_NAMES]
+    lines.append(f"{TESTER} {TESTER_ROLES} {token_digest(tokens[TESTER])}")
+    lines += [f"{name} {role} {token_digest(tokens[name])}" for name, role in PEOPLE.items()]
+    (directory / "tokens").write_text("\n".join(lines) + "\n")
+    return Credentials(directory, tokens)
+
+
 # --- services as real processes -------------------------------------------------
 
 REPO = Path(__file__).resolve().parents[2]
@@ -150,16 +214,27 @@ class ServiceProcess:
     process: subprocess.Popen[bytes]
     log_path: Path
     extra: dict[str, str] = field(default_factory=dict)
+    # How tests reach it: the tester's token, and the client certificate under TLS.
+    transport: Transport = field(default_factory=Transport)
 
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    def channel(self) -> grpc.Channel:
+        """A channel to it with the tester's credentials."""
+        return self.transport.channel(self.address)
+
+    @property
+    def bearer(self) -> str:
+        """The tester's authorization header, for grpcurl's -H."""
+        return f"authorization: Bearer {self.transport.token}"
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
     def health(self, service: str = "", timeout: float = 2.0) -> int:
-        with grpc.insecure_channel(self.address) as channel:
+        with self.channel() as channel:
             stub = health_pb2_grpc.HealthStub(channel)
             reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout)
             return int(reply.status)
@@ -202,8 +277,9 @@ StartService = Callable[..., ServiceProcess]
 
 
 @pytest.fixture
-def start_service(tmp_path: Path) -> Iterator[StartService]:
-    """Start services as processes; any still running at the end of the test are killed."""
+def start_service(tmp_path: Path, credentials: Credentials) -> Iterator[StartService]:
+    """Start services as processes with their own credentials (a service token, and their
+    certificate with `tls=True`); any still running at the end of the test are killed."""
     started: list[ServiceProcess] = []
 
     def start(
@@ -213,6 +289,7 @@ def start_service(tmp_path: Path) -> Iterator[StartService]:
         env: dict[str, str] | None = None,
         wait: bool = True,
         port: int | None = None,
+        tls: bool = False,
     ) -> ServiceProcess:
         """Start service `name`; `port` pins the gRPC port (to restart a service in place)."""
         free, metrics_port = _free_ports(2)
@@ -229,9 +306,16 @@ def start_service(tmp_path: Path) -> Iterator[StartService]:
             stdout=log_path.open("wb"),
             stderr=subprocess.STDOUT,
             cwd=tmp_path,
-            env={**os.environ, "FRAUDSTREAM_LOG_FORMAT": "text", **(env or {})},
+            env={
+                **os.environ,
+                "FRAUDSTREAM_LOG_FORMAT": "text",
+                **credentials.env(name, tls),
+                **(env or {}),
+            },
         )
-        service = ServiceProcess(name, port, metrics_port, process, log_path)
+        service = ServiceProcess(
+            name, port, metrics_port, process, log_path, transport=credentials.transport(tls=tls)
+        )
         started.append(service)
         if wait:
             service.wait_until_listening()

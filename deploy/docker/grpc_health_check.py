@@ -1,15 +1,21 @@
-"""Container healthcheck: exit 0 only when the local gRPC server answers SERVING (grpc.health)."""
+"""Container healthcheck: exit 0 only when the local gRPC server answers SERVING (grpc.health).
+
+Under mutual TLS (FRAUDSTREAM_TLS_CERT, _KEY and _CA set, as for the service itself) it
+connects with the service's own certificate: the server requires one from every client.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from fraudstream.common import names
+from fraudstream.common.transport import Transport
 
 
 def default_address(environ: Mapping[str, str] = os.environ) -> str:
@@ -27,15 +33,29 @@ def default_address(environ: Mapping[str, str] = os.environ) -> str:
     return f"127.0.0.1:{port}"
 
 
-def check(address: str, service: str = "", timeout: float = 3.0) -> int:
+def transport(environ: Mapping[str, str] = os.environ) -> Transport:
+    """mTLS with the certificate files the service itself uses, else plaintext."""
+    files = [environ.get(f"FRAUDSTREAM_TLS_{part}") for part in ("CERT", "KEY", "CA")]
+    if not any(files):
+        return Transport()
+    cert, key, ca = (Path(f) if f else None for f in files)
+    return Transport(cert, key, ca)
+
+
+def check(
+    address: str, service: str = "", timeout: float = 3.0, via: Transport | None = None
+) -> int:
     """0 if `address` answers SERVING for `service` ("" is the whole server), 1 otherwise."""
     try:
-        with grpc.insecure_channel(address) as channel:
+        with (via or transport()).channel(address) as channel:
             reply = health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(service=service), timeout=timeout
             )
     except grpc.RpcError as exc:
         print(f"{address}: {exc.code().name}", file=sys.stderr)
+        return 1
+    except ValueError as exc:  # a TLS file missing or unreadable
+        print(f"{address}: {exc}", file=sys.stderr)
         return 1
     status = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
     print(f"{address}: {status}")

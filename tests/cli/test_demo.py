@@ -85,10 +85,21 @@ def test_a_small_demo_runs_end_to_end_then_reuses_the_build_and_stops_on_ctrl_c(
         "train",
     ]
     assert _running_under(workdir) == [], "the demo left processes running"
+    # Each service ran with its own token; the file holds hashes only.
+    tokens = (workdir / "run" / "auth" / "tokens").read_text()
+    roles = {line.split()[0]: line.split()[1] for line in tokens.splitlines()}
+    assert {roles[s] for s in ("scorer", "feedback", "learner", "ingest")} == {
+        "service:scorer",
+        "service:feedback",
+        "service:learner",
+        "service:ingest",
+    }
+    assert roles["demo-analyst"] == "labeler" and TOKEN not in tokens
 
-    # A second run reuses data, features and bundle; Ctrl-C during the replay stops everything.
+    # A second run, under mutual TLS, reuses data, features and bundle; every service turns
+    # SERVING over mTLS; Ctrl-C during the replay stops everything.
     process = subprocess.Popen(
-        [*_CLI, "demo", *SMALL, "--rows", "400000", "--workdir", str(workdir)],
+        [*_CLI, "demo", *SMALL, "--rows", "400000", "--tls", "--workdir", str(workdir)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -105,6 +116,8 @@ def test_a_small_demo_runs_end_to_end_then_reuses_the_build_and_stops_on_ctrl_c(
     out = "".join(lines) + process.communicate(timeout=120)[0]
     assert process.returncode == 130, out
     assert out.count("reused: built by an earlier run") == 3, out  # train CSV, features, bundle
+    assert "mutual TLS" in out, out  # the credentials step names the transport
+    assert (workdir / "run" / "auth" / "certs" / "ca.pem").is_file()
     assert "interrupted: every process the demo started is stopped" in out
     assert _running_under(workdir) == [], "Ctrl-C left processes running"
 

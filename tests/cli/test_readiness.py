@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,7 +20,9 @@ pytestmark = pytest.mark.integration
 TOKEN = "tok-readiness-test-41d"
 
 
-def _readiness(stack: dict[str, ServiceHandle], bootstrap: str, report: Path, *args: str):
+def _readiness(
+    stack: dict[str, ServiceHandle], bootstrap: str, report: Path, token: str, *args: str
+):
     return subprocess.run(
         [
             sys.executable,
@@ -40,6 +43,9 @@ def _readiness(stack: dict[str, ServiceHandle], bootstrap: str, report: Path, *a
             f"http://127.0.0.1:{free_port()}",  # nothing listens: the check is skipped
             "--report",
             str(report),
+            # The tester labels, and may report a case itself as the bridge does.
+            "--token",
+            token,
             *args,
         ],
         capture_output=True,
@@ -51,7 +57,10 @@ def _readiness(stack: dict[str, ServiceHandle], bootstrap: str, report: Path, *a
 
 @pytest.fixture(scope="module")
 def pipeline(
-    kafka_bootstrap: str, model_bundle: Path, tmp_path_factory: pytest.TempPathFactory
+    kafka_bootstrap: str,
+    model_bundle: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    credentials: Any,
 ) -> Iterator[tuple[Stack, dict[str, ServiceHandle]]]:
     """The four services as processes on the test broker, the learner feeding the scorer."""
     env = {
@@ -60,10 +69,16 @@ def pipeline(
         "FRAUDSTREAM_ANALYST_TOKENS": f"ops:{TOKEN}",
         "FRAUDSTREAM_GRACE_SECONDS": "3",
     }
+
+    def own(name: str) -> dict[str, str]:
+        return {**env, **credentials.env(name)}
+
     with Stack(tmp_path_factory.mktemp("readiness")) as stack:
-        feedback = stack.start_service("feedback", env=env)
-        learner = stack.start_service("learner", "--feedback-addr", feedback.address, env=env)
-        scorer = stack.start_service("scorer", "--learner-addr", learner.address, env=env)
+        feedback = stack.start_service("feedback", env=own("feedback"))
+        learner = stack.start_service(
+            "learner", "--feedback-addr", feedback.address, env=own("learner")
+        )
+        scorer = stack.start_service("scorer", "--learner-addr", learner.address, env=own("scorer"))
         ingest = stack.start_service(
             "ingest",
             "--scorer-addr",
@@ -72,7 +87,7 @@ def pipeline(
             feedback.address,
             "--group-id",
             "readiness-test",
-            env=env,
+            env=own("ingest"),
         )
         services = {s.name: s for s in (feedback, learner, scorer, ingest)}
         for service in services.values():
@@ -80,10 +95,10 @@ def pipeline(
         yield stack, services
 
 
-def test_a_running_pipeline_is_ready(pipeline, kafka_bootstrap: str, tmp_path: Path):
+def test_a_running_pipeline_is_ready(pipeline, kafka_bootstrap: str, tmp_path: Path, credentials):
     _stack, services = pipeline
     report = tmp_path / "demo_readiness_report.json"
-    result = _readiness(services, kafka_bootstrap, report)
+    result = _readiness(services, kafka_bootstrap, report, credentials.tokens["tester"])
     assert result.returncode == 0, result.stdout + result.stderr
     written = json.loads(report.read_text())
     assert set(written) == {"ok", "checks"} and written["ok"] is True
@@ -102,7 +117,13 @@ def test_a_running_pipeline_is_ready(pipeline, kafka_bootstrap: str, tmp_path: P
         "trace.transactions_to_scored",
         "trace.alert_to_feedback",
         "trace.label_to_learner",
+        "security.scorer",
+        "security.feedback",
+        "security.learner",
     } <= set(checks)
+    for name in ("scorer", "feedback", "learner"):
+        detail = checks[f"security.{name}"]["detail"]
+        assert detail == {"transport": "plaintext", "anonymous_allowed": False}
     assert checks["prometheus.targets"]["detail"].startswith("skipped")
     traced = checks["trace.transactions_to_scored"]["detail"]
     assert traced["event_id"].startswith("readiness-") and traced["model_version"]
@@ -111,12 +132,13 @@ def test_a_running_pipeline_is_ready(pipeline, kafka_bootstrap: str, tmp_path: P
 
 
 def test_a_stopped_service_makes_readiness_fail_and_names_it(
-    pipeline, kafka_bootstrap: str, tmp_path: Path
+    pipeline, kafka_bootstrap: str, tmp_path: Path, credentials
 ):
     _stack, services = pipeline
     services["ingest"].stop(grace=10)
     report = tmp_path / "demo_readiness_report.json"
-    result = _readiness(services, kafka_bootstrap, report, "--timeout", "5", "--json")
+    token = credentials.tokens["tester"]
+    result = _readiness(services, kafka_bootstrap, report, token, "--timeout", "5", "--json")
     assert result.returncode == 1
     printed = json.loads(result.stdout)
     assert printed == json.loads(report.read_text()) and printed["ok"] is False

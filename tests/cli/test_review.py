@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -42,13 +43,19 @@ def _alerts(run: str) -> list[alert_pb2.Alert]:
 
 
 @contextmanager
-def _feedback_server(tmp_path: Path, port: int = 0) -> Iterator[tuple[str, Feedback]]:
-    """An in-process feedback server holding the test alerts as replayed rows of run 'r-7'."""
+def _feedback_server(
+    tmp_path: Path, credentials: Any, port: int = 0
+) -> Iterator[tuple[str, Feedback]]:
+    """An in-process feedback server holding the test alerts as replayed rows of run 'r-7'.
+
+    Alice labels with her clear token; the tester (the tokens file) reports the alerts.
+    """
     settings = FeedbackSettings(
         host="127.0.0.1",
         port=port,
         data_dir=tmp_path,
         analyst_tokens=[f"alice:{TOKEN}"],
+        analyst_tokens_file=credentials.tokens_file,
         publish_labels=False,
     )
     metrics = FeedbackMetrics()
@@ -58,7 +65,7 @@ def _feedback_server(tmp_path: Path, port: int = 0) -> Iterator[tuple[str, Feedb
     address = f"127.0.0.1:{service.port}"
     unknown = _alerts("elsewhere")[4]
     unknown.transaction.event_id = unknown.score.event_id = "no-row-here"
-    with grpc.insecure_channel(address) as channel:
+    with credentials.transport().channel(address) as channel:
         stub = feedback_service_pb2_grpc.FeedbackServiceStub(channel)
         request = feedback_service_pb2.ReportAlertsRequest(alerts=[*_alerts("r-7"), unknown])
         # wait_for_ready: clients that tried this port before it was up share a subchannel
@@ -72,8 +79,8 @@ def _feedback_server(tmp_path: Path, port: int = 0) -> Iterator[tuple[str, Feedb
 
 
 @pytest.fixture
-def feedback(tmp_path: Path) -> Iterator[tuple[str, Feedback]]:
-    with _feedback_server(tmp_path) as running:
+def feedback(tmp_path: Path, credentials: Any) -> Iterator[tuple[str, Feedback]]:
+    with _feedback_server(tmp_path, credentials) as running:
         yield running
 
 
@@ -199,7 +206,7 @@ def test_the_terminal_ui_needs_a_token(feedback):
     assert refused.exit_code == 1 and "refused the token" in refused.output
 
 
-def test_analysts_wait_for_a_feedback_service_that_is_not_up_yet(tmp_path):
+def test_analysts_wait_for_a_feedback_service_that_is_not_up_yet(tmp_path, credentials):
     port = _free_port()
     analysts = SimulatedAnalysts(
         f"127.0.0.1:{port}", TOKEN, GroundTruth.from_csv(TRUTH), analysts=2, max_labels=3
@@ -209,7 +216,7 @@ def test_analysts_wait_for_a_feedback_service_that_is_not_up_yet(tmp_path):
     runner.start()
     time.sleep(0.5)
     assert analysts.stats.labels == 0
-    with _feedback_server(tmp_path, port) as (_address, core):
+    with _feedback_server(tmp_path, credentials, port) as (_address, core):
         runner.join(timeout=30)
         assert not runner.is_alive()
         assert len(_verdicts(core)) == 3

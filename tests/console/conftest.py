@@ -7,11 +7,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import grpc
 import pytest
 from google.protobuf import json_format
 
 from fraudstream.common.auth import token_digest
+from fraudstream.common.transport import Transport
 from fraudstream.console.metrics import ConsoleMetrics
 from fraudstream.console.roles import RoleBook
 from fraudstream.console.server import ConsoleDeps, ConsoleServer, build_console
@@ -38,6 +38,10 @@ ANALYSTS = {
 }
 
 
+# The test's own part of the bridge (ReportAlerts) and of the learner (StreamLabels); it reads.
+PIPELINE_TOKEN = "tok-console-pipeline-3a8e"
+
+
 def token(name: str) -> str:
     return ANALYSTS[name][1]
 
@@ -58,6 +62,7 @@ def tokens_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("tokens") / "tokens"
     path.write_text(
         "".join(f"{name} {role} {token_digest(tok)}\n" for name, (role, tok) in ANALYSTS.items())
+        + f"pipeline viewer,service:ingest,service:learner {token_digest(PIPELINE_TOKEN)}\n"
     )
     return path
 
@@ -108,7 +113,7 @@ def feedback(tmp_path: Path, tokens_file: Path) -> Iterator[FeedbackService]:
     service = build_feedback(settings, FeedbackDeps(metrics=metrics, feedback=core))
     service.start()
     address = f"127.0.0.1:{service.port}"
-    channel = grpc.insecure_channel(address)
+    channel = Transport(token=PIPELINE_TOKEN).channel(address)
     yield FeedbackService(address, feedback_service_pb2_grpc.FeedbackServiceStub(channel))
     channel.close()
     service.stop(1.0)

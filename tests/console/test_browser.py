@@ -172,14 +172,16 @@ def test_a_signed_out_user_sees_nothing(
 
 
 @pytest.fixture
-def learner(model_bundle: Path, tmp_path: Path) -> Iterator[str]:
-    """The real learner on a free port, started from a trained bundle (no label feed)."""
+def learner(model_bundle: Path, tmp_path: Path, tokens_file: Path) -> Iterator[str]:
+    """The real learner on a free port, started from a trained bundle (no label feed); it
+    reads the analysts' tokens file as the console does."""
     settings = LearnerSettings(  # type: ignore[call-arg]
         host="127.0.0.1",
         port=0,
         models=model_bundle,
         data_dir=tmp_path / "learner",
         feedback_addr="",
+        analyst_tokens_file=tokens_file,
     )
     service = build_learner(settings, open_deps(settings, LearnerMetrics()))
     service.start()

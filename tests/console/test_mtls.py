@@ -1,10 +1,6 @@
-"""The console as an mTLS client that forwards each analyst's token, against a feedback service
-that checks roles per RPC (the real servicer behind `fraudstream.common.auth`'s Authenticator).
-
-The feedback service on this branch checks only labelers' tokens; this server is wired the way
-role checks are being added to it (build_grpc_service with a Transport and an Authenticator),
-so the console is shown to work once they are: the service, not only the console, then
-refuses what a role may not do.
+"""The console as an mTLS client that forwards each analyst's token, against the real feedback
+service over mTLS with its per-RPC policy: the service, not only the console, refuses what a
+role may not do.
 """
 
 from __future__ import annotations
@@ -17,25 +13,16 @@ import pytest
 from flask.testing import FlaskClient
 
 from fraudstream.common import certs
-from fraudstream.common.auth import Authenticator, TokenTable, token_digest
-from fraudstream.common.grpc_server import build_grpc_service
+from fraudstream.common.auth import token_digest
 from fraudstream.common.transport import Transport
 from fraudstream.console.errors import Forbidden
 from fraudstream.feedback.core import Feedback
 from fraudstream.feedback.metrics import FeedbackMetrics
-from fraudstream.feedback.servicer import FeedbackServiceServicer
+from fraudstream.feedback.server import FeedbackDeps, build_server
 from fraudstream.feedback.settings import FeedbackSettings
 from fraudstream.v1 import alert_pb2, feedback_service_pb2, feedback_service_pb2_grpc
 
 from .conftest import ANALYSTS, FeedbackService, RunningConsole, load_alerts, token
-
-POLICY = {
-    "ReportAlerts": ["service:ingest"],
-    "StreamLabels": ["service:learner"],
-    "ListAlerts": ["viewer"],
-    "Review": ["labeler"],
-    "SubmitLabel": ["labeler"],
-}
 
 
 @pytest.fixture(scope="module")
@@ -52,33 +39,30 @@ def _transport(cert_dir: Path, name: str) -> Transport:
 
 @pytest.fixture
 def secured_feedback(tmp_path: Path, cert_dir: Path) -> Iterator[FeedbackService]:
-    """Feedback over mTLS with per-RPC roles; its token table lacks ada (revoked there)."""
-    table = TokenTable.parse(
-        [f"{n} {role} {token_digest(tok)}" for n, (role, tok) in ANALYSTS.items() if n != "ada"],
-        "service tokens",
+    """The real feedback service over mTLS with its per-RPC policy; its tokens file lacks ada
+    (revoked there, not yet in the console's)."""
+    tokens_file = tmp_path / "service-tokens"
+    tokens_file.write_text(
+        "".join(
+            f"{n} {role} {token_digest(tok)}\n" for n, (role, tok) in ANALYSTS.items() if n != "ada"
+        )
     )
-    labelers = [f"{n}:{tok}" for n, (role, tok) in ANALYSTS.items() if role == "labeler"]
+    files = certs.paths(cert_dir, "feedback")
     values: dict[str, object] = {
+        "host": "127.0.0.1",
+        "port": 0,
         "data_dir": tmp_path / "var",
-        "analyst_tokens": labelers,
+        "analyst_tokens_file": tokens_file,
         "publish_labels": False,
+        "tls_cert": files.cert,
+        "tls_key": files.key,
+        "tls_ca": cert_dir / "ca.pem",
     }
     settings = FeedbackSettings(**values)  # type: ignore[arg-type]
-    core = Feedback(settings, FeedbackMetrics())
-    service = build_grpc_service(
-        host="127.0.0.1",
-        port=0,
-        max_workers=8,
-        service_names=["fraudstream.v1.FeedbackService"],
-        register=lambda server: feedback_service_pb2_grpc.add_FeedbackServiceServicer_to_server(
-            FeedbackServiceServicer(core), server
-        ),
-        transport=_transport(cert_dir, "feedback"),
-        authenticator=Authenticator(table, POLICY),
-    )
+    metrics = FeedbackMetrics()
+    core = Feedback(settings, metrics)
+    service = build_server(settings, FeedbackDeps(metrics=metrics, feedback=core))
     service.start()
-    core.start()
-    service.set_serving(True)
     address = f"localhost:{service.port}"
     ingest = _transport(cert_dir, "ingest").channel(address)
     learner = _transport(cert_dir, "learner").channel(address)
@@ -86,7 +70,6 @@ def secured_feedback(tmp_path: Path, cert_dir: Path) -> Iterator[FeedbackService
     served.report(load_alerts("tls"))
     served.stub = feedback_service_pb2_grpc.FeedbackServiceStub(learner)  # reads the label log
     yield served
-    core.stop(flush_timeout=1.0)
     ingest.close()
     learner.close()
     service.stop(1.0)

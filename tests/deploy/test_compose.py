@@ -7,6 +7,7 @@ import shutil
 import subprocess
 
 import pytest
+import yaml
 
 from fraudstream.cli.kafka.admin import topic_partitions
 from fraudstream.common import names
@@ -14,6 +15,8 @@ from fraudstream.common import names
 SERVICES = {
     "kafka",
     "kafka-init",
+    "certs",
+    "console",
     "scorer",
     "feedback",
     "learner",
@@ -26,9 +29,13 @@ DEFAULT_PORTS = {
     "KAFKA_PORT": names.KAFKA_PORT,
     **{f"{service.upper()}_GRPC_PORT": port for service, port in names.GRPC_PORTS.items()},
     **{f"{service.upper()}_METRICS_PORT": port for service, port in names.METRICS_PORTS.items()},
+    "CONSOLE_HTTP_PORT": names.CONSOLE_PORT,
+    "CONSOLE_METRICS_PORT": names.CONSOLE_METRICS_PORT,
     "PROMETHEUS_PORT": names.PROMETHEUS_PORT,
     "GRAFANA_PORT": names.GRAFANA_PORT,
 }
+# Services that speak to each other over mutual TLS, each with its own certificate volume.
+TLS_SERVICES = (*names.GRPC_PORTS, "console")
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +93,9 @@ def test_ports_and_mounts_resolve(compose, deploy_dir):
     for mounted in ("prometheus", "grafana/provisioning", "grafana/dashboards"):
         assert (deploy_dir / mounted).is_dir()
         assert f"{deploy_dir / mounted}:" in rendered
-    assert rendered.count("dockerfile: deploy/docker/Dockerfile") == len(names.GRPC_PORTS)
-    for name in names.GRPC_PORTS:
+    # The four gRPC services, the console, and the certs init (a scorer image).
+    assert rendered.count("dockerfile: deploy/docker/Dockerfile") == len(TLS_SERVICES) + 1
+    for name in TLS_SERVICES:
         assert f"SERVICE: {name}" in rendered, name
 
 
@@ -113,3 +121,33 @@ def test_container_ports_and_addresses_are_the_fixed_ones(deploy_dir):
         "LEARNER": f"learner:{names.LEARNER_PORT}",
     }
     assert f"HOST://:{names.KAFKA_PORT}" in text
+
+
+def _mount(volume: object) -> tuple[str, str]:
+    """(source, target) of a rendered volume, long form or docker-compose 1.29's short one."""
+    if isinstance(volume, dict):
+        return str(volume["source"]), str(volume["target"])
+    source, target = str(volume).split(":")[:2]
+    return source.rsplit("/", 1)[-1] if source.startswith("/") else source, target
+
+
+@pytest.mark.integration
+def test_every_service_mounts_only_its_own_certificate_and_runs_mtls(compose, deploy_dir):
+    rendered = yaml.safe_load(_config(compose, deploy_dir).stdout)
+    services = rendered["services"]
+    for name in TLS_SERVICES:
+        service = services[name]
+        env = service["environment"]
+        assert env["FRAUDSTREAM_TLS_CERT"] == "/certs/tls.pem", name
+        assert env["FRAUDSTREAM_TLS_KEY"] == "/certs/tls.key", name
+        assert env["FRAUDSTREAM_TLS_CA"] == "/certs/ca.pem", name
+        assert "FRAUDSTREAM_INSECURE_ALLOW_ANONYMOUS" not in env, name
+        volumes = [_mount(v) for v in service["volumes"]]
+        assert [source for source, target in volumes if target == "/certs"] == [f"certs-{name}"]
+        assert not any(source == "certs-ca" for source, _ in volumes), name
+    init = services["certs"]
+    assert {_mount(v)[1] for v in init["volumes"]} >= {"/pki", "/auth"}
+    assert [a for a in init["command"] if a not in ("--service",)][-len(TLS_SERVICES) :] == list(
+        TLS_SERVICES
+    )
+    assert "/healthz" in " ".join(services["console"]["healthcheck"]["test"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -65,3 +66,20 @@ def test_nothing_listening_is_unhealthy(free_ports):
     result = _check(f"127.0.0.1:{port}")
     assert result.returncode == 1
     assert "UNAVAILABLE" in result.stderr
+
+
+def test_under_mtls_it_checks_with_the_services_own_certificate(
+    start_service, credentials, tmp_path
+):
+    feedback = start_service(
+        "feedback", "--no-publish-labels", "--data-dir", str(tmp_path), tls=True, wait=False
+    )
+    feedback.wait_until_listening()
+    feedback.wait_until_serving()
+    env = {**os.environ, **credentials.env("feedback", tls=True)}
+    result = _check(feedback.address, env=env)
+    assert (result.returncode, result.stdout.strip()) == (0, f"{feedback.address}: SERVING")
+    # Plaintext gets nowhere: the server requires a client certificate.
+    plaintext = {k: v for k, v in env.items() if not k.startswith("FRAUDSTREAM_TLS_")}
+    refused = _check(feedback.address, env=plaintext)
+    assert refused.returncode == 1 and "UNAVAILABLE" in refused.stderr

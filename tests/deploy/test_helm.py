@@ -159,8 +159,10 @@ def test_ports_are_those_of_names_py(manifests: Manifests) -> None:
 
 
 def test_every_setting_compose_gives_a_service_the_chart_gives_it_too(
-    manifests: Manifests,
+    render: Callable[..., Manifests],
 ) -> None:
+    # Compose runs with mTLS and a tokens file: the chart with those switched on.
+    manifests = render(*EVERYTHING)
     compose = _compose()["services"]
     for service in WORKLOADS.keys() & compose.keys():
         environment = compose[service].get("environment", {})

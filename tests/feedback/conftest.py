@@ -69,7 +69,10 @@ class InProcessFeedback:
     feedback: Feedback
     metrics: FeedbackMetrics
     channel: grpc.Channel
+    # Calls carry the tester's token (it may report alerts and stream labels) unless they
+    # give their own; `bare_stub` sends none.
     stub: feedback_service_pb2_grpc.FeedbackServiceStub
+    bare_stub: feedback_service_pb2_grpc.FeedbackServiceStub
     stop: Callable[[], None]
 
     def metric(self, name: str, labels: dict[str, str] | None = None) -> float:
@@ -77,25 +80,37 @@ class InProcessFeedback:
 
 
 @pytest.fixture
-def serve_feedback(tmp_path: Path) -> Iterator[Callable[..., InProcessFeedback]]:
-    """Start in-process feedback servers (settings overrides as keywords), stopped at the end."""
+def serve_feedback(tmp_path: Path, credentials: Any) -> Iterator[Callable[..., InProcessFeedback]]:
+    """Start in-process feedback servers (settings overrides as keywords), stopped at the end.
+
+    They read the session's tokens file (services, the tester) beside the analysts' clear tokens.
+    """
     running: list[InProcessFeedback] = []
 
     def start(**overrides: object) -> InProcessFeedback:
+        overrides.setdefault("analyst_tokens_file", credentials.tokens_file)
         settings = make_settings(tmp_path, **overrides)
         metrics = FeedbackMetrics()
         feedback = Feedback(settings, metrics)
         service = build_server(settings, FeedbackDeps(metrics=metrics, feedback=feedback))
         service.start()
-        channel = grpc.insecure_channel(f"127.0.0.1:{service.port}")
+        address = f"127.0.0.1:{service.port}"
+        channel = credentials.transport().channel(address)
+        bare = grpc.insecure_channel(address)
 
         def stop() -> None:
             channel.close()
+            bare.close()
             service.stop(1.0)
             feedback.close()
 
         served = InProcessFeedback(
-            feedback, metrics, channel, feedback_service_pb2_grpc.FeedbackServiceStub(channel), stop
+            feedback,
+            metrics,
+            channel,
+            feedback_service_pb2_grpc.FeedbackServiceStub(channel),
+            feedback_service_pb2_grpc.FeedbackServiceStub(bare),
+            stop,
         )
         running.append(served)
         return served

@@ -24,7 +24,7 @@ SERVICE = "fraudstream.v1.FeedbackService"
 
 
 def _stub(service):
-    channel = grpc.insecure_channel(service.address)
+    channel = service.channel()
     return channel, feedback_service_pb2_grpc.FeedbackServiceStub(channel)
 
 
@@ -140,6 +140,10 @@ def test_no_token_no_label(feedback_process, alerts_with_prefix, grpcurl):
         assert refused.returncode != 0
         assert "Unauthenticated" in refused.stderr, refused.stderr
     listed = _grpcurl(grpcurl, service, "ListAlerts", {"state": "CASE_STATE_LABELED"})
+    assert "Unauthenticated" in listed.stderr  # reading needs a token too
+    listed = _grpcurl(
+        grpcurl, service, "ListAlerts", {"state": "CASE_STATE_LABELED"}, service.bearer
+    )
     assert listed.returncode == 0 and json.loads(listed.stdout or "{}").get("cases") is None
 
     labeled = _grpcurl(
@@ -147,7 +151,9 @@ def test_no_token_no_label(feedback_process, alerts_with_prefix, grpcurl):
     )
     assert labeled.returncode == 0, labeled.stderr
     assert json.loads(labeled.stdout) == {"position": "1", "outcome": "VERDICT_OUTCOME_ACCEPTED"}
-    listed = _grpcurl(grpcurl, service, "ListAlerts", {"state": "CASE_STATE_LABELED"})
+    listed = _grpcurl(
+        grpcurl, service, "ListAlerts", {"state": "CASE_STATE_LABELED"}, service.bearer
+    )
     (case,) = json.loads(listed.stdout)["cases"]
     assert (case["eventId"], case["verdict"], case["analyst"]) == (
         "auth-0",

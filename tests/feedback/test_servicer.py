@@ -84,10 +84,10 @@ def test_no_token_no_label(serve_feedback, alerts, auth):
     _report(served.stub, alerts)
     for metadata in [(), (("authorization", "Bearer not-a-token"),), (("authorization", "tok"),)]:
         with pytest.raises(grpc.RpcError) as refused:
-            _label(served.stub, metadata, "demo-0")
+            _label(served.bare_stub, metadata, "demo-0")
         assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
     with pytest.raises(grpc.RpcError) as refused:
-        next(served.stub.Review(iter([_start()]), timeout=5))
+        next(served.bare_stub.Review(iter([_start()]), timeout=5))
     assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
     labeled = served.stub.ListAlerts(
         pb.ListAlertsRequest(state=alert_pb2.CASE_STATE_LABELED), timeout=5

@@ -167,11 +167,19 @@ class PoisonedEngine(ScoringEngine):
 
 
 @pytest.fixture
-def poisoned_scorer(model_bundle: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """An in-process scorer (build_server on port 0) with PoisonedEngine; yields its address."""
+def poisoned_scorer(
+    model_bundle: Path, monkeypatch: pytest.MonkeyPatch, credentials: Any
+) -> Iterator[str]:
+    """An in-process scorer (build_server on port 0) with PoisonedEngine; yields its address.
+
+    It reads the session's tokens file, so bridge processes get in with their service token.
+    """
     monkeypatch.setattr(scorer_server, "ScoringEngine", PoisonedEngine)
     deps = ScorerDeps(holder=ModelHolder(load_serving_model(model_bundle)))
-    service = scorer_server.build_server(ScorerSettings(port=0, learner_addr=""), deps)
+    service = scorer_server.build_server(
+        ScorerSettings(port=0, learner_addr="", analyst_tokens_file=credentials.tokens_file),
+        deps,
+    )
     service.start()
     yield f"127.0.0.1:{service.port}"
     service.stop(0)

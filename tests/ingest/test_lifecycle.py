@@ -113,7 +113,8 @@ def test_health_is_serving_only_while_holding_partitions_and_making_progress(
 
         holder = ModelHolder(load_serving_model(model_bundle))
         scorer = scorer_server.build_server(
-            ScorerSettings(port=scorer_port, learner_addr=""), ScorerDeps(holder=holder)
+            ScorerSettings(port=scorer_port, learner_addr="", insecure_allow_anonymous=True),
+            ScorerDeps(holder=holder),
         )
         scorer.start()
         _until(lambda: _health(first.port) == SERVING, 30, "the bridge SERVING after the stall")

@@ -15,8 +15,15 @@ from fraudstream.v1 import score_pb2, scoring_service_pb2
 
 
 @pytest.fixture
-def score_stream(poisoned_scorer):
-    stream = OrderedStream("scorer", poisoned_scorer, _score_stream, max_backoff=0.5)
+def score_stream(poisoned_scorer, credentials):
+    # With the bridge's own token, as the ingest process sends it.
+    stream = OrderedStream(
+        "scorer",
+        poisoned_scorer,
+        _score_stream,
+        max_backoff=0.5,
+        channel_factory=credentials.transport("ingest").channel,
+    )
     stream.start()
     yield stream
     stream.stop()

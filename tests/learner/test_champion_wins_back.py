@@ -67,6 +67,7 @@ def learner(model_bundle: Path, tmp_path: Path, signing) -> Iterator:
         batch_size=BATCH,
         promotion_rule="margin",  # the drift stream is all alerts: the mechanics, not the rule
         model_signing_key=private,
+        insecure_allow_anonymous=True,  # the scorer's sync here carries no credentials
     )
     deps = open_deps(settings, LearnerMetrics())
     service = build_server(settings, deps)

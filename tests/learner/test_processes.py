@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-import grpc
 import numpy as np
 import pytest
 
@@ -38,14 +37,14 @@ def _wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.05)
 
 
-def _learner_status(address: str) -> learner_service_pb2.GetLearnerStatusResponse:
-    with grpc.insecure_channel(address) as channel:
+def _learner_status(learner) -> learner_service_pb2.GetLearnerStatusResponse:
+    with learner.channel() as channel:
         stub = learner_service_pb2_grpc.LearnerServiceStub(channel)
         return stub.GetLearnerStatus(learner_service_pb2.GetLearnerStatusRequest(), timeout=5)
 
 
-def _served_version(address: str) -> int:
-    with grpc.insecure_channel(address) as channel:
+def _served_version(scorer) -> int:
+    with scorer.channel() as channel:
         stub = scoring_service_pb2_grpc.ScoringServiceStub(channel)
         info = stub.GetModelInfo(scoring_service_pb2.GetModelInfoRequest(), timeout=5)
         return int(info.snapshot_version)
@@ -54,8 +53,8 @@ def _served_version(address: str) -> int:
 def _report_and_label(feedback, scorer, examples: list[alert_pb2.LabeledExample]) -> int:
     """Score the transactions on the scorer, report them as alerts, label each one."""
     with (
-        grpc.insecure_channel(scorer.address) as scorer_channel,
-        grpc.insecure_channel(feedback.address) as feedback_channel,
+        scorer.channel() as scorer_channel,
+        feedback.channel() as feedback_channel,
     ):
         scoring = scoring_service_pb2_grpc.ScoringServiceStub(scorer_channel)
         served = scoring.Score(
@@ -120,19 +119,17 @@ def test_labels_reach_the_scorer_as_a_promotion_and_survive_a_learner_restart(
         env=env,
     )
     scorer.wait_until_serving()
-    _wait_for(lambda: len(_learner_status(learner.address).scorers) == 1, 15, "scorer hello")
+    _wait_for(lambda: len(_learner_status(learner).scorers) == 1, 15, "scorer hello")
 
     first, second = drift_stream.examples[:400], drift_stream.examples[400:600]
     last = _report_and_label(feedback, scorer, first)
     assert last == len(first)
-    _wait_for(
-        lambda: _learner_status(learner.address).label_position == last, 30, "labels consumed"
-    )
-    status = _learner_status(learner.address)
+    _wait_for(lambda: _learner_status(learner).label_position == last, 30, "labels consumed")
+    status = _learner_status(learner)
     assert status.labels_seen == len(first)
     assert status.champion_version >= 1, status
-    _wait_for(lambda: _served_version(scorer.address) == status.champion_version, 15, "scorer swap")
-    (seen,) = _learner_status(learner.address).scorers
+    _wait_for(lambda: _served_version(scorer) == status.champion_version, 15, "scorer swap")
+    (seen,) = _learner_status(learner).scorers
     assert (seen.scorer_id, seen.applied_version) == ("scorer-1", status.champion_version)
 
     assert learner.terminate(timeout=15) == 0
@@ -140,17 +137,15 @@ def test_labels_reach_the_scorer_as_a_promotion_and_survive_a_learner_restart(
     last = _report_and_label(feedback, scorer, second)
     restarted = start_service("learner", *learner_args, env=env)
     restarted.wait_until_serving()
-    _wait_for(
-        lambda: _learner_status(restarted.address).label_position == last, 30, "labels resumed"
-    )
-    resumed = _learner_status(restarted.address)
+    _wait_for(lambda: _learner_status(restarted).label_position == last, 30, "labels resumed")
+    resumed = _learner_status(restarted)
     assert resumed.labels_seen == len(first) + len(second), "a label was lost or repeated"
     assert resumed.champion_version >= status.champion_version
     assert "resumed at snapshot" in restarted.log()
 
 
 def _score(scorer, transactions: list) -> list:
-    with grpc.insecure_channel(scorer.address) as channel:
+    with scorer.channel() as channel:
         stub = scoring_service_pb2_grpc.ScoringServiceStub(channel)
         scores = []
         for start in range(0, len(transactions), 2000):
@@ -218,7 +213,7 @@ def test_a_bad_label_stream_never_lowers_the_served_alert_precision(
             traffic.transactions(labeled, "lab"), served, labeled, strict=True
         )
     ]
-    with grpc.insecure_channel(feedback.address) as channel:
+    with feedback.channel() as channel:
         stub = feedback_service_pb2_grpc.FeedbackServiceStub(channel)
         (acks,) = stub.ReportAlerts(
             iter([feedback_service_pb2.ReportAlertsRequest(alerts=alerts)]), timeout=60
@@ -235,11 +230,9 @@ def test_a_bad_label_stream_never_lowers_the_served_alert_precision(
                 metadata=AUTH,
                 timeout=5,
             ).position
-    _wait_for(
-        lambda: _learner_status(learner.address).label_position == position, 60, "labels consumed"
-    )
-    status = _learner_status(learner.address)
-    _wait_for(lambda: _served_version(scorer.address) == status.champion_version, 15, "scorer")
+    _wait_for(lambda: _learner_status(learner).label_position == position, 60, "labels consumed")
+    status = _learner_status(learner)
+    _wait_for(lambda: _served_version(scorer) == status.champion_version, 15, "scorer")
     after = _alert_precision(_score(scorer, held_out_transactions), traffic.fraud[held_out])
     print(
         f"{labeled.size} labels ({int(wrong.sum())} flipped, {int(traffic.audited[labeled].sum())} "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -12,7 +13,6 @@ from click.testing import CliRunner
 
 from fraudstream.cli.main import cli
 from fraudstream.common.errors import FailedPrecondition, InvalidArgument
-from fraudstream.common.grpc_server import GrpcService
 from fraudstream.learner.fleet import ScorerRegistry
 from fraudstream.learner.metrics import LearnerMetrics
 from fraudstream.learner.server import LearnerDeps, build_server, open_deps
@@ -73,7 +73,9 @@ def test_a_rollback_is_a_new_version_with_the_earlier_content(make_learner, drif
 
 
 @pytest.fixture
-def learner_server(model_bundle: Path, tmp_path: Path) -> Iterator[tuple[LearnerDeps, str]]:
+def learner_server(
+    model_bundle: Path, tmp_path: Path, credentials: Any
+) -> Iterator[tuple[LearnerDeps, str]]:
     settings = LearnerSettings(
         port=0,
         models=model_bundle,
@@ -81,9 +83,10 @@ def learner_server(model_bundle: Path, tmp_path: Path) -> Iterator[tuple[Learner
         feedback_addr="",
         batch_size=BATCH,
         promotion_rule="margin",
+        analyst_tokens_file=credentials.tokens_file,
     )
     deps = open_deps(settings, LearnerMetrics())
-    service: GrpcService = build_server(settings, deps)
+    service = build_server(settings, deps)
     service.start()
     service.set_serving(True)
     yield deps, f"127.0.0.1:{service.port}"
@@ -91,11 +94,18 @@ def learner_server(model_bundle: Path, tmp_path: Path) -> Iterator[tuple[Learner
 
 
 def test_the_rollback_command_talks_to_the_learner_and_prints_the_result(
-    learner_server, drift_stream
+    learner_server, drift_stream, credentials
 ):
     deps, address = learner_server
     runner = CliRunner()
-    env = {"FRAUDSTREAM_LEARNER_ADDR": address}
+    # Only an admin may roll back: a viewer's token is refused before anything happens.
+    viewer = {
+        "FRAUDSTREAM_LEARNER_ADDR": address,
+        "FRAUDSTREAM_TOKEN": credentials.tokens["viewer"],
+    }
+    denied = runner.invoke(cli, ["model", "rollback"], env=viewer)
+    assert denied.exit_code == 1 and "PERMISSION_DENIED" in denied.output
+    env = {"FRAUDSTREAM_LEARNER_ADDR": address, "FRAUDSTREAM_TOKEN": credentials.tokens["admin"]}
 
     refused = runner.invoke(cli, ["model", "rollback"], env=env)
     assert refused.exit_code == 1

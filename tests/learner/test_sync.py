@@ -73,6 +73,7 @@ def learner(model_bundle: Path, tmp_path: Path) -> Iterator[RunningLearner]:
         data_dir=tmp_path / "var",
         feedback_addr="",
         batch_size=BATCH,
+        insecure_allow_anonymous=True,
         promotion_rule="margin",
     )
     deps = open_deps(settings, LearnerMetrics())
@@ -112,7 +113,9 @@ def start_scorer(
 
     def start(name: str) -> RunningScorer:
         deps = ScorerDeps(holder=ModelHolder(load_serving_model(model_bundle)))
-        service = build_scorer(ScorerSettings(port=0, learner_addr=""), deps)
+        service = build_scorer(
+            ScorerSettings(port=0, learner_addr="", insecure_allow_anonymous=True), deps
+        )
         service.start()
         sync = SnapshotSync(learner.address, name, deps.holder, deps.metrics, 0.05, 0.2)
         sync.start()

@@ -43,7 +43,9 @@ class RunningScorer:
 def scorer(model_bundle: Path) -> Iterator[RunningScorer]:
     """A started in-process scorer serving the session bundle, and a stub connected to it."""
     deps = ScorerDeps(holder=ModelHolder(load_serving_model(model_bundle)))
-    settings = ScorerSettings(port=0, learner_addr="", max_batch_size=MAX_BATCH)
+    settings = ScorerSettings(
+        port=0, learner_addr="", insecure_allow_anonymous=True, max_batch_size=MAX_BATCH
+    )
     service = build_server(settings, deps)
     service.start()
     channel = grpc.insecure_channel(f"127.0.0.1:{service.port}")

@@ -60,7 +60,7 @@ def engine(model_bundle: Path) -> ScoringEngine:
 def stub(engine: ScoringEngine) -> Iterator[scoring_service_pb2_grpc.ScoringServiceStub]:
     """An in-process scorer (build_server on port 0) serving the session bundle."""
     service = build_server(
-        ScorerSettings(port=0, learner_addr="", max_batch_size=4096),
+        ScorerSettings(port=0, learner_addr="", insecure_allow_anonymous=True, max_batch_size=4096),
         ScorerDeps(holder=engine.holder),
     )
     service.start()

@@ -43,7 +43,9 @@ def test_a_checked_artifact_that_is_no_pickle_keeps_the_loader_retrying(
     (bundle / MANIFEST_NAME).write_text(json.dumps(manifest))
 
     deps = ScorerDeps(metrics=ScorerMetrics(), holder=ModelHolder())
-    service = build_server(ScorerSettings(port=0, learner_addr=""), deps)
+    service = build_server(
+        ScorerSettings(port=0, learner_addr="", insecure_allow_anonymous=True), deps
+    )
     service.start()
     stop = threading.Event()
     loader = threading.Thread(

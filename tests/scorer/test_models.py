@@ -42,7 +42,9 @@ def test_a_missing_bundle_is_a_clear_error(tmp_path):
 def test_not_serving_until_the_bundle_appears(model_bundle, tmp_path):
     target = tmp_path / "models"
     deps = ScorerDeps(metrics=ScorerMetrics(), holder=ModelHolder())
-    service = build_server(ScorerSettings(port=0, learner_addr=""), deps)
+    service = build_server(
+        ScorerSettings(port=0, learner_addr="", insecure_allow_anonymous=True), deps
+    )
     service.start()
     stop = threading.Event()
     loader = threading.Thread(

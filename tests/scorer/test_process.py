@@ -36,6 +36,8 @@ def test_grpcurl_scores_json(start_service, grpcurl, model_bundle):
         [
             grpcurl,
             "-plaintext",
+            "-H",
+            scorer.bearer,
             "-d",
             json.dumps(request),
             scorer.address,

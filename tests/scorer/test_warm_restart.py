@@ -19,7 +19,6 @@ from fraudstream.learner.store import LearnerState, SnapshotStore
 from fraudstream.model.signing import Signer, Verifier, make_signing_key
 from fraudstream.model.snapshot import SnapshotRejected, seal, snapshot_checksum
 from fraudstream.scorer.applied import AppliedSnapshots
-from fraudstream.scorer.loader import load_until_ready
 from fraudstream.scorer.metrics import ScorerMetrics
 from fraudstream.scorer.models import ModelHolder, load_serving_model
 from fraudstream.scorer.server import ScorerDeps, build_server
@@ -78,16 +77,21 @@ def test_the_loader_refuses_unsigned_and_mis_signed_bundles_until_a_signed_one_a
     bundle = tmp_path / "models"
     shutil.copytree(model_bundle, bundle)
     deps = ScorerDeps(metrics=ScorerMetrics(), holder=ModelHolder(verifier=keys.verifier))
-    service = build_server(ScorerSettings(port=0, learner_addr=""), deps)
-    service.start()
-    stop = threading.Event()
-    loader = threading.Thread(
-        target=load_until_ready,
-        args=(bundle, deps.holder, deps.metrics, stop, RETRY),
-        kwargs={"on_loaded": lambda _m: service.set_serving(True)},
-    )
+    # The service's own bundle loader (a worker of the lifecycle) does the retrying.
+    settings = ScorerSettings(
+        port=0,
+        learner_addr="",
+        models=bundle,
+        model_retry_seconds=RETRY,
+        insecure_allow_anonymous=True,
+    )  # type: ignore[call-arg]
+    service = build_server(settings, deps)
     caplog.set_level(logging.ERROR, logger="fraudstream.scorer.loader")
-    loader.start()
+
+    def loader_alive() -> bool:
+        return any(t.name == "bundle-loader" and t.is_alive() for t in threading.enumerate())
+
+    service.start()
     try:
         for reason, sign in [
             ("is not signed (no manifest.sig)", lambda: None),
@@ -96,16 +100,15 @@ def test_the_loader_refuses_unsigned_and_mis_signed_bundles_until_a_signed_one_a
             sign()
             _wait_for(lambda r=reason: any(r in rec.getMessage() for rec in caplog.records))
             time.sleep(10 * RETRY)
-            assert loader.is_alive(), "the loader keeps retrying"
+            assert loader_alive(), "the loader keeps retrying"
             assert deps.holder.current is None
             assert _health(service.port) == health_pb2.HealthCheckResponse.NOT_SERVING
         assert len([r for r in caplog.records if "not trusted" in r.getMessage()]) == 1
         keys.signer.sign_bundle(bundle)
         assert deps.holder.wait_loaded(timeout=30), "a signed bundle on disk is enough"
-        loader.join(timeout=10)
-        assert _health(service.port) == health_pb2.HealthCheckResponse.SERVING
+        _wait_for(lambda: not loader_alive())
+        _wait_for(lambda: _health(service.port) == health_pb2.HealthCheckResponse.SERVING)
     finally:
-        stop.set()
         service.stop(0)
 
 
@@ -212,7 +215,7 @@ def test_a_restarted_scorer_serves_its_last_snapshot_at_once(
     request = scoring_service_pb2.ScoreRequest(transactions=sample_transactions[:2])
 
     def served_version(port: int) -> str:
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        with scorer.transport.channel(f"127.0.0.1:{port}") as channel:
             stub = scoring_service_pb2_grpc.ScoringServiceStub(channel)
             return stub.Score(request, timeout=10).scores[0].model_version
 

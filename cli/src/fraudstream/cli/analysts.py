@@ -18,7 +18,13 @@ from fraudstream.v1 import alert_pb2, feedback_service_pb2, feedback_service_pb2
 logger = logging.getLogger(__name__)
 
 # Stream errors after which an analyst reconnects (service restarting, network blip).
-_RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN}
+# RESOURCE_EXHAUSTED: the service serves as many streams as it may; a slot frees up later.
+_RETRYABLE = {
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.INTERNAL,
+    grpc.StatusCode.UNKNOWN,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+}
 _RECONNECT_SECONDS = 1.0  # the first retry's backoff; it doubles up to _MAX_RECONNECT_SECONDS
 _MAX_RECONNECT_SECONDS = 10.0
 

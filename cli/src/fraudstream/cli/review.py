@@ -15,6 +15,8 @@ from rich.panel import Panel
 from rich.table import Table
 
 from fraudstream.cli.analysts import GroundTruth, SimulatedAnalysts
+from fraudstream.cli.credentials import client_transport, tls_options
+from fraudstream.common.transport import Transport
 from fraudstream.v1 import (
     alert_pb2,
     feedback_service_pb2,
@@ -39,10 +41,11 @@ _DECISION_STYLE = {"BLOCK": "bold red", "REVIEW": "yellow", "ALLOW": "green"}
 )
 @click.option(
     "--token",
-    envvar="FRAUDSTREAM_ANALYST_TOKEN",
-    help="Your analyst bearer token (env FRAUDSTREAM_ANALYST_TOKEN); labels are recorded "
-    "under the analyst this token belongs to.",
+    envvar=["FRAUDSTREAM_TOKEN", "FRAUDSTREAM_ANALYST_TOKEN"],
+    help="Your analyst bearer token (env FRAUDSTREAM_TOKEN or FRAUDSTREAM_ANALYST_TOKEN); "
+    "labels are recorded under the analyst this token belongs to.",
 )
+@tls_options
 @click.option(
     "--analyst",
     default=getpass.getuser,
@@ -88,6 +91,9 @@ _DECISION_STYLE = {"BLOCK": "bold red", "REVIEW": "yellow", "ALLOW": "green"}
 def review(
     addr: str,
     token: str | None,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    tls_ca: Path | None,
     analyst: str,
     simulate: bool,
     truth: Path | None,
@@ -106,16 +112,18 @@ def review(
     """
     if not token:
         raise click.UsageError(
-            "--token (or FRAUDSTREAM_ANALYST_TOKEN) is required: "
+            "--token (or FRAUDSTREAM_TOKEN) is required: "
             "the feedback service only takes labels from known analysts"
         )
+    # The token goes on each call (it names the analyst); the certificate opens the channel.
+    transport = client_transport(tls_cert, tls_key, tls_ca)
     if simulate:
         if truth is None:
             raise click.UsageError("--simulate needs --truth F.csv (the dataset's ground truth)")
-        _simulate(addr, token, truth, analysts, delay, error_rate, seed, max_labels)
+        _simulate(addr, token, transport, truth, analysts, delay, error_rate, seed, max_labels)
         return
     try:
-        _review_in_terminal(addr, token, analyst, Console(highlight=False))
+        _review_in_terminal(addr, token, transport, analyst, Console(highlight=False))
     except grpc.RpcError as exc:
         raise click.ClickException(_explain(exc, addr)) from None
 
@@ -123,6 +131,7 @@ def review(
 def _simulate(
     addr: str,
     token: str,
+    transport: Transport,
     truth_path: Path,
     analysts: int,
     delay: float,
@@ -143,6 +152,7 @@ def _simulate(
         error_rate=error_rate,
         seed=seed,
         max_labels=max_labels,
+        channel_factory=transport.channel,
     )
     click.echo(
         f"{analysts} simulated analyst(s) on {addr}: {len(truth)} rows of ground truth, "
@@ -161,7 +171,9 @@ def _simulate(
     )
 
 
-def _review_in_terminal(addr: str, token: str, analyst: str, console: Console) -> None:
+def _review_in_terminal(
+    addr: str, token: str, transport: Transport, analyst: str, console: Console
+) -> None:
     outbox: queue.Queue[feedback_service_pb2.ReviewRequest | None] = queue.Queue()
 
     def requests() -> Iterator[feedback_service_pb2.ReviewRequest]:
@@ -171,7 +183,7 @@ def _review_in_terminal(addr: str, token: str, analyst: str, console: Console) -
         while (request := outbox.get()) is not None:
             yield request
 
-    with grpc.insecure_channel(addr) as channel:
+    with transport.channel(addr) as channel:
         stub = feedback_service_pb2_grpc.FeedbackServiceStub(channel)
         call = stub.Review(requests(), metadata=(("authorization", f"Bearer {token}"),))
         console.print(f"Connected to {addr}. Waiting for cases (Ctrl-C to quit).")

@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
@@ -22,6 +22,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from fraudstream.cli.kafka.broker import LocalKafka
 from fraudstream.cli.kafka.config import BrokerConfig
 from fraudstream.cli.ports import LOOPBACK, free_port
+from fraudstream.common.transport import Transport
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +43,8 @@ class ServiceHandle:
     metrics_port: int
     process: subprocess.Popen[bytes]
     log_path: Path
+    # How the stack reaches it (health checks): mTLS with a client certificate, or plaintext.
+    transport: Transport = field(default_factory=Transport)
 
     @property
     def address(self) -> str:
@@ -68,7 +71,7 @@ class ServiceHandle:
     def wait_serving(self, timeout: float = 60.0) -> float:
         """Block until its gRPC health check answers SERVING; return the seconds waited."""
         began = time.monotonic()
-        with grpc.insecure_channel(self.address) as channel:
+        with self.transport.channel(self.address) as channel:
             health = health_pb2_grpc.HealthStub(channel)
             while True:
                 if not self.running():
@@ -147,6 +150,7 @@ class Stack:
         port: int | None = None,
         metrics_port: int | None = None,
         env: dict[str, str] | None = None,
+        transport: Transport | None = None,
     ) -> ServiceHandle:
         """Run `python -m fraudstream.<name> --port P --metrics-port M *args`, logging to a file."""
         port = port or free_port()
@@ -166,7 +170,9 @@ class Stack:
                 env={**os.environ, "FRAUDSTREAM_LOG_FORMAT": "text", **(env or {})},
                 start_new_session=True,
             )
-        service = ServiceHandle(name, port, metrics_port, process, log_path)
+        service = ServiceHandle(
+            name, port, metrics_port, process, log_path, transport or Transport()
+        )
         self.services.append(service)
         logger.info("started %s pid %d on %s", name, process.pid, service.address)
         return service

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import shlex
 import sys
 import time
@@ -17,6 +18,7 @@ import click
 from fraudstream.cli.bench.machine import load_average, machine_facts
 from fraudstream.cli.bench.report import print_table, write_chart, write_json
 from fraudstream.cli.bench.workload import build_bundle, has_bundle, load_workload, say
+from fraudstream.cli.demo.credentials import DemoCredentials
 
 logger = logging.getLogger(__name__)
 
@@ -150,7 +152,20 @@ def bench(
         transactions = workload.transactions
     if "scorer" in serving or "mlserver" in serving:
         with Stack(workdir / "serving") as stack:
-            scorer = stack.start_service("scorer", "--models", str(models), "--learner-addr", "")
+            creds = DemoCredentials.create(
+                workdir / "serving" / "auth", tls=False, analyst_token=secrets.token_urlsafe(16)
+            )
+            # The bench drives StreamScores as the bridge does: with the bridge's token.
+            bench = creds.transport("ingest")
+            scorer = stack.start_service(
+                "scorer",
+                "--models",
+                str(models),
+                "--learner-addr",
+                "",
+                env=creds.env("scorer"),
+                transport=bench,
+            )
             say(f"scorer process on {scorer.address}, waiting for SERVING")
             scorer.wait_serving(120)
             address, venv = scorer.address, mlserver_venv.resolve()
@@ -159,13 +174,17 @@ def bench(
                 _run(
                     report,
                     "scorer",
-                    lambda: scorer_section(address, models, transactions, sizes, pid),
+                    lambda: scorer_section(
+                        address, models, transactions, sizes, pid, transport=bench
+                    ),
                 )
             if "mlserver" in serving:
                 _run(
                     report,
                     "mlserver",
-                    lambda: mlserver_section(address, models, transactions, sizes, venv, workdir),
+                    lambda: mlserver_section(
+                        address, models, transactions, sizes, venv, workdir, transport=bench
+                    ),
                 )
     if "endtoend" in serving:
         _run(report, "endtoend", lambda: endtoend_section(workdir, models, workload.csv, sizes))

@@ -15,6 +15,7 @@ Timestamps are read back from Kafka after each phase, so reading them costs the 
 from __future__ import annotations
 
 import logging
+import secrets
 import shutil
 import subprocess
 import sys
@@ -28,9 +29,11 @@ from confluent_kafka import Consumer, TopicPartition
 
 from fraudstream.cli.bench.loadgen import latency_summary
 from fraudstream.cli.bench.workload import say
+from fraudstream.cli.demo.credentials import DemoCredentials
 from fraudstream.cli.stack import ServiceHandle, Stack
 from fraudstream.common import names
 from fraudstream.common.codec import CONTENT_TYPE_HEADER, decode_transaction
+from fraudstream.common.kafka import kafka_config
 
 logger = logging.getLogger(__name__)
 
@@ -70,11 +73,13 @@ def _replay(bootstrap: str, csv: Path, run_id: str, events: int, rate: float) ->
 
 def _end_offsets(bootstrap: str, topic: str) -> list[tuple[int, int]]:
     consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": "fraudstream-bench-probe",
-            "enable.auto.commit": False,
-        }
+        kafka_config(
+            bootstrap,
+            {
+                "group.id": "fraudstream-bench-probe",
+                "enable.auto.commit": False,
+            },
+        ),
     )
     try:
         metadata = consumer.list_topics(topic, timeout=10).topics[topic]
@@ -119,11 +124,13 @@ def _timestamps(
     """Kafka timestamps (ms) of every message of `topic`, by event id."""
     ends = _end_offsets(bootstrap, topic)
     consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": "fraudstream-bench-reader",
-            "enable.auto.commit": False,
-        }
+        kafka_config(
+            bootstrap,
+            {
+                "group.id": "fraudstream-bench-reader",
+                "enable.auto.commit": False,
+            },
+        ),
     )
     found: dict[str, list[int]] = {}
     try:
@@ -201,13 +208,21 @@ def run_endtoend(
     with Stack(stack_dir) as stack:
         say("end to end: starting Kafka")
         bootstrap = stack.start_kafka()
+        creds = DemoCredentials.create(
+            stack_dir / "auth", tls=False, analyst_token=secrets.token_urlsafe(16)
+        )
         scorer = stack.start_service(
-            "scorer", "--models", str(models.resolve()), "--learner-addr", ""
+            "scorer",
+            "--models",
+            str(models.resolve()),
+            "--learner-addr",
+            "",
+            env=creds.env("scorer"),
         )
         scorer.wait_serving(120)
         ingest_args = ["--kafka-bootstrap", bootstrap, "--scorer-addr", scorer.address]
         ingest_args += ["--feedback-addr", ""]
-        ingest = stack.start_service("ingest", *ingest_args)
+        ingest = stack.start_service("ingest", *ingest_args, env=creds.env("ingest"))
         ingest.wait_serving(120)
 
         def phase(run_id: str, events: int, rate: float, label: str) -> float:
@@ -226,7 +241,7 @@ def run_endtoend(
         ingest.stop(30)  # drains and commits, so the next bridge starts after what is done
         say(f"end to end: backlog of {throughput_events:,} events, then a bridge drains it")
         backlog_seconds = _replay(bootstrap, csv, "drain", throughput_events, 0)
-        ingest = stack.start_service("ingest", *ingest_args)
+        ingest = stack.start_service("ingest", *ingest_args, env=creds.env("ingest"))
         ingest.wait_serving(120)
         scored_so_far += throughput_events
         _wait_scored(bootstrap, scored_so_far, ingest, 600, "backlog drain")

@@ -13,6 +13,7 @@ import grpc
 
 from fraudstream.cli.bench.loadgen import concurrent_throughput, sequential_latency
 from fraudstream.cli.bench.machine import process_cpu_seconds
+from fraudstream.common.transport import PLAINTEXT, Transport
 from fraudstream.v1 import scoring_service_pb2, scoring_service_pb2_grpc
 from fraudstream.v1.transaction_pb2 import Transaction
 
@@ -24,9 +25,9 @@ _CHANNEL_OPTIONS = [
 ]
 
 
-def channel(address: str) -> grpc.Channel:
-    """A plaintext channel to a loopback scorer, ready to use."""
-    opened = grpc.insecure_channel(address, options=_CHANNEL_OPTIONS)
+def channel(address: str, transport: Transport = PLAINTEXT) -> grpc.Channel:
+    """A channel to the scorer with the bench's credentials, ready to use."""
+    opened = transport.channel(address, options=_CHANNEL_OPTIONS)
     grpc.channel_ready_future(opened).result(timeout=30)
     return opened
 
@@ -104,11 +105,13 @@ def stream_throughput(
     total: int,
     trials: int,
     scorer_pid: int | None = None,
+    *,
+    transport: Transport = PLAINTEXT,
 ) -> dict[str, Any]:
     """StreamScores transactions per second: `trials` streams of `total` transactions each."""
     batches = batches_of(transactions, batch_size)
     count = max(total // batch_size, 1)
-    with channel(address) as opened:
+    with channel(address, transport) as opened:
         stub = scoring_service_pb2_grpc.ScoringServiceStub(opened)
         stream_once(stub, batches, min(count, 50), in_flight)  # warm-up
         runs = [stream_once(stub, batches, count, in_flight, scorer_pid) for _ in range(trials)]
@@ -125,12 +128,17 @@ def stream_throughput(
 
 
 def unary_latency(
-    address: str, transactions: Sequence[Transaction], calls: int, budget_seconds: float
+    address: str,
+    transactions: Sequence[Transaction],
+    calls: int,
+    budget_seconds: float,
+    *,
+    transport: Transport = PLAINTEXT,
 ) -> dict[str, Any]:
     """Score latency of one transaction per call, calls one after another; also its risks."""
     requests = [scoring_service_pb2.ScoreRequest(transactions=[tx]) for tx in transactions]
     risks: dict[str, float] = {}
-    with channel(address) as opened:
+    with channel(address, transport) as opened:
         stub = scoring_service_pb2_grpc.ScoringServiceStub(opened)
 
         def call(request: scoring_service_pb2.ScoreRequest) -> None:
@@ -152,13 +160,15 @@ def rows_throughput(
     requests: int,
     in_flight: int,
     budget_seconds: float,
+    *,
+    transport: Transport = PLAINTEXT,
 ) -> dict[str, Any]:
     """Unary Score with `rows_per_request` transactions per call, `in_flight` calls at a time."""
     payloads = [
         scoring_service_pb2.ScoreRequest(transactions=transactions[i : i + rows_per_request])
         for i in range(0, len(transactions) - rows_per_request + 1, rows_per_request)
     ]
-    with channel(address) as opened:
+    with channel(address, transport) as opened:
         stub = scoring_service_pb2_grpc.ScoringServiceStub(opened)
 
         def start(request: scoring_service_pb2.ScoreRequest, done: Any) -> None:

@@ -14,6 +14,7 @@ from fraudstream.cli.bench.baseline import run_baseline
 from fraudstream.cli.bench.peer import run_mlserver
 from fraudstream.cli.bench.report import figure
 from fraudstream.cli.bench.workload import say
+from fraudstream.common.transport import PLAINTEXT, Transport
 from fraudstream.model.bundle import load_bundle
 from fraudstream.model.features import features_from_transactions
 from fraudstream.v1.transaction_pb2 import Transaction
@@ -60,6 +61,8 @@ def scorer_section(
     transactions: list[Transaction],
     sizes: Sizes,
     scorer_pid: int | None = None,
+    *,
+    transport: Transport = PLAINTEXT,
 ) -> dict[str, Any]:
     """StreamScores throughput and Score latency against the per-event scikit-learn baseline."""
     say(
@@ -74,13 +77,14 @@ def scorer_section(
         sizes.stream_transactions,
         sizes.stream_trials,
         scorer_pid,
+        transport=transport,
     )
     say(
         f"scorer: StreamScores {stream['tx_per_s']:,.0f} tx/s; Score latency, "
         f"{sizes.unary_calls:,} sequential calls"
     )
     unary = scorer_client.unary_latency(
-        address, transactions, sizes.unary_calls, sizes.budget_seconds
+        address, transactions, sizes.unary_calls, sizes.budget_seconds, transport=transport
     )
     say(
         f"scorer: Score p99 {unary['latency']['p99_ms']:.2f} ms; baseline, "
@@ -163,6 +167,8 @@ def mlserver_section(
     sizes: Sizes,
     venv: Path,
     workdir: Path,
+    *,
+    transport: Transport = PLAINTEXT,
 ) -> dict[str, Any]:
     """MLServer serving the IF vs the fraudstream scorer (full ensemble) on the same rows."""
     rows, forest = _forest_rows(models, transactions)
@@ -182,7 +188,7 @@ def mlserver_section(
         f"{peer['batched']['rows_per_s']:,.0f} rows/s; now fraudstream on the same rows"
     )
     ours_one = scorer_client.unary_latency(
-        address, transactions, sizes.peer_one_row_calls, sizes.budget_seconds
+        address, transactions, sizes.peer_one_row_calls, sizes.budget_seconds, transport=transport
     )
     ours_one.pop("risks")
     ours_batched = scorer_client.rows_throughput(
@@ -192,6 +198,7 @@ def mlserver_section(
         sizes.peer_requests,
         sizes.peer_in_flight,
         sizes.budget_seconds,
+        transport=transport,
     )
     peer_what = "MLServer 1.7 V2 gRPC, IsolationForest.score_samples only"
     ours_what = "fraudstream Score (unary): features + IF + AE + classifier + reasons"

@@ -45,6 +45,7 @@ def _run(
     reports: Path,
     free_ports: bool,
     keep_running: bool,
+    tls: bool,
 ) -> None:
     from fraudstream.cli.analysts import GroundTruth
     from fraudstream.cli.demo.config import LiveConfig
@@ -79,6 +80,7 @@ def _run(
         seed=seed,
         free_ports=free_ports,
         keep_running=keep_running,
+        tls=tls,
     )
     live = LiveRun(config, steps, console)
     summary = live.execute(truth, column[:rows])
@@ -95,14 +97,18 @@ def _run(
 
 def _print_how_to_use(console: Console, live: LiveRun, workdir: Path) -> None:
     s = live.services
+    creds = live.credentials
+    tls = creds.tls_flags() if creds is not None else ""
+    tokens = creds.tokens_file if creds is not None else "-"
     console.print(
         f"""[bold green]the pipeline keeps running[/] (pids in {live.pids_file})
   Kafka         {live.bootstrap}
-  scorer        grpcurl -plaintext {s["scorer"].address} list
+  scorer        {s["scorer"].address}  (reflection: grpcurl list; data RPCs need a token)
   feedback      {s["feedback"].address}  (analyst token: {live.token})
   learner       {s["learner"].address}
+  tokens        {tokens} (hashes; add people with `fraudstream tokens --file`)
   metrics       {", ".join(f"{n} :{h.metrics_port}" for n, h in s.items())}
-  analyst UI    fraudstream review --addr {s["feedback"].address} --token {live.token}
+  analyst UI    fraudstream review --addr {s["feedback"].address} --token {live.token}{tls}
   stop it all   fraudstream demo --stop --workdir {workdir}"""
     )
 
@@ -191,6 +197,12 @@ def _on_sigterm(_signum: int, _frame: FrameType | None) -> None:
     help="Leave Kafka and the services up after the summary (stop: fraudstream demo --stop).",
 )
 @click.option(
+    "--tls",
+    is_flag=True,
+    help="Mutual TLS between every process, with certificates from a fresh local CA "
+    "(`fraudstream certs`) under the run directory; default: plaintext on loopback.",
+)
+@click.option(
     "--stop",
     "stop_only",
     is_flag=True,
@@ -209,6 +221,7 @@ def demo(
     reports: Path,
     free_ports: bool,
     keep_running: bool,
+    tls: bool,
     stop_only: bool,
 ) -> None:
     """Run the whole pipeline on this machine: data, training, Kafka, the four services, replay.
@@ -216,6 +229,8 @@ def demo(
     Simulated analysts label the alerts while the learner updates the scorer;
     a live view follows the run, then a summary is printed and written to
     reports/demo_summary.json. Ctrl-C stops every process the demo started.
+    Every call is authenticated: each process gets its own token (and with --tls
+    its own certificate) from the run directory's tokens file.
     Outputs of earlier runs (data, features, models) are reused when their
     inputs are unchanged.
     """
@@ -251,6 +266,7 @@ def demo(
             reports=reports,
             free_ports=free_ports,
             keep_running=keep_running,
+            tls=tls,
         )
     except KeyboardInterrupt:
         console.print("[yellow]interrupted: every process the demo started is stopped[/]")

@@ -31,6 +31,7 @@ class LiveConfig:
     seed: int
     free_ports: bool
     keep_running: bool
+    tls: bool = False  # mutual TLS between every process (else plaintext on loopback)
 
     def ports(self, service: str) -> tuple[int | None, int | None]:
         """(gRPC, metrics) port of a service: the fixed ones, or (None, None) for OS-picked."""

@@ -14,6 +14,7 @@ from confluent_kafka import Consumer, KafkaError
 
 from fraudstream.cli.analysts import row_of
 from fraudstream.common import names
+from fraudstream.common.kafka import kafka_config
 from fraudstream.v1 import score_pb2
 
 logger = logging.getLogger(__name__)
@@ -88,12 +89,14 @@ class ScoredReader:
         self.flagged = 0
         self.redelivered = 0
         self._consumer = Consumer(
-            {
-                "bootstrap.servers": bootstrap,
-                "group.id": f"fraudstream-demo-{uuid.uuid4().hex[:8]}",
-                "auto.offset.reset": "earliest",
-                "enable.auto.commit": False,
-            }
+            kafka_config(
+                bootstrap,
+                {
+                    "group.id": f"fraudstream-demo-{uuid.uuid4().hex[:8]}",
+                    "auto.offset.reset": "earliest",
+                    "enable.auto.commit": False,
+                },
+            )
         )
         self._thread = threading.Thread(target=self._run, name="scored-reader", daemon=True)
 

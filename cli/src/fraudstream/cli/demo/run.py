@@ -17,6 +17,7 @@ from rich.live import Live
 from fraudstream.cli.analysts import GroundTruth, SimulatedAnalysts
 from fraudstream.cli.demo.build import Steps
 from fraudstream.cli.demo.config import KAFKA_PORT, LiveConfig, check_ports_free
+from fraudstream.cli.demo.credentials import DemoCredentials
 from fraudstream.cli.demo.outcome import ScoredReader
 from fraudstream.cli.demo.summary import summarise
 from fraudstream.cli.demo.view import Progress, render, status_line
@@ -60,11 +61,24 @@ class _ReplayThread(threading.Thread):
 
 
 def _start(
-    stack: Stack, steps: Steps, name: str, config: LiveConfig, env: dict[str, str], *args: str
+    stack: Stack,
+    steps: Steps,
+    name: str,
+    config: LiveConfig,
+    env: dict[str, str],
+    credentials: DemoCredentials,
+    *args: str,
 ) -> ServiceHandle:
     port, metrics_port = config.ports(name)
     with steps.step(f"start the {name} service") as timer:
-        service = stack.start_service(name, *args, port=port, metrics_port=metrics_port, env=env)
+        service = stack.start_service(
+            name,
+            *args,
+            port=port,
+            metrics_port=metrics_port,
+            env={**env, **credentials.env(name)},
+            transport=credentials.transport(),
+        )
         service.wait_serving(timeout=90)
         timer.note = f"gRPC {service.address}, metrics :{service.metrics_port}"
     return service
@@ -80,6 +94,7 @@ class LiveRun:
         self.run_dir = config.workdir / "run"
         self.run_id = "demo" + time.strftime("%Y%m%dT%H%M%S")
         self.token = _analyst_token()
+        self.credentials: DemoCredentials | None = None
         self.services: dict[str, ServiceHandle] = {}
         self.bootstrap = ""
         self.pids_file: Path | None = None
@@ -95,18 +110,27 @@ class LiveRun:
             with self.steps.step("start Kafka (KRaft, single node) and create the topics") as t:
                 self.bootstrap = stack.start_kafka(None if c.free_ports else KAFKA_PORT)
                 t.note = self.bootstrap
+            with self.steps.step("make a token per service and analyst") as t:
+                creds = DemoCredentials.create(
+                    self.run_dir / "auth", tls=c.tls, analyst_token=self.token
+                )
+                self.credentials = creds
+                t.note = f"{creds.tokens_file}, {creds.transport_name}"
             env = self._env()
-            feedback = _start(stack, self.steps, "feedback", c, env)
+            feedback = _start(stack, self.steps, "feedback", c, env, creds)
             learner = _start(
-                stack, self.steps, "learner", c, env, "--feedback-addr", feedback.address
+                stack, self.steps, "learner", c, env, creds, "--feedback-addr", feedback.address
             )
-            scorer = _start(stack, self.steps, "scorer", c, env, "--learner-addr", learner.address)
+            scorer = _start(
+                stack, self.steps, "scorer", c, env, creds, "--learner-addr", learner.address
+            )
             ingest = _start(
                 stack,
                 self.steps,
                 "ingest",
                 c,
                 env,
+                creds,
                 "--scorer-addr",
                 scorer.address,
                 "--feedback-addr",
@@ -123,8 +147,8 @@ class LiveRun:
             "FRAUDSTREAM_KAFKA_BOOTSTRAP": self.bootstrap,
             "FRAUDSTREAM_DATA_DIR": str(self.run_dir / "var"),
             "FRAUDSTREAM_MODELS": str(self.config.models.resolve()),
-            "FRAUDSTREAM_ANALYST_TOKENS": os.environ.get("FRAUDSTREAM_ANALYST_TOKENS")
-            or f"demo:{self.token}",
+            # Clear analyst tokens the user gave still label (the tokens file has the rest).
+            "FRAUDSTREAM_ANALYST_TOKENS": os.environ.get("FRAUDSTREAM_ANALYST_TOKENS", ""),
             "FRAUDSTREAM_GRACE_SECONDS": "5",
         }
 
@@ -145,6 +169,7 @@ class LiveRun:
         c = self.config
         progress = Progress(rows=c.rows)
         reader = ScoredReader(self.bootstrap, self.run_id, truth_column)
+        assert self.credentials is not None
         analysts = SimulatedAnalysts(
             self.services["feedback"].address,
             self.token,
@@ -153,6 +178,8 @@ class LiveRun:
             delay=c.analyst_delay,
             error_rate=c.error_rate,
             seed=c.seed,
+            # The certificate under TLS; the analyst's token goes on each call.
+            channel_factory=self.credentials.transport(None).channel,
         )
         replayer = _ReplayThread(
             ReplayConfig(
@@ -164,7 +191,7 @@ class LiveRun:
             ),
             progress,
         )
-        probe = PipelineProbe(self.endpoints())
+        probe = PipelineProbe(self.endpoints(), self.credentials.transport())
         title = (
             f"replay {c.rows:,} transactions ({c.rate:,.0f} tx/s)"
             if c.rate

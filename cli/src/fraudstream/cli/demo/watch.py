@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import grpc
 from prometheus_client.parser import text_string_to_metric_families
 
+from fraudstream.common.transport import Transport
 from fraudstream.v1 import (
     learner_service_pb2,
     learner_service_pb2_grpc,
@@ -107,10 +108,10 @@ class Endpoints:
 class PipelineProbe:
     """Takes `PipelineSample`s over long-lived channels."""
 
-    def __init__(self, endpoints: Endpoints) -> None:
+    def __init__(self, endpoints: Endpoints, transport: Transport) -> None:
         self.endpoints = endpoints
-        self._scorer_channel = grpc.insecure_channel(endpoints.scorer_addr)
-        self._learner_channel = grpc.insecure_channel(endpoints.learner_addr)
+        self._scorer_channel = transport.channel(endpoints.scorer_addr)
+        self._learner_channel = transport.channel(endpoints.learner_addr)
         self._scorer = scoring_service_pb2_grpc.ScoringServiceStub(self._scorer_channel)
         self._learner = learner_service_pb2_grpc.LearnerServiceStub(self._learner_channel)
 

@@ -13,6 +13,7 @@ import pandas as pd
 from rich.console import Console
 
 from fraudstream.cli.demo.build import Builder, Steps
+from fraudstream.cli.demo.credentials import DemoCredentials
 from fraudstream.cli.demo.watch import scrape
 from fraudstream.cli.experiment.loop import label_events, run_loop
 from fraudstream.cli.experiment.stationary import stationary
@@ -129,19 +130,32 @@ def drift(
                 "FRAUDSTREAM_KAFKA_BOOTSTRAP": bootstrap,
                 "FRAUDSTREAM_DATA_DIR": str((run_dir / "var").resolve()),
                 "FRAUDSTREAM_MODELS": str(models.resolve()),
-                "FRAUDSTREAM_ANALYST_TOKENS": f"experiment:{_TOKEN}",
                 "FRAUDSTREAM_GRACE_SECONDS": "3",
             }
-            feedback = stack.start_service("feedback", env=env)
-            learner = stack.start_service("learner", "--feedback-addr", feedback.address, env=env)
-            scorer = stack.start_service("scorer", "--learner-addr", learner.address, env=env)
+            creds = DemoCredentials.create(run_dir / "auth", tls=False, analyst_token=_TOKEN)
+            # The experiment reports chargebacks to feedback as the bridge does (its token).
+            feedback = stack.start_service(
+                "feedback",
+                env={**env, **creds.env("feedback")},
+                transport=creds.transport("ingest"),
+            )
+            learner = stack.start_service(
+                "learner",
+                "--feedback-addr",
+                feedback.address,
+                env={**env, **creds.env("learner")},
+                transport=creds.transport(),
+            )
+            scorer = stack.start_service(
+                "scorer", "--learner-addr", learner.address, env={**env, **creds.env("scorer")}
+            )
             ingest = stack.start_service(
                 "ingest",
                 "--scorer-addr",
                 scorer.address,
                 "--feedback-addr",
                 feedback.address,
-                env=env,
+                env={**env, **creds.env("ingest")},
             )
             for service in (feedback, learner, scorer, ingest):
                 service.wait_serving(90)

@@ -91,7 +91,7 @@ class ChaosRun:
     def _run(self, pipeline: Pipeline) -> dict[str, Any]:
         p = self.plan
         scored = ScoredLog(pipeline.bootstrap, self.run_id, p.events)
-        learner = LearnerWatch(pipeline.address("learner"))
+        learner = LearnerWatch(pipeline.address("learner"), pipeline.transport)
         analysts = SimulatedAnalysts(
             pipeline.address("feedback"),
             self.config.token,
@@ -125,9 +125,11 @@ class ChaosRun:
                     pipeline.services["learner"].metrics_url,
                     _CATCH_UP_SECONDS,
                 )
-                final = learner_status(pipeline.address("learner"))
+                final = learner_status(pipeline.address("learner"), pipeline.transport)
                 status = scrape(pipeline.services["feedback"].metrics_url)
-                alerts = stored_alerts(pipeline.address("feedback"), self.config.token, self.run_id)
+                alerts = stored_alerts(
+                    pipeline.address("feedback"), self.config.token, self.run_id, pipeline.transport
+                )
                 copies = alert_copies(pipeline.bootstrap, self.run_id)
                 labels = label_log(pipeline.bootstrap, self.run_id)
         finally:
@@ -191,7 +193,7 @@ class ChaosRun:
 
     def _served_model(self, pipeline: Pipeline) -> dict[str, Any]:
         """What a restarted scorer serves, against the learner's champion."""
-        with grpc.insecure_channel(pipeline.address("scorer")) as channel:
+        with pipeline.transport.channel(pipeline.address("scorer")) as channel:
             stub = scoring_service_pb2_grpc.ScoringServiceStub(channel)
             try:
                 info = stub.GetModelInfo(scoring_service_pb2.GetModelInfoRequest(), timeout=5)

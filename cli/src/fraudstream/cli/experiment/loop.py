@@ -22,6 +22,7 @@ from fraudstream.cli.replay.producer import ReplayConfig, replay
 from fraudstream.cli.replay.transactions import transactions_of
 from fraudstream.cli.stack import ServiceHandle
 from fraudstream.common import names
+from fraudstream.common.kafka import kafka_config
 from fraudstream.v1 import (
     alert_pb2,
     feedback_service_pb2,
@@ -43,7 +44,9 @@ class _FraudReports:
     case is exactly what the scorer saw, as for an alert.
     """
 
-    def __init__(self, feedback: str, frame: pd.DataFrame, run_id: str, share: float) -> None:
+    def __init__(
+        self, feedback: ServiceHandle, frame: pd.DataFrame, run_id: str, share: float
+    ) -> None:
         self._feedback = feedback
         self._frame = frame
         self._run_id = run_id
@@ -77,7 +80,7 @@ class _FraudReports:
             yield feedback_service_pb2.ReportAlertsRequest(alerts=[alert])
 
     def _run(self) -> None:
-        with grpc.insecure_channel(self._feedback) as channel:
+        with self._feedback.transport.channel(self._feedback.address) as channel:
             stub = feedback_service_pb2_grpc.FeedbackServiceStub(channel)
             for _ack in stub.ReportAlerts(self._requests(), wait_for_ready=True):
                 pass
@@ -86,7 +89,7 @@ class _FraudReports:
 class _LearnerLog:
     """Polls GetLearnerStatus: the label position each champion version learned up to."""
 
-    def __init__(self, learner: str) -> None:
+    def __init__(self, learner: ServiceHandle) -> None:
         self._learner = learner
         self.position_of: dict[int, int] = {0: 0}
         self._stop = threading.Event()
@@ -100,7 +103,7 @@ class _LearnerLog:
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
-        with grpc.insecure_channel(self._learner) as channel:
+        with self._learner.transport.channel(self._learner.address) as channel:
             stub = learner_service_pb2_grpc.LearnerServiceStub(channel)
             while not self._stop.wait(0.1):
                 try:
@@ -115,12 +118,14 @@ class _LearnerLog:
 def label_events(bootstrap: str) -> dict[int, str]:
     """Label-log position -> event id, from the fraud.labels topic."""
     consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"fraudstream-experiment-{uuid.uuid4().hex[:8]}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
+        kafka_config(
+            bootstrap,
+            {
+                "group.id": f"fraudstream-experiment-{uuid.uuid4().hex[:8]}",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+            },
+        ),
     )
     consumer.subscribe([names.FRAUD_LABELS])
     events: dict[int, str] = {}
@@ -153,12 +158,18 @@ def run_loop(
 ) -> dict[str, Any]:
     """Replay the frame through the running services, analysts labeling; what was decided."""
     truth = frame["isFraud"].to_numpy()
-    reports = _FraudReports(feedback.address, frame, run_id, report_share)
+    reports = _FraudReports(feedback, frame, run_id, report_share)
     reader = ScoredReader(bootstrap, run_id, truth, on_score=reports.on_score)
     team = SimulatedAnalysts(
-        feedback.address, token, GroundTruth(truth), analysts=analysts, delay=analyst_delay, seed=1
+        feedback.address,
+        token,
+        GroundTruth(truth),
+        analysts=analysts,
+        delay=analyst_delay,
+        seed=1,
+        channel_factory=feedback.transport.channel,
     )
-    log = _LearnerLog(learner.address)
+    log = _LearnerLog(learner)
     with steps.step(f"replay {len(frame):,} rows at {rate:,.0f} tx/s through the loop") as timer:
         for part in (reports, reader, team, log):
             part.start()

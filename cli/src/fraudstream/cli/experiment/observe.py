@@ -16,6 +16,8 @@ from confluent_kafka import Consumer, KafkaError
 from fraudstream.cli.analysts import row_of
 from fraudstream.cli.demo.watch import scrape, total
 from fraudstream.common import names
+from fraudstream.common.kafka import kafka_config
+from fraudstream.common.transport import PLAINTEXT, Transport
 from fraudstream.v1 import (
     feedback_service_pb2,
     feedback_service_pb2_grpc,
@@ -29,14 +31,16 @@ logger = logging.getLogger(__name__)
 
 def _consumer(bootstrap: str) -> Consumer:
     return Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"fraudstream-chaos-{uuid.uuid4().hex[:8]}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-            # Through logging, not stderr: a killed broker would fill the progress lines.
-            "logger": logging.getLogger("fraudstream.cli.librdkafka"),
-        }
+        kafka_config(
+            bootstrap,
+            {
+                "group.id": f"fraudstream-chaos-{uuid.uuid4().hex[:8]}",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+                # Through logging, not stderr: a killed broker would fill the progress lines.
+                "logger": logging.getLogger("fraudstream.cli.librdkafka"),
+            },
+        )
     )
 
 
@@ -109,6 +113,7 @@ class LearnerWatch:
     """Polls GetLearnerStatus: the champion version over time, to see it never goes back."""
 
     address: str
+    transport: Transport = PLAINTEXT
     history: list[tuple[float, int, int]] = field(default_factory=list)  # (time, version, pos)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -123,7 +128,7 @@ class LearnerWatch:
             self._thread.join(timeout=5)
 
     def _run(self) -> None:
-        with grpc.insecure_channel(self.address) as channel:
+        with self.transport.channel(self.address) as channel:
             stub = learner_service_pb2_grpc.LearnerServiceStub(channel)
             while not self._stop.wait(0.5):
                 try:
@@ -146,9 +151,9 @@ class LearnerWatch:
         return back
 
 
-def learner_status(address: str) -> dict[str, int]:
+def learner_status(address: str, transport: Transport = PLAINTEXT) -> dict[str, int]:
     """The learner's champion, label position and labels seen (empty when it does not answer)."""
-    with grpc.insecure_channel(address) as channel:
+    with transport.channel(address) as channel:
         stub = learner_service_pb2_grpc.LearnerServiceStub(channel)
         try:
             status = stub.GetLearnerStatus(learner_service_pb2.GetLearnerStatusRequest(), timeout=5)
@@ -195,11 +200,13 @@ def label_log(bootstrap: str, run_id: str, idle_seconds: float = 4.0) -> list[tu
     return records
 
 
-def stored_alerts(address: str, token: str, run_id: str) -> Counter[str]:
+def stored_alerts(
+    address: str, token: str, run_id: str, transport: Transport = PLAINTEXT
+) -> Counter[str]:
     """Cases per event id of this run in the feedback store, read page by page with ListAlerts."""
     cases: Counter[str] = Counter()
     metadata = (("authorization", f"Bearer {token}"),)
-    with grpc.insecure_channel(address) as channel:
+    with transport.channel(address) as channel:
         stub = feedback_service_pb2_grpc.FeedbackServiceStub(channel)
         page_token = ""
         while True:

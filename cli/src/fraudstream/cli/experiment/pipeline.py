@@ -9,9 +9,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from fraudstream.cli.demo.credentials import DemoCredentials
 from fraudstream.cli.kafka.admin import ensure_topics, topic_partitions
 from fraudstream.cli.ports import LOOPBACK, free_port
 from fraudstream.cli.stack import ServiceHandle, Stack, StackError
+from fraudstream.common.transport import Transport
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +44,15 @@ class Pipeline:
         self.bootstrap = config.bootstrap or ""
         self.ports = {name: (free_port(), free_port()) for name in SERVICES}
         self.services: dict[str, ServiceHandle] = {}
+        # A token per service and for the run's analysts (config.token), as the demo makes.
+        self.credentials = DemoCredentials.create(
+            config.run_dir / "auth", tls=False, analyst_token=config.token
+        )
+
+    @property
+    def transport(self) -> Transport:
+        """How the run's own probes call the services (a viewer's token)."""
+        return self.credentials.transport()
 
     @property
     def owns_broker(self) -> bool:
@@ -119,14 +130,15 @@ class Pipeline:
             if not service.running():
                 raise StackError(f"the {service.name} stopped\n{service.log_tail()}")
 
-    def env(self) -> dict[str, str]:
-        """The environment every service runs with."""
+    def env(self, name: str) -> dict[str, str]:
+        """The environment service `name` runs with (its own credentials among it)."""
         env = {
             "FRAUDSTREAM_KAFKA_BOOTSTRAP": self.bootstrap,
             "FRAUDSTREAM_DATA_DIR": str((self.config.run_dir / "var").resolve()),
             "FRAUDSTREAM_MODELS": str(self.config.models.resolve()),
             "FRAUDSTREAM_ANALYST_TOKENS": f"experiment:{self.config.token}",
             "FRAUDSTREAM_GRACE_SECONDS": "3",
+            **self.credentials.env(name),
         }
         if self.config.group_id:
             env["FRAUDSTREAM_GROUP_ID"] = self.config.group_id
@@ -146,5 +158,10 @@ class Pipeline:
         }[name]
         port, metrics_port = self.ports[name]
         return self.stack.start_service(
-            name, *peers, port=port, metrics_port=metrics_port, env=self.env()
+            name,
+            *peers,
+            port=port,
+            metrics_port=metrics_port,
+            env=self.env(name),
+            transport=self.transport,
         )

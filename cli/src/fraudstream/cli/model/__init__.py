@@ -4,10 +4,12 @@ earlier one)."""
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import click
 import grpc
 
+from fraudstream.cli.credentials import client_transport, tls_options
 from fraudstream.common import names
 from fraudstream.v1 import learner_service_pb2, learner_service_pb2_grpc
 
@@ -37,14 +39,30 @@ def model() -> None:
     help="Learner address (FRAUDSTREAM_LEARNER_ADDR).",
 )
 @click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds to wait.")
-def rollback(to_version: int | None, reason: str, learner_addr: str, timeout: float) -> None:
+@click.option(
+    "--token",
+    envvar="FRAUDSTREAM_TOKEN",
+    help="An admin's bearer token (env FRAUDSTREAM_TOKEN): only admins may roll back.",
+)
+@tls_options
+def rollback(
+    to_version: int | None,
+    reason: str,
+    learner_addr: str,
+    timeout: float,
+    token: str | None,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    tls_ca: Path | None,
+) -> None:
     """Serve an earlier model again. The learner publishes it as a NEW snapshot version, so
     every scorer takes it like a promotion."""
+    transport = client_transport(tls_cert, tls_key, tls_ca, token)
     request = learner_service_pb2.RollbackRequest(reason=reason or "fraudstream model rollback")
     if to_version is not None:
         request.to_version = to_version
     try:
-        with grpc.insecure_channel(learner_addr) as channel:
+        with transport.channel(learner_addr) as channel:
             stub = learner_service_pb2_grpc.LearnerServiceStub(channel)
             record = stub.Rollback(request, timeout=timeout).rollback
     except grpc.RpcError as exc:

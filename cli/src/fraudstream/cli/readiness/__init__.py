@@ -11,6 +11,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from fraudstream.cli.credentials import client_transport, tls_options
 from fraudstream.cli.readiness.checks import Check, Readiness, Targets
 
 logger = logging.getLogger(__name__)
@@ -19,8 +20,9 @@ REPORT = Path("reports") / "demo_readiness_report.json"
 
 
 def _default_token() -> str | None:
-    """$FRAUDSTREAM_ANALYST_TOKEN, else the first entry of $FRAUDSTREAM_ANALYST_TOKENS."""
-    token = os.environ.get("FRAUDSTREAM_ANALYST_TOKEN")
+    """$FRAUDSTREAM_TOKEN or $FRAUDSTREAM_ANALYST_TOKEN, else the first entry of
+    $FRAUDSTREAM_ANALYST_TOKENS."""
+    token = os.environ.get("FRAUDSTREAM_TOKEN") or os.environ.get("FRAUDSTREAM_ANALYST_TOKEN")
     if token:
         return token
     first = os.environ.get("FRAUDSTREAM_ANALYST_TOKENS", "").split(",")[0].strip()
@@ -78,9 +80,10 @@ def report_of(checks: list[Check]) -> dict[str, object]:
 @click.option(
     "--token",
     default=None,
-    help="Analyst bearer token for the label trace (default: FRAUDSTREAM_ANALYST_TOKEN, "
-    "else the first of FRAUDSTREAM_ANALYST_TOKENS).",
+    help="Bearer token every call carries; it must label for the label trace (default: "
+    "FRAUDSTREAM_TOKEN, FRAUDSTREAM_ANALYST_TOKEN, else the first of FRAUDSTREAM_ANALYST_TOKENS).",
 )
+@tls_options
 @click.option(
     "--no-label",
     is_flag=True,
@@ -109,6 +112,9 @@ def readiness(
     ingest_addr: str,
     prometheus_url: str,
     token: str | None,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    tls_ca: Path | None,
     no_label: bool,
     timeout: float,
     report: Path,
@@ -119,8 +125,11 @@ def readiness(
     Kafka and its topics, every service's health, a model in every scorer,
     learner and scorers on the same version, Prometheus targets (when it runs),
     one synthetic transaction traced from `transactions` to `transactions.scored`,
-    and its alert labeled through to the learner. Exits 1 naming the failing checks.
+    and its alert labeled through to the learner; per service, the transport (mTLS or
+    plaintext) and whether callers without a token are admitted (not ready if they are).
+    Exits 1 naming the failing checks.
     """
+    token = token or _default_token()
     targets = Targets(
         kafka_bootstrap=kafka_bootstrap,
         scorers=tuple(a.strip() for a in scorer_addr.split(",") if a.strip()),
@@ -128,9 +137,10 @@ def readiness(
         learner=learner_addr,
         ingest=ingest_addr,
         prometheus=prometheus_url.rstrip("/"),
-        token=token or _default_token(),
+        token=token,
         timeout=timeout,
         label=not no_label,
+        transport=client_transport(tls_cert, tls_key, tls_ca, token),
     )
     checks = Readiness(targets).run()
     result = report_of(checks)

@@ -7,6 +7,7 @@ import logging
 import socket
 import time
 import urllib.request
+from dataclasses import replace
 from urllib.parse import urlparse
 
 import grpc
@@ -16,11 +17,36 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from fraudstream.cli.kafka.admin import list_topics
 from fraudstream.cli.readiness.trace import Check, PipelineTrace, Targets
 from fraudstream.common import names
-from fraudstream.v1 import scoring_service_pb2, scoring_service_pb2_grpc
+from fraudstream.v1 import (
+    feedback_service_pb2,
+    feedback_service_pb2_grpc,
+    learner_service_pb2,
+    learner_service_pb2_grpc,
+    scoring_service_pb2,
+    scoring_service_pb2_grpc,
+)
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["Check", "Readiness", "Targets"]
+
+
+def _probe_scorer(channel: grpc.Channel) -> None:
+    scoring_service_pb2_grpc.ScoringServiceStub(channel).GetModelInfo(
+        scoring_service_pb2.GetModelInfoRequest(), timeout=5
+    )
+
+
+def _probe_feedback(channel: grpc.Channel) -> None:
+    feedback_service_pb2_grpc.FeedbackServiceStub(channel).ListAlerts(
+        feedback_service_pb2.ListAlertsRequest(page_size=1), timeout=5
+    )
+
+
+def _probe_learner(channel: grpc.Channel) -> None:
+    learner_service_pb2_grpc.LearnerServiceStub(channel).GetLearnerStatus(
+        learner_service_pb2.GetLearnerStatusRequest(), timeout=5
+    )
 
 
 class Readiness(PipelineTrace):
@@ -29,6 +55,7 @@ class Readiness(PipelineTrace):
     def run(self) -> list[Check]:
         kafka_ok = self.kafka()
         healthy = {name: self.health(name, addrs) for name, addrs in self.t.services.items()}
+        self.security()
         infos = self.scorer_models()  # a NOT_SERVING scorer may still say why: no model yet
         if healthy["learner"] and infos:
             self.versions(infos)
@@ -62,7 +89,7 @@ class Readiness(PipelineTrace):
         for address in addresses:
             check = f"health.{name}" if len(addresses) == 1 else f"health.{name}@{address}"
             try:
-                with grpc.insecure_channel(address) as channel:
+                with self.t.transport.channel(address) as channel:
                     reply = health_pb2_grpc.HealthStub(channel).Check(
                         health_pb2.HealthCheckRequest(), timeout=5
                     )
@@ -72,13 +99,41 @@ class Readiness(PipelineTrace):
                 ok &= self._add(check, False, f"{address}: {exc.code().name} {exc.details()}")
         return ok
 
+    def security(self) -> None:
+        """Per service: the transport, and whether a caller without a token is admitted."""
+        transport = "mTLS" if self.t.transport.secure else "plaintext"
+        # The same certificate (under mTLS) but no token: what anyone able to connect has.
+        anonymous = replace(self.t.transport, token=None)
+        probes = {
+            "scorer": (self.t.scorers[0], _probe_scorer),
+            "feedback": (self.t.feedback, _probe_feedback),
+            "learner": (self.t.learner, _probe_learner),
+        }
+        for name, (address, probe) in probes.items():
+            try:
+                with anonymous.channel(address) as channel:
+                    probe(channel)
+                admitted: bool | None = True
+            except grpc.RpcError as exc:
+                code = exc.code()
+                admitted = (
+                    None
+                    if code == grpc.StatusCode.UNAVAILABLE
+                    else (
+                        code
+                        not in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED)
+                    )
+                )
+            detail = {"transport": transport, "anonymous_allowed": admitted}
+            self._add(f"security.{name}", admitted is False, detail)
+
     def scorer_models(self) -> list[tuple[str, scoring_service_pb2.GetModelInfoResponse]]:
         infos = []
         for address in self.t.scorers:
             name = "scorer.model_loaded"
             name += "" if len(self.t.scorers) == 1 else f"@{address}"
             try:
-                with grpc.insecure_channel(address) as channel:
+                with self.t.transport.channel(address) as channel:
                     info = scoring_service_pb2_grpc.ScoringServiceStub(channel).GetModelInfo(
                         scoring_service_pb2.GetModelInfoRequest(), timeout=5
                     )
@@ -123,7 +178,7 @@ class Readiness(PipelineTrace):
     ) -> list[tuple[str, scoring_service_pb2.GetModelInfoResponse]]:
         fresh = []
         for address, _old in infos:
-            with grpc.insecure_channel(address) as channel:
+            with self.t.transport.channel(address) as channel:
                 stub = scoring_service_pb2_grpc.ScoringServiceStub(channel)
                 fresh.append(
                     (

@@ -14,6 +14,8 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from fraudstream.common import names
 from fraudstream.common.codec import CONTENT_TYPE_HEADER, PROTOBUF, encode_transaction
+from fraudstream.common.kafka import kafka_config
+from fraudstream.common.transport import Transport
 from fraudstream.v1 import (
     alert_pb2,
     feedback_service_pb2,
@@ -56,6 +58,8 @@ class Targets:
     token: str | None
     timeout: float = 30.0
     label: bool = True
+    # The certificate (under mTLS) and token every call carries.
+    transport: Transport = field(default_factory=Transport)
     services: dict[str, tuple[str, ...]] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -110,7 +114,7 @@ class PipelineTrace:
         return ok
 
     def _learner_status(self) -> learner_service_pb2.GetLearnerStatusResponse:
-        with grpc.insecure_channel(self.t.learner) as channel:
+        with self.t.transport.channel(self.t.learner) as channel:
             stub = learner_service_pb2_grpc.LearnerServiceStub(channel)
             return stub.GetLearnerStatus(learner_service_pb2.GetLearnerStatusRequest(), timeout=5)
 
@@ -120,11 +124,13 @@ class PipelineTrace:
         transaction = synthetic_transaction()
         key = transaction.event_id.encode()
         consumer = Consumer(
-            {
-                "bootstrap.servers": self.t.kafka_bootstrap,
-                "group.id": f"fraudstream-readiness-{uuid.uuid4().hex[:8]}",
-                "enable.auto.commit": False,
-            }
+            kafka_config(
+                self.t.kafka_bootstrap,
+                {
+                    "group.id": f"fraudstream-readiness-{uuid.uuid4().hex[:8]}",
+                    "enable.auto.commit": False,
+                },
+            )
         )
         try:
             # Read from the current end of every partition: only scores after the produce.
@@ -135,7 +141,7 @@ class PipelineTrace:
                 _low, high = consumer.get_watermark_offsets(start, timeout=10)
                 partitions.append(TopicPartition(names.TRANSACTIONS_SCORED, index, high))
             consumer.assign(partitions)
-            producer = Producer({"bootstrap.servers": self.t.kafka_bootstrap})
+            producer = Producer(kafka_config(self.t.kafka_bootstrap))
             began = time.monotonic()
             producer.produce(
                 names.TRANSACTIONS,
@@ -175,12 +181,12 @@ class PipelineTrace:
     ) -> None:
         """Label the traced alert with the analyst token and wait for the learner to consume it."""
         if not self.t.token:
-            detail = "no analyst token: set FRAUDSTREAM_ANALYST_TOKEN or pass --token"
+            detail = "no analyst token: set FRAUDSTREAM_TOKEN or pass --token"
             self._add("trace.alert_to_feedback", False, detail)
             self._add("trace.label_to_learner", False, detail)
             return
         try:
-            with grpc.insecure_channel(self.t.feedback) as channel:
+            with self.t.transport.channel(self.t.feedback) as channel:
                 feedback = feedback_service_pb2_grpc.FeedbackServiceStub(channel)
                 position = self._label(feedback, scored)
             if position is None:
@@ -238,7 +244,7 @@ class PipelineTrace:
     def _report_directly(self) -> str:
         """Score a synthetic transaction on the scorer and report it as an audit case."""
         transaction = synthetic_transaction()
-        with grpc.insecure_channel(self.t.scorers[0]) as channel:
+        with self.t.transport.channel(self.t.scorers[0]) as channel:
             (score,) = (
                 scoring_service_pb2_grpc.ScoringServiceStub(channel)
                 .Score(
@@ -253,7 +259,7 @@ class PipelineTrace:
             transaction=transaction, score=score, kind=alert_pb2.ALERT_KIND_AUDIT
         )
         alert.alert_time.GetCurrentTime()
-        with grpc.insecure_channel(self.t.feedback) as channel:
+        with self.t.transport.channel(self.t.feedback) as channel:
             stub = feedback_service_pb2_grpc.FeedbackServiceStub(channel)
             for _reply in stub.ReportAlerts(
                 iter([feedback_service_pb2.ReportAlertsRequest(alerts=[alert])]), timeout=10

@@ -17,6 +17,7 @@ from confluent_kafka import KafkaError, Message, Producer
 from fraudstream.cli.replay.transactions import transactions_of
 from fraudstream.common import names
 from fraudstream.common.codec import CONTENT_TYPE_HEADER, FORMATS, encode_transaction
+from fraudstream.common.kafka import kafka_config
 from fraudstream.training.api import read_paysim_chunks
 
 logger = logging.getLogger(__name__)
@@ -69,15 +70,17 @@ def run_id_for(path: Path) -> str:
 def replay(config: ReplayConfig, on_progress: Callable[[int], None] | None = None) -> ReplaySummary:
     """Produce the rows of `config.input`; returns once every message is delivered."""
     producer = Producer(
-        {
-            "bootstrap.servers": config.bootstrap,
-            "enable.idempotence": True,
-            "acks": "all",
-            "linger.ms": 5,
-            "compression.type": "lz4",
-            "queue.buffering.max.messages": 500_000,
-            "logger": logging.getLogger("fraudstream.cli.librdkafka"),
-        }
+        kafka_config(
+            config.bootstrap,
+            {
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": 5,
+                "compression.type": "lz4",
+                "queue.buffering.max.messages": 500_000,
+                "logger": logging.getLogger("fraudstream.cli.librdkafka"),
+            },
+        ),
     )
     failed = 0
 

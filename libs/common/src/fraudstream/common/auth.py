@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,6 +60,10 @@ class Principal:
 
     def may(self, allowed: Iterable[str]) -> bool:
         return not self.roles.isdisjoint(allowed)
+
+
+# Who an anonymous caller is when the development switch admits them.
+ANONYMOUS = Principal("anonymous", frozenset(), "anonymous")
 
 
 def _with_implied(roles: Iterable[str]) -> frozenset[str]:
@@ -115,13 +119,19 @@ class TokenTable:
     def from_plain(cls, entries: Iterable[str], roles: Iterable[str]) -> TokenTable:
         """Entries given in clear as `name:token` (a setting for local runs); all get `roles`."""
         table: list[tuple[str, frozenset[str], bytes]] = []
+        seen: set[bytes] = set()
+        # Errors name the entry by number, never by value: it is a secret.
         for number, entry in enumerate(entries, start=1):
             name, sep, token = entry.partition(":")
             if not sep:
                 name, token = "analyst-" + hashlib.sha256(entry.encode()).hexdigest()[:8], entry
             if not name or not token:
                 raise ValueError(f"token entry {number} is not 'name:token' or 'token'")
-            table.append((name, _with_implied(roles), hashlib.sha256(token.encode()).digest()))
+            digest = hashlib.sha256(token.encode()).digest()
+            if digest in seen:
+                raise ValueError(f"token entry {number} repeats an earlier token")
+            seen.add(digest)
+            table.append((name, _with_implied(roles), digest))
         return cls(table)
 
     def merged(self, other: TokenTable) -> TokenTable:
@@ -159,9 +169,21 @@ class Authenticator:
     the policy admits nobody (fail closed); health and reflection admit everybody.
     """
 
-    def __init__(self, tokens: TokenTable, policy: Mapping[str, Iterable[str]]) -> None:
+    def __init__(
+        self,
+        tokens: TokenTable,
+        policy: Mapping[str, Iterable[str]],
+        *,
+        mtls: bool = True,
+        allow_anonymous: bool = False,
+    ) -> None:
         self._tokens = tokens
         self._policy = {method: frozenset(roles) for method, roles in policy.items()}
+        # With neither certificates nor tokens nobody could ever be admitted: say how to fix it.
+        self.configured = mtls or len(tokens) > 0
+        self.allow_anonymous = allow_anonymous
+        # Told the method of every call refused as unauthenticated (a service's own metric).
+        self.on_unauthenticated: Callable[[str], None] | None = None
 
     def principal(self, context: grpc.ServicerContext) -> Principal | None:
         """The caller: a bearer token's owner first, else the service its certificate names."""
@@ -182,8 +204,25 @@ class Authenticator:
         service, _, method = full_method.strip("/").rpartition("/")
         if service in OPEN_SERVICES:
             return None
+        try:
+            return self._check(method, context)
+        except Unauthenticated:
+            if self.on_unauthenticated is not None:
+                self.on_unauthenticated(method)
+            raise
+
+    def _check(self, method: str, context: grpc.ServicerContext) -> Principal:
         allowed = self._policy.get(method, frozenset())
         principal = self.principal(context)
+        if principal is None and self.allow_anonymous and method in self._policy:
+            return ANONYMOUS  # a development switch, announced loudly at start
+        if principal is None and not self.configured:
+            raise Unauthenticated(
+                f"{method} refused: this service has no credentials configured. Set "
+                "FRAUDSTREAM_TLS_CERT/_KEY/_CA (mutual TLS) or FRAUDSTREAM_ANALYST_TOKENS_FILE "
+                "(service and analyst tokens); for local development only, "
+                "FRAUDSTREAM_INSECURE_ALLOW_ANONYMOUS=1"
+            )
         if principal is None:
             raise Unauthenticated(
                 f"{method} needs a caller identity: a service certificate (mTLS) or "
@@ -200,6 +239,8 @@ class Authenticator:
 def principal_name(context: grpc.ServicerContext, authenticator: Authenticator) -> str:
     """The name of the authenticated caller (for records such as who labeled a case)."""
     principal = authenticator.principal(context)
+    if principal is None and authenticator.allow_anonymous:
+        return ANONYMOUS.name
     if principal is None:
         raise Unauthenticated("this call needs an authenticated caller")
     return principal.name

@@ -11,6 +11,7 @@ import grpc
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from fraudstream.common import errors
+from fraudstream.common.limits import LimitMetrics
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ class GrpcMetrics:
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 10, 60),
             registry=registry,
         )
+        self.limits = LimitMetrics(registry)
 
 
 def _code_of(context: grpc.ServicerContext, default: grpc.StatusCode) -> str:

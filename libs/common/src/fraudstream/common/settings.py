@@ -50,7 +50,17 @@ class ServiceSettings(BaseSettings):
     grace_seconds: float = Field(
         10.0, gt=0, description="On SIGTERM, how long in-flight RPCs may take to finish."
     )
-    max_workers: int = Field(16, ge=1, description="Threads serving gRPC requests.")
+    max_workers: int = Field(16, ge=2, description="Threads serving gRPC requests.")
+    max_streams: int = Field(
+        0,
+        ge=0,
+        description="Long-lived streams served at once; more are refused (RESOURCE_EXHAUSTED) "
+        "so health and unary calls keep threads (0: a quarter of --max-workers, at least 2, "
+        "stays free).",
+    )
+    max_message_bytes: int = Field(
+        4 * 1024 * 1024, ge=64 * 1024, description="Largest gRPC message received or sent."
+    )
     tls_cert: Path | None = Field(
         None, description="This process's certificate (PEM); with key and CA: mutual TLS."
     )
@@ -68,6 +78,17 @@ class ServiceSettings(BaseSettings):
         description="This service's own bearer token, sent on every call it makes (plaintext "
         "setups; with mutual TLS its certificate names it).",
     )
+    insecure_allow_anonymous: bool = Field(
+        False,
+        description="Development only: admit callers without a certificate or token. Without "
+        "it, a service with neither TLS nor tokens refuses every data RPC.",
+    )
+
+    def stream_limit(self) -> int:
+        """How many long-lived streams may be open at once (always below --max-workers)."""
+        reserve = max(2, self.max_workers // 4)
+        limit = self.max_streams or self.max_workers - reserve
+        return max(1, min(limit, self.max_workers - 1))
 
 
 S = TypeVar("S", bound=BaseSettings)

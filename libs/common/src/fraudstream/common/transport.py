@@ -26,13 +26,18 @@ class _BearerToken(
     grpc.StreamUnaryClientInterceptor,
     grpc.StreamStreamClientInterceptor,
 ):
-    """Adds `authorization: Bearer <token>` to every call of a channel (TLS or plaintext)."""
+    """Adds `authorization: Bearer <token>` to every call of a channel (TLS or plaintext).
+
+    A call that carries its own authorization (a person's token) keeps it.
+    """
 
     def __init__(self, token: str) -> None:
         self._entry = ("authorization", f"Bearer {token}")
 
     def _details(self, details: grpc.ClientCallDetails) -> grpc.ClientCallDetails:
-        metadata = [m for m in (details.metadata or ()) if m[0] != "authorization"]
+        metadata = list(details.metadata or ())
+        if any(key == "authorization" for key, _ in metadata):
+            return details
         return _CallDetails(
             details.method,
             details.timeout,
@@ -111,15 +116,18 @@ class Transport:
         except OSError as exc:
             raise ValueError(f"cannot read TLS file {exc.filename}: {exc.strerror}") from exc
 
+    def server_credentials(self) -> grpc.ServerCredentials:
+        """mTLS server credentials: this process's certificate; client certificates required."""
+        cert, key, ca = self._read()
+        return grpc.ssl_server_credentials(
+            [(key, cert)], root_certificates=ca, require_client_auth=True
+        )
+
     def add_port(self, server: grpc.Server, address: str) -> int:
         """Bind `address` with mTLS (client certificates required) or plaintext; the port."""
         if not self.secure:
             return int(server.add_insecure_port(address))
-        cert, key, ca = self._read()
-        credentials = grpc.ssl_server_credentials(
-            [(key, cert)], root_certificates=ca, require_client_auth=True
-        )
-        return int(server.add_secure_port(address, credentials))
+        return int(server.add_secure_port(address, self.server_credentials()))
 
     def channel(self, address: str, options: ChannelOptions = ()) -> grpc.Channel:
         """A channel to `address` presenting this process's certificate and token."""

@@ -24,13 +24,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     setup_logging(settings.log_level, settings.log_format, service="feedback")
     metrics = FeedbackMetrics()
+    feedback = Feedback(settings, metrics)
     try:
-        feedback = Feedback(settings, metrics)
-    except ValueError as exc:  # a malformed analyst token entry
-        print(f"fraudstream serve feedback: invalid settings: {exc}", file=sys.stderr)
-        return 2
-    try:
-        service = build_server(settings, FeedbackDeps(metrics=metrics, feedback=feedback))
+        try:
+            service = build_server(settings, FeedbackDeps(metrics=metrics, feedback=feedback))
+        except ValueError as exc:  # a malformed token entry, tokens file or TLS file
+            print(f"fraudstream serve feedback: invalid settings: {exc}", file=sys.stderr)
+            return 2
         port = start_metrics_server(settings.host, settings.metrics_port, metrics.registry)
         logger.info("metrics on %s:%d/metrics", settings.host, port)
         return run(service, grace=settings.grace_seconds)

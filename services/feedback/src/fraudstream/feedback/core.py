@@ -1,4 +1,4 @@
-"""The feedback service's core: store, review queue, label log, auth and publisher in one place."""
+"""The feedback service's core: store, review queue, label log and publisher in one place."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable
 
 from fraudstream.common.names import FRAUD_LABELS
-from fraudstream.feedback.auth import AnalystAuth
 from fraudstream.feedback.convert import encode_label
 from fraudstream.feedback.labels import LabelLog
 from fraudstream.feedback.metrics import FeedbackMetrics
@@ -29,7 +28,6 @@ class Feedback:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.metrics = metrics
-        self.auth = AnalystAuth(settings.analyst_tokens)
         self.store = FeedbackStore(settings.database_path)
         released = self.store.release_all_leases()
         if released:
@@ -47,10 +45,9 @@ class Feedback:
                 encode=encode_label,
             )
         logger.info(
-            "feedback store %s: label log at position %d, %d analyst token(s)",
+            "feedback store %s: label log at position %d",
             settings.database_path,
             self.labels.last_position,
-            len(self.auth.analysts),
         )
 
     def start(self) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
+from fraudstream.common.kafka import kafka_config
 from fraudstream.feedback.domain import Label
 from fraudstream.feedback.labels import LabelLog
 from fraudstream.feedback.metrics import FeedbackMetrics
@@ -27,13 +28,15 @@ _ERROR_LOG_SECONDS = 30.0
 
 def producer_config(bootstrap: str) -> dict[str, Any]:
     """Producer settings: idempotent (no reordering on retries), all replicas confirm."""
-    return {
-        "bootstrap.servers": bootstrap,
-        "client.id": "fraudstream-feedback",
-        "enable.idempotence": True,
-        "acks": "all",
-        "linger.ms": 5,
-    }
+    return kafka_config(
+        bootstrap,
+        {
+            "client.id": "fraudstream-feedback",
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 5,
+        },
+    )
 
 
 class LabelPublisher:

@@ -7,7 +7,8 @@ from typing import TypeVar
 
 import grpc
 
-from fraudstream.common.errors import InvalidArgument, Unauthenticated
+from fraudstream.common.auth import Authenticator, principal_name
+from fraudstream.common.errors import InvalidArgument
 from fraudstream.feedback import convert
 from fraudstream.feedback.core import Feedback
 from fraudstream.feedback.labels import LabelStream
@@ -33,21 +34,14 @@ Action = TypeVar("Action")
 class FeedbackServiceServicer(feedback_service_pb2_grpc.FeedbackServiceServicer):
     """FeedbackService over the Feedback core."""
 
-    def __init__(self, feedback: Feedback) -> None:
+    def __init__(self, feedback: Feedback, authenticator: Authenticator) -> None:
         self._feedback = feedback
         self._metrics = feedback.metrics
+        self._authenticator = authenticator
 
-    def _analyst(self, rpc: str, context: grpc.ServicerContext) -> str:
-        """The analyst the call's bearer token names; Unauthenticated otherwise."""
-        authorization = next(
-            (str(value) for key, value in context.invocation_metadata() if key == "authorization"),
-            None,
-        )
-        try:
-            return self._feedback.auth.identify(authorization)
-        except Unauthenticated:
-            self._metrics.unauthenticated.labels(rpc).inc()
-            raise
+    def _analyst(self, context: grpc.ServicerContext) -> str:
+        """Who labels: the caller the server's policy already admitted (its token's owner)."""
+        return principal_name(context, self._authenticator)
 
     def ReportAlerts(
         self, request_iterator: Iterator[pb.ReportAlertsRequest], context: grpc.ServicerContext
@@ -86,7 +80,7 @@ class FeedbackServiceServicer(feedback_service_pb2_grpc.FeedbackServiceServicer)
     def Review(
         self, request_iterator: Iterator[pb.ReviewRequest], context: grpc.ServicerContext
     ) -> Iterator[pb.ReviewResponse]:
-        session = ReviewSession(self._feedback.queue, self._analyst("Review", context))
+        session = ReviewSession(self._feedback.queue, self._analyst(context))
         context.add_callback(session.close)
         # Answer at once (after the token was checked): the analyst is connected from here.
         context.send_initial_metadata(())
@@ -108,7 +102,7 @@ class FeedbackServiceServicer(feedback_service_pb2_grpc.FeedbackServiceServicer)
         self, request: pb.SubmitLabelRequest, context: grpc.ServicerContext
     ) -> pb.SubmitLabelResponse:
         self._metrics.requests.labels("SubmitLabel").inc()
-        analyst = self._analyst("SubmitLabel", context)
+        analyst = self._analyst(context)
         if not request.event_id:
             raise InvalidArgument("event_id is required")
         check_text("event_id", request.event_id, MAX_STRING_CHARS)

@@ -33,8 +33,14 @@ class FeedbackSettings(ServiceSettings):
     )
     analyst_tokens: CommaList = Field(
         default_factory=list,
-        description="Comma-separated bearer tokens allowed to label. An entry 'name:token' "
-        "labels as analyst 'name'; a bare 'token' labels as 'analyst-<sha256 prefix>'.",
+        description="Comma-separated bearer tokens allowed to label, in clear (local runs; "
+        "the tokens file is the way elsewhere). An entry 'name:token' labels as analyst "
+        "'name'; a bare 'token' labels as 'analyst-<sha256 prefix>'.",
+    )
+    max_message_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=64 * 1024,
+        description="Largest gRPC message: a ReportAlerts request of full alerts is the largest.",
     )
     lease_seconds: float = Field(
         300.0,

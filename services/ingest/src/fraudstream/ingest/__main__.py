@@ -23,7 +23,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     setup_logging(settings.log_level, settings.log_format, service="ingest")
     deps = IngestDeps(metrics=IngestMetrics())
-    service = build_server(settings, deps)
+    try:
+        service = build_server(settings, deps)
+    except ValueError as exc:  # a tokens or TLS file that cannot be used
+        print(f"fraudstream serve ingest: {exc}", file=sys.stderr)
+        return 2
     metrics_port = start_metrics_server(settings.host, settings.metrics_port, deps.metrics.registry)
     logger.info("metrics on %s:%d/metrics", settings.host, metrics_port)
     logger.info("group %s, instance id %s", settings.group_id, settings.member_id())

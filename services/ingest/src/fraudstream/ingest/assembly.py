@@ -12,6 +12,8 @@ from typing import Any
 import grpc
 from confluent_kafka import Consumer, Producer
 
+from fraudstream.common.kafka import kafka_config
+from fraudstream.common.transport import Transport
 from fraudstream.ingest.batch_flow import BatchFlow
 from fraudstream.ingest.consumer_loop import ConsumerLoop, report_lag
 from fraudstream.ingest.delivery import Deliveries
@@ -44,45 +46,50 @@ class IngestBridge:
 
     def __init__(self, settings: IngestSettings, metrics: IngestMetrics) -> None:
         self._stop_seconds = settings.grace_seconds
+        self._transport = Transport.from_settings(settings)
         # The window holds at most max_in_flight batches, each producing at most two messages
         # per event (its score, and an alert or audit case): the producer never needs more.
         window_messages = 2 * settings.max_in_flight * settings.batch_size
         self._producer = Producer(
-            {
-                "bootstrap.servers": settings.kafka_bootstrap,
-                "enable.idempotence": True,
-                "acks": "all",
-                "linger.ms": 2,
-                "compression.type": "lz4",
-                # Bounded while the broker is away (librdkafka's defaults are 100k messages and
-                # 1 GB); a full queue makes produce() wait, and the window stops consuming.
-                "queue.buffering.max.messages": window_messages + 1024,
-                "queue.buffering.max.kbytes": 65536,
-                "logger": _LIBRDKAFKA_LOGGER,
-            }
+            kafka_config(
+                settings.kafka_bootstrap,
+                {
+                    "enable.idempotence": True,
+                    "acks": "all",
+                    "linger.ms": 2,
+                    "compression.type": "lz4",
+                    # Bounded while the broker is away (librdkafka's defaults are 100k messages and
+                    # 1 GB); a full queue makes produce() wait, and the window stops consuming.
+                    "queue.buffering.max.messages": window_messages + 1024,
+                    "queue.buffering.max.kbytes": 65536,
+                    "logger": _LIBRDKAFKA_LOGGER,
+                },
+            )
         )
         self.progress = Progress(metrics, settings.stall_seconds)
         self._consumer = Consumer(
-            {
-                "bootstrap.servers": settings.kafka_bootstrap,
-                "group.id": settings.group_id,
-                # Static membership: a restarted bridge with the same id gets its partitions
-                # back at once instead of after the dead member's session timeout.
-                "group.instance.id": settings.member_id(),
-                "session.timeout.ms": settings.session_timeout_ms,
-                # Cooperative rebalances move only the partitions that change owner; the others
-                # keep flowing.
-                "partition.assignment.strategy": "cooperative-sticky",
-                "enable.auto.commit": False,
-                "auto.offset.reset": "earliest",
-                # Bounded prefetch: what librdkafka may hold while the window is full.
-                "queued.max.messages.kbytes": 16384,
-                "statistics.interval.ms": 5000,
-                "stats_cb": functools.partial(
-                    report_lag, metrics, self.progress, settings.transactions_topic
-                ),
-                "logger": _LIBRDKAFKA_LOGGER,
-            }
+            kafka_config(
+                settings.kafka_bootstrap,
+                {
+                    "group.id": settings.group_id,
+                    # Static membership: a restarted bridge with the same id gets its partitions
+                    # back at once instead of after the dead member's session timeout.
+                    "group.instance.id": settings.member_id(),
+                    "session.timeout.ms": settings.session_timeout_ms,
+                    # Cooperative rebalances move only the partitions that change owner; the others
+                    # keep flowing.
+                    "partition.assignment.strategy": "cooperative-sticky",
+                    "enable.auto.commit": False,
+                    "auto.offset.reset": "earliest",
+                    # Bounded prefetch: what librdkafka may hold while the window is full.
+                    "queued.max.messages.kbytes": 16384,
+                    "statistics.interval.ms": 5000,
+                    "stats_cb": functools.partial(
+                        report_lag, metrics, self.progress, settings.transactions_topic
+                    ),
+                    "logger": _LIBRDKAFKA_LOGGER,
+                },
+            )
         )
         self._streams: list[OrderedStream[Any, Any]] = []
         score_stream = self._stream(
@@ -159,6 +166,7 @@ class IngestBridge:
             open_call,
             on_reconnect=metrics.reconnects.labels(peer).inc,
             max_backoff=settings.reconnect_max_seconds,
+            channel_factory=self._transport.channel,
         )
         self._streams.append(stream)
         return stream

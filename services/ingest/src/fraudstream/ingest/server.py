@@ -9,6 +9,7 @@ import grpc
 
 from fraudstream.common.grpc_server import build_grpc_service
 from fraudstream.common.lifecycle import Service, ThreadWorker
+from fraudstream.common.security import server_security
 from fraudstream.ingest.assembly import IngestBridge
 from fraudstream.ingest.metrics import IngestMetrics
 from fraudstream.ingest.progress import watch_health
@@ -36,6 +37,8 @@ def build_server(settings: IngestSettings, deps: IngestDeps) -> Service:
     def register(server: grpc.Server) -> None:
         """The bridge has no API of its own; health says whether it holds partitions and flows."""
 
+    # No data RPCs of its own (an empty policy admits nobody to anything but health).
+    security = server_security(settings, {}, service="ingest", metrics=deps.metrics.grpc.limits)
     grpc_service = build_grpc_service(
         host=settings.host,
         port=settings.port,
@@ -43,6 +46,7 @@ def build_server(settings: IngestSettings, deps: IngestDeps) -> Service:
         service_names=(),
         register=register,
         metrics=deps.metrics.grpc,
+        **security.grpc_options(),
     )
     service = Service("ingest", grpc_service)
     bridge = IngestBridge(settings, deps.metrics)

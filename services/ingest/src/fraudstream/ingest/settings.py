@@ -20,7 +20,13 @@ class IngestSettings(ServiceSettings):
         names.INGEST_METRICS_PORT, ge=0, le=65535, description="Prometheus /metrics port."
     )
 
-    kafka_bootstrap: str = Field(names.KAFKA_BOOTSTRAP, description="Kafka bootstrap servers.")
+    max_message_bytes: int = Field(
+        256 * 1024, ge=64 * 1024, description="Largest gRPC message (it serves health only)."
+    )
+    kafka_bootstrap: str = Field(
+        names.KAFKA_BOOTSTRAP,
+        description="Kafka bootstrap servers (TLS/SASL: FRAUDSTREAM_KAFKA_SECURITY_*).",
+    )
     group_id: str = Field("fraudstream-ingest", description="Kafka consumer group of the bridges.")
     instance_name: str = Field(
         "bridge",

@@ -54,12 +54,15 @@ class OrderedStream(Generic[Req, Resp]):
         open_call: Callable[[grpc.Channel, Iterator[Req]], Iterator[Resp]],
         on_reconnect: Callable[[], None] = lambda: None,
         max_backoff: float = 5.0,
+        channel_factory: Callable[[str], grpc.Channel] = grpc.insecure_channel,
     ) -> None:
         self._name = name
         self._address = address
         self._open_call = open_call
         self._on_reconnect = on_reconnect
         self._max_backoff = max_backoff
+        # One channel per connection, with this process's TLS identity and token.
+        self._channel_factory = channel_factory
         self._unanswered: deque[tuple[Req, Future[Resp]]] = deque()
         self._lock = threading.Lock()
         self._outbox: queue.Queue[Any] | None = None
@@ -106,7 +109,7 @@ class OrderedStream(Generic[Req, Resp]):
                     outbox.put(request)
                 self._outbox = outbox
             try:
-                with grpc.insecure_channel(self._address) as channel:
+                with self._channel_factory(self._address) as channel:
                     call = self._open_call(channel, _drain(outbox))
                     self._call = call
                     for response in call:

@@ -30,7 +30,11 @@ def main(argv: list[str] | None = None) -> int:
     except (BundleError, StateError, OSError, ValueError) as exc:
         logger.error("learner cannot start: %s", exc)
         return 1
-    service = build_server(settings, deps)
+    try:
+        service = build_server(settings, deps)
+    except ValueError as exc:  # a tokens or TLS file that cannot be used
+        logger.error("learner cannot start: %s", exc)
+        return 2
     port = start_metrics_server(settings.host, settings.metrics_port, metrics.registry)
     logger.info("metrics on %s:%d/metrics", settings.host, port)
     return run(service, grace=settings.grace_seconds)

@@ -11,12 +11,15 @@ import grpc
 
 from fraudstream.common.grpc_server import build_grpc_service
 from fraudstream.common.lifecycle import Service, StopHook, Worker
+from fraudstream.common.security import server_security
+from fraudstream.common.transport import Transport
 from fraudstream.learner.config import Baseline, LearnerConfig
 from fraudstream.learner.consumer import LabelConsumer
 from fraudstream.learner.examples import ExampleReader
 from fraudstream.learner.fleet import ScorerRegistry
 from fraudstream.learner.learner import Learner
 from fraudstream.learner.metrics import LearnerMetrics
+from fraudstream.learner.policy import POLICY
 from fraudstream.learner.servicer import LearnerServiceServicer
 from fraudstream.learner.settings import LearnerSettings
 from fraudstream.learner.shadow import ShadowPublisher
@@ -43,7 +46,8 @@ class LearnerDeps:
     reader: ExampleReader
 
     def label_consumer(self, settings: LearnerSettings) -> LabelConsumer | None:
-        """The StreamLabels client for `settings.feedback_addr` (None when it is empty)."""
+        """The StreamLabels client for `settings.feedback_addr` (None when it is empty), with
+        this process's TLS identity and token."""
         if not settings.feedback_addr:
             return None
         return LabelConsumer(
@@ -53,6 +57,7 @@ class LearnerDeps:
             self.metrics,
             initial_backoff=settings.feedback_retry_seconds,
             max_backoff=settings.feedback_max_retry_seconds,
+            channel_factory=Transport.from_settings(settings).channel,
         )
 
 
@@ -119,7 +124,8 @@ def build_server(settings: LearnerSettings, deps: LearnerDeps) -> Service:
     """Build the learner service (not started): the server, the label consumer (when a
     feedback address is set) and the scorer streams' stop. Tests call this with port 0.
 
-    It is SERVING once started: its state was restored before, in `open_deps`.
+    It is SERVING once started: its state was restored before, in `open_deps`. Raises
+    ValueError for unusable tokens or TLS files.
     """
 
     def register(server: grpc.Server) -> None:
@@ -127,6 +133,9 @@ def build_server(settings: LearnerSettings, deps: LearnerDeps) -> Service:
             LearnerServiceServicer(deps.learner, deps.registry), server
         )
 
+    security = server_security(
+        settings, POLICY, service="learner", metrics=deps.metrics.grpc.limits
+    )
     grpc_service = build_grpc_service(
         host=settings.host,
         port=settings.port,
@@ -134,7 +143,9 @@ def build_server(settings: LearnerSettings, deps: LearnerDeps) -> Service:
         service_names=(SERVICE_NAME,),
         register=register,
         metrics=deps.metrics.grpc,
+        **security.grpc_options(),
     )
+    logger.info("learner security: %s", security.describe())
     # SyncModels streams live as long as their scorer: they end (last) before the drain.
     workers: list[Worker] = [StopHook("scorer-streams", deps.registry.close)]
     consumer = deps.label_consumer(settings)

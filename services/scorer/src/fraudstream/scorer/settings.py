@@ -30,6 +30,11 @@ class ScorerSettings(ServiceSettings):
     model_retry_seconds: float = Field(
         5.0, gt=0, description="How often to retry loading a missing or damaged bundle."
     )
+    max_message_bytes: int = Field(
+        16 * 1024 * 1024,
+        ge=64 * 1024,
+        description="Largest gRPC message: a full batch with feature vectors is a few MB.",
+    )
     max_batch_size: int = Field(
         4096, ge=1, description="Largest batch StreamScores and Score accept."
     )

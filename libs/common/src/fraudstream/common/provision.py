@@ -1,0 +1,102 @@
+"""Credentials of a container deployment: one directory per service, and the tokens file.
+
+The one-shot `certs` service of deploy/compose.yaml runs this in a service image (which holds
+no `fraudstream` command): the same local CA as `fraudstream certs` issues the certificates into
+`--pki` (the CA key stays there), then each service's certificate, key and the CA certificate
+are copied into `--out/<service>/` (`tls.pem`, `tls.key`, `ca.pem`), so that each service can
+mount only its own. Clear analyst tokens (FRAUDSTREAM_ANALYST_TOKENS, `name:token`) become
+labelers in the tokens file `--tokens`, stored as hashes.
+
+    python -m fraudstream.common.provision --pki /pki --out /out --tokens /auth/tokens \\
+        --service scorer --service feedback ... [--renew] [--owner 10001:10001]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from fraudstream.common import certs
+from fraudstream.common.auth import LABELER, token_digest
+from fraudstream.common.files import atomic_write
+
+logger = logging.getLogger(__name__)
+
+
+def _owned(path: Path, owner: tuple[int, int] | None) -> None:
+    if owner is not None:
+        os.chown(path, *owner)
+
+
+def provision(
+    pki: Path,
+    out: Path,
+    services: list[str],
+    *,
+    renew: bool = False,
+    owner: tuple[int, int] | None = None,
+) -> None:
+    """Issue (or keep) the certificates and copy each service's into `out/<service>/`."""
+    certs.make_certificates(pki, [*services, certs.CLIENT], hosts=services, renew=renew)
+    for service in services:
+        target = out / service
+        target.mkdir(parents=True, exist_ok=True)
+        files = certs.paths(pki, service)
+        for source, name, mode in (
+            (files.cert, "tls.pem", 0o644),
+            (files.key, "tls.key", 0o600),
+            (pki / "ca.pem", "ca.pem", 0o644),
+        ):
+            shutil.copyfile(source, target / name)
+            (target / name).chmod(mode)
+            _owned(target / name, owner)
+        _owned(target, owner)
+        logger.info("credentials of %s in %s", service, target)
+
+
+def tokens_file(path: Path, clear_entries: list[str], owner: tuple[int, int] | None) -> int:
+    """Write the labelers of `clear_entries` (`name:token`) as hashes; returns how many."""
+    lines = []
+    for number, entry in enumerate(clear_entries, start=1):
+        name, sep, token = entry.partition(":")
+        if not sep or not name or not token:
+            raise ValueError(f"analyst token entry {number} is not 'name:token'")
+        lines.append(f"{name} {LABELER} {token_digest(token)}\n")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, "".join(lines).encode(), mode=0o644)
+    _owned(path, owner)
+    return len(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the arguments, provision, exit 0 (2 on a bad token entry)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m fraudstream.common.provision", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--pki", type=Path, required=True, help="CA and every certificate.")
+    parser.add_argument("--out", type=Path, required=True, help="One directory per service.")
+    parser.add_argument("--service", action="append", required=True, help="A service name.")
+    parser.add_argument("--tokens", type=Path, help="Tokens file to write from clear tokens.")
+    parser.add_argument("--renew", action="store_true", help="New service certificates.")
+    parser.add_argument("--owner", help="uid:gid to give the written files.")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    owner = tuple(int(part) for part in args.owner.split(":")) if args.owner else None
+    provision(args.pki, args.out, args.service, renew=args.renew, owner=owner)  # type: ignore[arg-type]
+    if args.tokens is not None:
+        entries = [e.strip() for e in os.environ.get("FRAUDSTREAM_ANALYST_TOKENS", "").split(",")]
+        try:
+            count = tokens_file(args.tokens, [e for e in entries if e], owner)  # type: ignore[arg-type]
+        except ValueError as exc:
+            print(f"provision: {exc}", file=sys.stderr)
+            return 2
+        logger.info("%d analyst token(s) in %s", count, args.tokens)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
