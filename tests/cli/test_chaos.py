@@ -136,7 +136,8 @@ def test_killing_the_scorer_and_the_bridge_mid_replay_loses_nothing(
 
     assert [f["kind"] for f in report["faults"]] == ["scorer", "ingest"], report["skipped_faults"]
     for fault in report["faults"]:
-        assert fault["recovery_s"] is not None and fault["recovery_s"] > 0, fault
+        # 0 is a real outcome: scoring never paused 1 s or more (a fast hand-over).
+        assert fault["recovery_s"] is not None and 0 <= fault["recovery_s"] < 60, fault
         assert fault["restart_to_serving_s"] > 0
     events = report["events"]
     assert events["replayed"] == 10_000 and events["scored"] == 10_000
