@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from confluent_kafka import Consumer, KafkaError
+from confluent_kafka import Consumer
 
 from fraudstream.cli.analysts import row_of
-from fraudstream.common import names
+from fraudstream.cli.scored_tail import ScoredTail
 from fraudstream.common.kafka import kafka_config
 from fraudstream.v1 import score_pb2
 
@@ -84,11 +84,10 @@ class ScoredReader:
         self._version = np.zeros(len(truth), dtype=np.int16)
         self._versions: dict[str, int] = {}
         self._lock = threading.Lock()
-        self._stop = threading.Event()
         self.scored = 0
         self.flagged = 0
         self.redelivered = 0
-        self._consumer = Consumer(
+        consumer = Consumer(
             kafka_config(
                 bootstrap,
                 {
@@ -98,28 +97,17 @@ class ScoredReader:
                 },
             )
         )
-        self._thread = threading.Thread(target=self._run, name="scored-reader", daemon=True)
+        self._tail = ScoredTail(
+            consumer,
+            lambda message: self._count(message.key() or b"", message.value() or b""),
+            "scored-reader",
+        )
 
     def start(self) -> None:
-        self._consumer.subscribe([names.TRANSACTIONS_SCORED])
-        self._thread.start()
+        self._tail.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        try:
-            while not self._stop.is_set():
-                for message in self._consumer.consume(num_messages=2000, timeout=0.2):
-                    error = message.error()
-                    if error is not None:
-                        if error.code() != KafkaError._PARTITION_EOF:
-                            logger.warning("scored topic: %s", error)
-                        continue
-                    self._count(message.key() or b"", message.value() or b"")
-        finally:
-            self._consumer.close()
+        self._tail.stop()
 
     def _count(self, key: bytes, value: bytes) -> None:
         if not key.startswith(self._prefix):

@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 
 import grpc
 import numpy as np
-from confluent_kafka import Consumer, KafkaError
+from confluent_kafka import Consumer, Message
 
 from fraudstream.cli.analysts import row_of
 from fraudstream.cli.demo.watch import scrape, total
+from fraudstream.cli.scored_tail import ScoredTail
 from fraudstream.common import names
 from fraudstream.common.kafka import kafka_config
 from fraudstream.common.transport import PLAINTEXT, Transport
@@ -58,34 +59,22 @@ class ScoredLog:
         self._version = np.zeros(rows, dtype=np.int16)
         self._versions: dict[str, int] = {}
         self._lock = threading.Lock()
-        self._stop = threading.Event()
         self.scored = 0
         self.newest_ms = 0  # the newest first-copy timestamp seen
-        self._consumer = _consumer(bootstrap)
-        self._thread = threading.Thread(target=self._run, name="scored-log", daemon=True)
+        self._tail = ScoredTail(
+            _consumer(bootstrap), self._on_message, "scored-log", error_level=logging.DEBUG
+        )
 
     def start(self) -> None:
-        self._consumer.subscribe([names.TRANSACTIONS_SCORED])
-        self._thread.start()
+        self._tail.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
+        self._tail.stop()
 
-    def _run(self) -> None:
-        try:
-            while not self._stop.is_set():
-                for message in self._consumer.consume(num_messages=2000, timeout=0.2):
-                    error = message.error()
-                    if error is not None:
-                        if error.code() != KafkaError._PARTITION_EOF:
-                            logger.debug("scored topic: %s", error)
-                        continue
-                    key = message.key() or b""
-                    if key.startswith(self._prefix):
-                        self._count(key, message.value() or b"", message.timestamp()[1])
-        finally:
-            self._consumer.close()
+    def _on_message(self, message: Message) -> None:
+        key = message.key() or b""
+        if key.startswith(self._prefix):
+            self._count(key, message.value() or b"", message.timestamp()[1])
 
     def _count(self, key: bytes, value: bytes, timestamp_ms: int) -> None:
         row = row_of(key.decode())
