@@ -44,9 +44,11 @@ class ReconnectingStream(Generic[Req, Resp]):
     Each connection starts with the requests `opening()` returns, built fresh for that
     connection (None: not ready yet, ask again a little later). Each response goes to
     `on_response`, whose returned requests are sent next, in order. `on_connected(True)`
-    runs once a connection is established, `on_connected(False)` when it is gone. Errors
-    whose code is not in `retryable` (None: every code is) end the stream for good and go
-    to `on_failed`. Channels come from `channel_factory(address)`, one per connection.
+    runs once a connection is established, `on_connected(False)` when it is gone.
+    `on_ended(error)` runs after every connection attempt, with the RpcError that ended it
+    (None: it ended without one), outside the lock and before the next attempt's opening.
+    Errors whose code is not in `retryable` (None: every code is) end the stream for good
+    and go to `on_failed`. Channels come from `channel_factory(address)`, one per connection.
     """
 
     def __init__(
@@ -59,6 +61,7 @@ class ReconnectingStream(Generic[Req, Resp]):
         *,
         on_connected: Callable[[bool], None] | None = None,
         on_failed: Callable[[grpc.RpcError], None] | None = None,
+        on_ended: Callable[[grpc.RpcError | None], None] | None = None,
         retryable: Collection[grpc.StatusCode] | None = None,
         channel_factory: ChannelFactory = insecure_channel,
         initial_backoff: float = 0.5,
@@ -71,6 +74,7 @@ class ReconnectingStream(Generic[Req, Resp]):
         self._on_response = on_response
         self._on_connected = on_connected
         self._on_failed = on_failed
+        self._on_ended = on_ended
         self._retryable = retryable
         self._channel_factory = channel_factory
         self._initial_backoff = initial_backoff
@@ -122,6 +126,11 @@ class ReconnectingStream(Generic[Req, Resp]):
                 self._outbox.put(request)
             return True
 
+    def attached(self) -> bool:
+        """Whether a connection is open or opening (what is sent goes out on it). Ask inside
+        `sending()`: outside, the answer may change at once."""
+        return self._outbox is not None
+
     def sending(self) -> AbstractContextManager[Any]:
         """Hold off the opening of the next connection: what is sent inside is in order
         with what `opening()` returns (it is either among it or sent after it)."""
@@ -130,7 +139,10 @@ class ReconnectingStream(Generic[Req, Resp]):
     def _run(self) -> None:
         failures = 0
         while not self._closing.is_set():
-            established, error = self._connect()
+            attempt = self._connect()
+            established, error = attempt or (False, None)
+            if attempt is not None and self._on_ended is not None:
+                self._on_ended(error)
             if self._closing.is_set():
                 return
             if established:
@@ -154,13 +166,14 @@ class ReconnectingStream(Generic[Req, Resp]):
             ceiling = min(self._initial_backoff * 2 ** max(failures - 1, 0), self._max_backoff)
             self._closing.wait(random.uniform(0, ceiling))
 
-    def _connect(self) -> tuple[bool, grpc.RpcError | None]:
-        """One connection, until it ends: (whether it was established, the error if any)."""
+    def _connect(self) -> tuple[bool, grpc.RpcError | None] | None:
+        """One connection, until it ends: (whether it was established, the error if any);
+        None when there was none (closing, or `opening()` not ready)."""
         outbox: queue.Queue[Any] = queue.Queue()
         with self._lock:
             opening = None if self._closing.is_set() else self._opening()
             if opening is None:
-                return False, None
+                return None
             for request in opening:
                 outbox.put(request)
             self._outbox = outbox

@@ -22,6 +22,7 @@ from fraudstream.ingest.metrics import IngestMetrics
 from fraudstream.ingest.progress import Progress
 from fraudstream.ingest.routing import Routes
 from fraudstream.ingest.scorer_client import ScorerClient
+from fraudstream.ingest.scorers import ScorerPool, scorer_addresses
 from fraudstream.ingest.settings import IngestSettings
 from fraudstream.ingest.streams import OrderedStream
 from fraudstream.v1 import feedback_service_pb2_grpc, scoring_service_pb2_grpc
@@ -91,10 +92,15 @@ class IngestBridge:
                 },
             )
         )
-        self._streams: list[OrderedStream[Any, Any]] = []
-        score_stream = self._stream(
-            "scorer", settings.scorer_addr, _score_stream, settings, metrics
+        self._streams: list[OrderedStream[Any, Any] | ScorerPool] = []
+        scorers = ScorerPool(
+            scorer_addresses(settings.scorer_addr),
+            _score_stream,
+            metrics,
+            max_backoff=settings.reconnect_max_seconds,
+            channel_factory=self._transport.channel,
         )
+        self._streams.append(scorers)
         feedback = None
         if settings.feedback_addr:
             alert_stream = self._stream(
@@ -108,7 +114,7 @@ class IngestBridge:
             dlq=settings.dlq_topic,
         )
         flow = BatchFlow(
-            ScorerClient(score_stream),
+            ScorerClient(scorers),
             Deliveries(self._producer, metrics),
             feedback,
             metrics,

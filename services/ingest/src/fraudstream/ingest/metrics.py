@@ -79,6 +79,18 @@ class IngestMetrics:
             ["peer"],
             registry=r,
         )
+        self.scorer_batches = Counter(
+            "ingest_scorer_batches_total",
+            "Batches sent to each scorer (a batch moved after a failover counts again).",
+            ["scorer"],
+            registry=r,
+        )
+        self.scorer_connected = Gauge(
+            "ingest_scorer_connected",
+            "1 while the StreamScores stream to this scorer is open.",
+            ["scorer"],
+            registry=r,
+        )
         self.commits = Counter(
             "ingest_offset_commits_total", "Offset commits after fully routed batches.", registry=r
         )

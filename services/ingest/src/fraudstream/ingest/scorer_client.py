@@ -5,21 +5,27 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from concurrent.futures import Future
+from typing import Protocol
 
 import grpc
 
 from fraudstream.ingest.futures import all_of, failed, recover, resolved, then
 from fraudstream.ingest.routing import Unscorable
-from fraudstream.ingest.streams import REQUEST_FAULTS, OrderedStream
+from fraudstream.ingest.streams import REQUEST_FAULTS
 from fraudstream.v1 import score_pb2, scoring_service_pb2
 from fraudstream.v1.transaction_pb2 import Transaction
 
 logger = logging.getLogger(__name__)
 
-ScoreStream = OrderedStream[
-    scoring_service_pb2.StreamScoresRequest, scoring_service_pb2.StreamScoresResponse
-]
 Scored = list[score_pb2.Score | Unscorable]
+
+
+class ScoreStream(Protocol):
+    """Where StreamScores requests go: one scorer's OrderedStream, or a ScorerPool."""
+
+    def submit(
+        self, request: scoring_service_pb2.StreamScoresRequest
+    ) -> Future[scoring_service_pb2.StreamScoresResponse]: ...
 
 
 class ScorerClient:

@@ -7,7 +7,7 @@ import socket
 from pydantic import Field
 
 from fraudstream.common import names
-from fraudstream.common.settings import ServiceSettings
+from fraudstream.common.settings import CommaList, ServiceSettings
 
 
 class IngestSettings(ServiceSettings):
@@ -53,7 +53,12 @@ class IngestSettings(ServiceSettings):
         description="With events waiting, this long without routing one turns health "
         "NOT_SERVING (stalled).",
     )
-    scorer_addr: str = Field(names.SCORER_ADDR, description="Scorer address (StreamScores).")
+    scorer_addr: CommaList = Field(
+        [names.SCORER_ADDR],
+        description="Scorer addresses (StreamScores): comma-separated or the flag repeated; "
+        "batches go round robin to the connected ones, and a scorer's unanswered batches move "
+        "to another when it goes down.",
+    )
     feedback_addr: str = Field(
         names.FEEDBACK_ADDR,
         description="Feedback address (ReportAlerts); empty: alerts to Kafka only.",

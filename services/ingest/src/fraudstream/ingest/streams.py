@@ -2,30 +2,31 @@
 
 Both of the bridge's streams have this shape: StreamScores (a batch in, its scores out) and
 ReportAlerts (alerts in, their acks out). `submit(request)` returns the future of its response.
-Requests not yet answered when the stream breaks are sent again, in order, on the next
-connection; the peers de-duplicate by batch or event id. A stream the peer ends with a status
-that blames the request (see REQUEST_FAULTS) fails only the oldest unanswered request: the peer
-answers in order, so that is the one it was working on. Resending it would fail it forever.
+The connection itself is the shared ReconnectingStream: each connection opens with every
+request not yet answered, in order, and the peers de-duplicate by batch or event id. A stream
+the peer ends with a status that blames the request (see REQUEST_FAULTS) fails only the oldest
+unanswered request: the peer answers in order, so that is the one it was working on. Resending
+it would fail it forever.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
-import random
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 import grpc
+
+from fraudstream.common.stream import ChannelFactory, ReconnectingStream, insecure_channel
 
 logger = logging.getLogger(__name__)
 
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
-_END = object()
+Pending = tuple[Req, "Future[Resp]"]
 
 # Statuses that say the request itself cannot be answered. Any other status (UNAVAILABLE,
 # CANCELLED, DEADLINE_EXCEEDED, but also FAILED_PRECONDITION while a scorer has no model yet)
@@ -45,7 +46,12 @@ class StreamStopped(Exception):
 
 
 class OrderedStream(Generic[Req, Resp]):
-    """Keeps one stream open to `address`; responses complete the futures `submit` returned."""
+    """Keeps one stream open to `address`; responses complete the futures `submit` returned.
+
+    `on_ended(stream, error)` runs after each connection ends (error None: the peer ended it
+    without one), once a request fault has failed its request: a pool of streams moves the
+    unanswered requests elsewhere from there (`take_unanswered`).
+    """
 
     def __init__(
         self,
@@ -54,100 +60,89 @@ class OrderedStream(Generic[Req, Resp]):
         open_call: Callable[[grpc.Channel, Iterator[Req]], Iterator[Resp]],
         on_reconnect: Callable[[], None] = lambda: None,
         max_backoff: float = 5.0,
-        channel_factory: Callable[[str], grpc.Channel] = grpc.insecure_channel,
+        channel_factory: ChannelFactory = insecure_channel,
+        on_connected: Callable[[bool], None] | None = None,
+        on_ended: Callable[[OrderedStream[Req, Resp], grpc.RpcError | None], None] | None = None,
     ) -> None:
-        self._name = name
-        self._address = address
-        self._open_call = open_call
+        self.name = name
+        self.address = address
         self._on_reconnect = on_reconnect
-        self._max_backoff = max_backoff
-        # One channel per connection, with this process's TLS identity and token.
-        self._channel_factory = channel_factory
-        self._unanswered: deque[tuple[Req, Future[Resp]]] = deque()
-        self._lock = threading.Lock()
-        self._outbox: queue.Queue[Any] | None = None
-        self._stop = threading.Event()
-        self._call: Any = None
-        self.connected = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"{name}-stream", daemon=True)
+        self._on_ended = on_ended
+        self._unanswered: deque[Pending[Req, Resp]] = deque()
+        self._stopped = threading.Event()
+        self._stream: ReconnectingStream[Req, Resp] = ReconnectingStream(
+            f"{name}-stream",
+            address,
+            open_call,
+            self._opening,
+            self._answered,
+            on_connected=on_connected,
+            on_ended=self._ended,
+            channel_factory=channel_factory,
+            initial_backoff=0.05,
+            max_backoff=max_backoff,
+        )
+        self.connected = self._stream.connected
 
     def start(self) -> None:
-        self._thread.start()
+        self._stream.start()
 
     def stop(self) -> None:
         """Close the stream; requests still unanswered fail with StreamStopped."""
-        self._stop.set()
-        call = self._call
-        if call is not None:
-            call.cancel()
-        self._thread.join(timeout=5)
-        with self._lock:
-            left = list(self._unanswered)
-            self._unanswered.clear()
-        for _request, future in left:
-            future.set_exception(StreamStopped(f"{self._name} stream stopped"))
+        with self._stream.sending():
+            self._stopped.set()
+        self._stream.stop()
+        for _request, future in self.take_unanswered(force=True):
+            future.set_exception(StreamStopped(f"{self.name} stream stopped"))
 
     def submit(self, request: Req) -> Future[Resp]:
         """Send `request`; the future holds its response, or the RpcError that rejected it."""
         future: Future[Resp] = Future()
         future.set_running_or_notify_cancel()  # only the stream completes it
-        with self._lock:
-            if self._stop.is_set():
-                future.set_exception(StreamStopped(f"{self._name} stream stopped"))
-                return future
-            self._unanswered.append((request, future))
-            if self._outbox is not None:
-                self._outbox.put(request)
+        self.adopt(request, future)
         return future
 
-    def _run(self) -> None:
-        backoff, failures = 0.05, 0
-        while not self._stop.is_set():
-            outbox: queue.Queue[Any] = queue.Queue()
-            with self._lock:
-                for request, _future in self._unanswered:
-                    outbox.put(request)
-                self._outbox = outbox
-            try:
-                with self._channel_factory(self._address) as channel:
-                    call = self._open_call(channel, _drain(outbox))
-                    self._call = call
-                    for response in call:
-                        if not self.connected.is_set():
-                            self.connected.set()
-                            if failures:
-                                logger.info("%s stream to %s re-opened", self._name, self._address)
-                            failures, backoff = 0, 0.05
-                        with self._lock:
-                            _request, future = self._unanswered.popleft()
-                        # Outside the lock: what follows the response may submit again.
-                        future.set_result(response)
-            except grpc.RpcError as exc:
-                if self._stop.is_set():
-                    break
-                failures += 1
-                self._on_reconnect()
-                if exc.code() in REQUEST_FAULTS:
-                    self._fail_oldest(exc)
-                    backoff = 0.05  # the peer is up; only that request was refused
-                log = logger.warning if failures == 1 else logger.debug
-                log("%s stream to %s failed (%s); retrying", self._name, self._address, exc.code())
-            finally:
-                self.connected.clear()
-                with self._lock:
-                    self._outbox = None
-                outbox.put(_END)
-                self._call = None
-            self._stop.wait(random.uniform(backoff / 2, backoff))
-            backoff = min(backoff * 2, self._max_backoff)
+    def adopt(self, request: Req, future: Future[Resp]) -> None:
+        """Send `request` whose response completes `future` (one another stream gave up)."""
+        with self._stream.sending():
+            if not self._stopped.is_set():
+                self._unanswered.append((request, future))
+                self._stream.send(request)  # else the next connection's opening sends it
+                return
+        future.set_exception(StreamStopped(f"{self.name} stream stopped"))
 
-    def _fail_oldest(self, error: grpc.RpcError) -> None:
-        with self._lock:
-            oldest = self._unanswered.popleft() if self._unanswered else None
-        if oldest is not None:
-            oldest[1].set_exception(error)
+    def unanswered(self) -> int:
+        return len(self._unanswered)
 
+    def take_unanswered(self, force: bool = False) -> list[Pending[Req, Resp]]:
+        """Remove and return the unanswered requests, oldest first, if no connection is open
+        (one that is may still answer them; `force` after stop())."""
+        with self._stream.sending():
+            if self._stream.attached() and not force:
+                return []
+            taken = list(self._unanswered)
+            self._unanswered.clear()
+            return taken
 
-def _drain(outbox: queue.Queue[Any]) -> Iterator[Any]:
-    while (request := outbox.get()) is not _END:
-        yield request
+    def _opening(self) -> list[Req]:
+        return [request for request, _future in self._unanswered]
+
+    def _answered(self, response: Resp) -> None:
+        with self._stream.sending():
+            _request, future = self._unanswered.popleft()
+        # Outside the lock: what follows the response may submit again.
+        future.set_result(response)
+
+    def _ended(self, error: grpc.RpcError | None) -> None:
+        if self._stopped.is_set():
+            return
+        if error is not None:
+            self._on_reconnect()
+            code = error.code() if isinstance(error, grpc.Call) else None
+            if code in REQUEST_FAULTS:
+                with self._stream.sending():
+                    oldest = self._unanswered.popleft() if self._unanswered else None
+                if oldest is not None:
+                    oldest[1].set_exception(error)
+        if self._on_ended is not None:
+            self._on_ended(self, error)

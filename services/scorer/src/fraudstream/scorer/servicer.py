@@ -37,6 +37,9 @@ class ScoringServiceServicer:
         request_iterator: Iterator[scoring_service_pb2.StreamScoresRequest],
         context: grpc.ServicerContext,
     ) -> Iterator[bytes]:
+        # Answer the call at once: the bridge counts an idle stream as connected (and sends
+        # this scorer batches) only once it heard from the scorer.
+        context.send_initial_metadata(())
         for request in request_iterator:
             batch = self._engine.score(request.transactions)
             yield encode_response(
