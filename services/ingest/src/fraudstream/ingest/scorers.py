@@ -102,13 +102,15 @@ class ScorerPool:
 
     def _next(self, avoid: ScorerStream | None) -> ScorerStream:
         with self._turn_lock:
-            turns = [next(self._turn) for _ in self.streams]
-        candidates = [self.streams[i] for i in turns if self.streams[i] is not avoid]
+            first = next(self._turn)
+        count = len(self.streams)
+        in_turn = [self.streams[(first + i) % count] for i in range(count)]
+        candidates = [stream for stream in in_turn if stream is not avoid] or in_turn
         for stream in candidates:
             if stream.connected.is_set():
                 return stream
         # None is connected: queue it on one; it moves when any scorer connects.
-        return candidates[0] if candidates else self.streams[turns[0]]
+        return candidates[0]
 
     def _connection_callback(self, address: str) -> Callable[[bool], None]:
         def changed(connected: bool) -> None:
