@@ -46,6 +46,7 @@ def _run(
     free_ports: bool,
     keep_running: bool,
     tls: bool,
+    scorers: int = 1,
 ) -> None:
     from fraudstream.cli.analysts import GroundTruth
     from fraudstream.cli.demo.config import LiveConfig
@@ -81,6 +82,7 @@ def _run(
         free_ports=free_ports,
         keep_running=keep_running,
         tls=tls,
+        scorers=scorers,
     )
     live = LiveRun(config, steps, console)
     summary = live.execute(truth, column[:rows])
@@ -100,10 +102,11 @@ def _print_how_to_use(console: Console, live: LiveRun, workdir: Path) -> None:
     creds = live.credentials
     tls = creds.tls_flags() if creds is not None else ""
     tokens = creds.tokens_file if creds is not None else "-"
+    scorers = ", ".join(h.address for n, h in s.items() if n.startswith("scorer"))
     console.print(
         f"""[bold green]the pipeline keeps running[/] (pids in {live.pids_file})
   Kafka         {live.bootstrap}
-  scorer        {s["scorer"].address}  (reflection: grpcurl list; data RPCs need a token)
+  scorer        {scorers}  (reflection: grpcurl list; data RPCs need a token)
   feedback      {s["feedback"].address}  (analyst token: {live.token})
   learner       {s["learner"].address}
   tokens        {tokens} (hashes; add people with `fraudstream tokens --file`)
@@ -203,6 +206,14 @@ def _on_sigterm(_signum: int, _frame: FrameType | None) -> None:
     "(`fraudstream certs`) under the run directory; default: plaintext on loopback.",
 )
 @click.option(
+    "--scorers",
+    type=click.IntRange(1, 9),
+    default=1,
+    show_default=True,
+    help="Scorer processes (the first on 50051, more on 50061, 50062, ...); the bridge "
+    "spreads batches over them and the learner pushes models to each.",
+)
+@click.option(
     "--stop",
     "stop_only",
     is_flag=True,
@@ -222,6 +233,7 @@ def demo(
     free_ports: bool,
     keep_running: bool,
     tls: bool,
+    scorers: int,
     stop_only: bool,
 ) -> None:
     """Run the whole pipeline on this machine: data, training, Kafka, the four services, replay.
@@ -267,6 +279,7 @@ def demo(
             free_ports=free_ports,
             keep_running=keep_running,
             tls=tls,
+            scorers=scorers,
         )
     except KeyboardInterrupt:
         console.print("[yellow]interrupted: every process the demo started is stopped[/]")

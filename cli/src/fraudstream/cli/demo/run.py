@@ -68,9 +68,11 @@ def _start(
     env: dict[str, str],
     credentials: DemoCredentials,
     *args: str,
+    ports: tuple[int | None, int | None] | None = None,
+    title: str = "",
 ) -> ServiceHandle:
-    port, metrics_port = config.ports(name)
-    with steps.step(f"start the {name} service") as timer:
+    port, metrics_port = ports or config.ports(name)
+    with steps.step(f"start the {title or name} service") as timer:
         service = stack.start_service(
             name,
             *args,
@@ -103,7 +105,7 @@ class LiveRun:
         """Start everything, replay, watch, summarise; stop everything unless keep_running."""
         c = self.config
         if not c.free_ports:
-            check_ports_free()
+            check_ports_free(c.scorers)
         shutil.rmtree(self.run_dir, ignore_errors=True)  # each run starts from empty state
         self.run_dir.mkdir(parents=True)
         with Stack(self.run_dir) as stack:
@@ -121,9 +123,15 @@ class LiveRun:
             learner = _start(
                 stack, self.steps, "learner", c, env, creds, "--feedback-addr", feedback.address
             )
-            scorer = _start(
-                stack, self.steps, "scorer", c, env, creds, "--learner-addr", learner.address
-            )
+            scorers = [
+                _start(
+                    *(stack, self.steps, "scorer", c, env, creds),
+                    *("--learner-addr", learner.address),
+                    ports=c.scorer_ports(index),
+                    title="scorer" if c.scorers == 1 else f"scorer {index + 1}/{c.scorers}",
+                )
+                for index in range(c.scorers)
+            ]
             ingest = _start(
                 stack,
                 self.steps,
@@ -132,11 +140,13 @@ class LiveRun:
                 env,
                 creds,
                 "--scorer-addr",
-                scorer.address,
+                ",".join(scorer.address for scorer in scorers),
                 "--feedback-addr",
                 feedback.address,
             )
-            self.services = {s.name: s for s in (feedback, learner, scorer, ingest)}
+            # The first scorer is "scorer" (the one the view and summary probe), then scorer-2...
+            named = {"scorer" if i == 0 else f"scorer-{i + 1}": s for i, s in enumerate(scorers)}
+            self.services = {"feedback": feedback, "learner": learner, **named, "ingest": ingest}
             outcome = self._replay_and_watch(stack, truth, truth_column)
             if c.keep_running:
                 self.pids_file = stack.detach()
