@@ -16,13 +16,13 @@ from typing import Any
 import click
 
 from fraudstream.cli.bench.machine import load_average, machine_facts
-from fraudstream.cli.bench.report import print_table, write_chart, write_json
+from fraudstream.cli.bench.report import comparisons, print_table, write_chart, write_json
 from fraudstream.cli.bench.workload import build_bundle, has_bundle, load_workload, say
 from fraudstream.cli.demo.credentials import DemoCredentials
 
 logger = logging.getLogger(__name__)
 
-SECTIONS = ("scorer", "mlserver", "endtoend", "offline")
+SECTIONS = ("scorer", "inprocess", "mlserver", "endtoend", "offline")
 OFFLINE_ROWS = 200_000
 # Transactions the serving sections cycle through (the end-to-end CSV may be longer).
 _SERVING_TRANSACTIONS = {True: 10_240, False: 51_200}
@@ -108,6 +108,7 @@ def bench(
     Runs everything on loopback, each section bounded in count and time, progress on stderr;
     writes the JSON report and a PNG chart and prints the headline table.
     """
+    from fraudstream.cli.bench.inprocess import inprocess_section
     from fraudstream.cli.bench.offline import PAYSIM_ROWS
     from fraudstream.cli.bench.pipeline_sections import endtoend_section, offline_section
     from fraudstream.cli.bench.sections import Sizes, mlserver_section, scorer_section
@@ -139,7 +140,7 @@ def bench(
         models = trained if has_bundle(trained) else build_bundle(workdir)
     models = models.resolve()
     report["models"] = str(models)
-    serving = [s for s in chosen if s in ("scorer", "mlserver", "endtoend")]
+    serving = [s for s in chosen if s in ("scorer", "inprocess", "mlserver", "endtoend")]
     if serving:
         wanted = _SERVING_TRANSACTIONS[quick]
         # The end-to-end phases replay the CSV's first rows, so it holds the longest phase.
@@ -157,25 +158,34 @@ def bench(
             )
             # The bench drives StreamScores as the bridge does: with the bridge's token.
             bench = creds.transport("ingest")
-            scorer = stack.start_service(
-                "scorer",
-                "--models",
-                str(models),
-                "--learner-addr",
-                "",
-                env=creds.env("scorer"),
-                transport=bench,
-            )
-            say(f"scorer process on {scorer.address}, waiting for SERVING")
-            scorer.wait_serving(120)
-            address, venv = scorer.address, mlserver_venv.resolve()
+            scorers = [
+                stack.start_service(
+                    *("scorer", "--models", str(models), "--learner-addr", ""),
+                    env=creds.env("scorer"),
+                    transport=bench,
+                )
+                for _ in range(sizes.scorers if "scorer" in serving else 1)
+            ]
+            for scorer in scorers:
+                say(f"scorer process on {scorer.address}, waiting for SERVING")
+                scorer.wait_serving(120)
+            address, venv = scorers[0].address, mlserver_venv.resolve()
             if "scorer" in serving:
-                pid = scorer.process.pid
+                addresses = [scorer.address for scorer in scorers]
+                pids: list[int | None] = [scorer.process.pid for scorer in scorers]
                 _run(
                     report,
                     "scorer",
                     lambda: scorer_section(
-                        address, models, transactions, sizes, pid, transport=bench
+                        addresses, models, transactions, sizes, pids, transport=bench
+                    ),
+                )
+            if "inprocess" in serving:
+                _run(
+                    report,
+                    "inprocess",
+                    lambda: inprocess_section(
+                        models, transactions, sizes.inprocess_repeats, sizes.inprocess_min_seconds
                     ),
                 )
             if "mlserver" in serving:
@@ -195,6 +205,7 @@ def bench(
         for section in report["sections"].values()
         for key, entry in section.pop("figures", {}).items()
     }
+    report["figures"].update(comparisons(report["figures"]))
     write_json(report, output)
     chart = write_chart(report, output.with_suffix(".png"))
     click.echo(

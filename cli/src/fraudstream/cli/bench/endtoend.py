@@ -20,25 +20,29 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
-from confluent_kafka import Consumer, TopicPartition
 
-from fraudstream.cli.bench.loadgen import latency_summary
+from fraudstream.cli.bench.kafka_readback import (
+    CpuMeter,
+    latency_per_event,
+    messages_in,
+    scored_id,
+    throughput,
+    timestamps,
+    transaction_id,
+)
 from fraudstream.cli.bench.workload import say
 from fraudstream.cli.demo.credentials import DemoCredentials
 from fraudstream.cli.stack import ServiceHandle, Stack
 from fraudstream.common import names
-from fraudstream.common.codec import CONTENT_TYPE_HEADER, decode_transaction
-from fraudstream.common.kafka import kafka_config
 
 logger = logging.getLogger(__name__)
 
-TARGET_TX_PER_S = 30_000.0
-TARGET_P99_MS = 100.0
+TARGET_TX_PER_S = 40_000.0
+TARGET_P99_MS = 50.0
 _WARMUP_EVENTS = 2_000
 
 
@@ -71,30 +75,6 @@ def _replay(bootstrap: str, csv: Path, run_id: str, events: int, rate: float) ->
     return time.perf_counter() - began
 
 
-def _end_offsets(bootstrap: str, topic: str) -> list[tuple[int, int]]:
-    consumer = Consumer(
-        kafka_config(
-            bootstrap,
-            {
-                "group.id": "fraudstream-bench-probe",
-                "enable.auto.commit": False,
-            },
-        ),
-    )
-    try:
-        metadata = consumer.list_topics(topic, timeout=10).topics[topic]
-        return [
-            consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-            for p in sorted(metadata.partitions)
-        ]
-    finally:
-        consumer.close()
-
-
-def _messages_in(bootstrap: str, topic: str) -> int:
-    return sum(high for _low, high in _end_offsets(bootstrap, topic))
-
-
 def _wait_scored(
     bootstrap: str, expected: int, ingest: ServiceHandle, timeout: float, label: str
 ) -> None:
@@ -102,7 +82,7 @@ def _wait_scored(
     deadline = time.monotonic() + timeout
     last_line = time.monotonic()
     while True:
-        scored = _messages_in(bootstrap, names.TRANSACTIONS_SCORED)
+        scored = messages_in(bootstrap, names.TRANSACTIONS_SCORED)
         if scored >= expected:
             return
         if not ingest.running():
@@ -116,79 +96,6 @@ def _wait_scored(
             say(f"end to end, {label}: {scored:,} of {expected:,} scored")
             last_line = time.monotonic()
         time.sleep(0.5)
-
-
-def _timestamps(
-    bootstrap: str, topic: str, event_id: Callable[[Any], str | None]
-) -> dict[str, list[int]]:
-    """Kafka timestamps (ms) of every message of `topic`, by event id."""
-    ends = _end_offsets(bootstrap, topic)
-    consumer = Consumer(
-        kafka_config(
-            bootstrap,
-            {
-                "group.id": "fraudstream-bench-reader",
-                "enable.auto.commit": False,
-            },
-        ),
-    )
-    found: dict[str, list[int]] = {}
-    try:
-        consumer.assign([TopicPartition(topic, p, low) for p, (low, _h) in enumerate(ends)])
-        left = sum(high - low for low, high in ends)
-        while left > 0:
-            batch = consumer.consume(10_000, timeout=5)
-            if not batch:
-                raise click.ClickException(f"reading {topic} stalled with {left} messages left")
-            for message in batch:
-                if message.error():
-                    continue
-                left -= 1
-                key = event_id(message)
-                if key is not None:
-                    found.setdefault(key, []).append(message.timestamp()[1])
-    finally:
-        consumer.close()
-    return found
-
-
-def _transaction_id(message: Any) -> str | None:
-    raw = dict(message.headers() or []).get(CONTENT_TYPE_HEADER)
-    return decode_transaction(message.value(), raw.decode() if raw else None).event_id
-
-
-def _scored_id(message: Any) -> str | None:
-    return message.key().decode()
-
-
-def _throughput(scored: dict[str, list[int]], run_id: str, events: int) -> dict[str, Any]:
-    stamps = [min(t) for key, t in scored.items() if key.startswith(f"{run_id}-")]
-    if len(stamps) < events:
-        raise click.ClickException(f"only {len(stamps)} of {events} events were scored")
-    seconds = (max(stamps) - min(stamps)) / 1000.0
-    return {
-        "events": len(stamps),
-        "duplicates": sum(len(t) - 1 for k, t in scored.items() if k.startswith(f"{run_id}-")),
-        "seconds_first_to_last_score": seconds,
-        "tx_per_s": (len(stamps) - 1) / seconds,
-    }
-
-
-def _latency(
-    produced: dict[str, list[int]], scored: dict[str, list[int]], run_id: str
-) -> dict[str, Any]:
-    delays, offered = [], []
-    for key, stamps in produced.items():
-        if key.startswith(f"{run_id}-") and key in scored:
-            offered.append(stamps[0])
-            delays.append((min(scored[key]) - stamps[0]) / 1000.0)
-    span = (max(offered) - min(offered)) / 1000.0
-    return {
-        "events": len(delays),
-        "achieved_offered_rate": (len(offered) - 1) / span if span > 0 else None,
-        "latency": latency_summary(delays),
-        "resolution_ms": 1,
-    }
 
 
 def run_endtoend(
@@ -220,9 +127,10 @@ def run_endtoend(
             env=creds.env("scorer"),
         )
         scorer.wait_serving(120)
-        ingest_args = ["--kafka-bootstrap", bootstrap, "--scorer-addr", scorer.address]
-        ingest_args += ["--feedback-addr", ""]
-        ingest = stack.start_service("ingest", *ingest_args, env=creds.env("ingest"))
+        ingest_args = ["--kafka-bootstrap", bootstrap, "--feedback-addr", ""]
+        ingest = stack.start_service(
+            *("ingest", *ingest_args, "--scorer-addr", scorer.address), env=creds.env("ingest")
+        )
         ingest.wait_serving(120)
 
         def phase(run_id: str, events: int, rate: float, label: str) -> float:
@@ -239,16 +147,44 @@ def run_endtoend(
         say(f"end to end: offering {latency_events:,} events at {offered_rate:,.0f} tx/s")
         phase("lat", latency_events, offered_rate, "latency")
         ingest.stop(30)  # drains and commits, so the next bridge starts after what is done
-        say(f"end to end: backlog of {throughput_events:,} events, then a bridge drains it")
-        backlog_seconds = _replay(bootstrap, csv, "drain", throughput_events, 0)
-        ingest = stack.start_service("ingest", *ingest_args, env=creds.env("ingest"))
-        ingest.wait_serving(120)
-        scored_so_far += throughput_events
-        _wait_scored(bootstrap, scored_so_far, ingest, 600, "backlog drain")
+
+        def drain_phase(run_id: str, scorers: list[ServiceHandle], bridges: int) -> dict:
+            """A backlog written while no bridge runs, then `bridges` bridges drain it."""
+            nonlocal scored_so_far
+            say(f"end to end: backlog of {throughput_events:,} events for {bridges} bridge(s)")
+            _replay(bootstrap, csv, run_id, throughput_events, 0)
+            args = [*ingest_args, "--scorer-addr", ",".join(s.address for s in scorers)]
+            # The first keeps the static member id of the bridge before: it gets the partitions
+            # back at once instead of after the session timeout.
+            started = [
+                stack.start_service(
+                    "ingest", *args, "--instance-name", f"bridge{i or ''}", env=creds.env("ingest")
+                )
+                for i in range(bridges)
+            ]
+            for bridge in started:
+                bridge.wait_serving(120)
+            kafka_pid = stack.kafka.pid() if stack.kafka is not None else None
+            cpu = CpuMeter({"ingest": started, "scorer": scorers}, kafka_pid)
+            first = messages_in(bootstrap, names.TRANSACTIONS_SCORED)
+            scored_so_far += throughput_events
+            _wait_scored(bootstrap, scored_so_far, started[0], 600, f"{run_id} drain")
+            used = cpu.per_transaction(messages_in(bootstrap, names.TRANSACTIONS_SCORED) - first)
+            for bridge in started:
+                bridge.stop(30)
+            return used
+
+        drain_cpu = drain_phase("drain", [scorer], 1)
+        second = stack.start_service(
+            *("scorer", "--models", str(models.resolve()), "--learner-addr", ""),
+            env=creds.env("scorer"),
+        )
+        second.wait_serving(120)
+        drain_2x2_cpu = drain_phase("drain2x2", [scorer, second], 2)
         say("end to end: reading timestamps back from Kafka")
-        scored = _timestamps(bootstrap, names.TRANSACTIONS_SCORED, _scored_id)
-        produced = _timestamps(bootstrap, names.TRANSACTIONS, _transaction_id)
-    live = _throughput(scored, "live", throughput_events)
+        scored = timestamps(bootstrap, names.TRANSACTIONS_SCORED, scored_id)
+        produced = timestamps(bootstrap, names.TRANSACTIONS, transaction_id)
+    live = throughput(scored, "live", throughput_events)
     live["replay_rate_0_tx_per_s"] = throughput_events / live_seconds
     # Scores cannot come out faster than the replayer writes events in: close to its rate, the
     # figure is the producer's bound, not the pipeline's.
@@ -257,21 +193,26 @@ def run_endtoend(
         "`fraudstream replay --rate 0` into the running bridge; first to last Kafka timestamp "
         "of the events' scores on `transactions.scored`"
     )
-    drain = _throughput(scored, "drain", throughput_events)
-    drain["replay_rate_0_tx_per_s"] = throughput_events / backlog_seconds
+    drain = throughput(scored, "drain", throughput_events)
+    drain["cpu"] = drain_cpu
     drain["how"] = (
         "events written while no bridge runs, then one starts and catches up; first to last "
         "Kafka timestamp of their scores"
     )
-    latency = _latency(produced, scored, "lat")
+    drain_2x2 = throughput(scored, "drain2x2", throughput_events)
+    drain_2x2["cpu"] = drain_2x2_cpu
+    drain_2x2["how"] = "as backlog_drain, with 2 bridges (2 partitions each) over 2 scorers"
+    latency = latency_per_event(produced, scored, "lat")
     latency["offered_rate"] = offered_rate
     latency["how"] = (
         "per event id: Kafka timestamp on `transactions.scored` minus Kafka timestamp on "
         "`transactions` (both CreateTime, same clock)"
     )
     return {
-        "processes": "1 Kafka broker (KRaft), 1 ingest bridge, 1 scorer; feedback not attached",
+        "processes": "1 Kafka broker (KRaft, 4 partitions), 1 ingest bridge, 1 scorer (2 and 2 "
+        "in backlog_drain_2x2); feedback not attached",
         "live_replay": live,
         "backlog_drain": drain,
+        "backlog_drain_2x2": drain_2x2,
         "latency_at_offered_rate": latency,
     }

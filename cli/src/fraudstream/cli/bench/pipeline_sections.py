@@ -38,6 +38,13 @@ def endtoend_section(workdir: Path, models: Path, csv: Path, sizes: Sizes) -> di
             "transactions -> transactions.scored, sustained over a backlog (pipeline capacity)",
             target=TARGET_TX_PER_S,
         ),
+        "endtoend.drain_2x2_tx_per_s": figure(
+            result["backlog_drain_2x2"]["tx_per_s"],
+            "tx/s",
+            "as endtoend.tx_per_s with 2 bridges and 2 scorers (the capacity model's check)",
+            result["backlog_drain"]["tx_per_s"],
+            "1 bridge, 1 scorer, same run",
+        ),
         "endtoend.live_replay_tx_per_s": figure(
             live["tx_per_s"],
             "tx/s",

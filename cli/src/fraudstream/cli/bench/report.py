@@ -43,6 +43,33 @@ def figure(
     return entry
 
 
+# Issue 15's targets for served StreamScores against the peers, measured in the same run.
+TARGET_VS_MLSERVER = 10.0
+TARGET_VS_BEST_INPROCESS = 1.5
+
+
+def comparisons(figures: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Ratios across sections: served StreamScores against MLServer and the in-process peers."""
+    served = figures.get("scorer.stream_served_tx_per_s")
+    if served is None:
+        return {}
+    what = served["what"]
+    found = {}
+    for key, peer, target in (
+        ("mlserver.batched_rows_per_s", "MLServer", TARGET_VS_MLSERVER),
+        ("inprocess.best_peer_rows_per_s", "best in-process peer", TARGET_VS_BEST_INPROCESS),
+    ):
+        if key in figures:
+            name = "mlserver" if key.startswith("mlserver") else "best_inprocess"
+            found[f"scorer.stream_vs_{name}_ratio"] = figure(
+                served["value"] / figures[key]["value"],
+                "x",
+                f"{what} / {peer} ({figures[key]['what']})",
+                target=target,
+            )
+    return found
+
+
 def headline(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The figures of every section that ran, flat (the report keeps them under `figures`)."""
     return dict(report.get("figures", {}))
@@ -74,8 +101,13 @@ _THROUGHPUT = (
     ("scorer.baseline_tx_per_s", "scikit-learn per event", _BASE),
     ("mlserver.batched_rows_per_s", "MLServer IF, 64 rows/request", _PEER),
     ("mlserver.fraudstream_batched_rows_per_s", "fraudstream Score, 64 rows/request", _OURS),
+    ("inprocess.scikit-learn_rows_per_s", "in-process scikit-learn batch 512", _PEER),
+    ("inprocess.fused_onnxruntime_rows_per_s", "in-process ONNX Runtime forest, 512", _PEER),
+    ("inprocess.fused_tl2cgen_rows_per_s", "in-process tl2cgen forest, 512", _PEER),
     ("scorer.stream_tx_per_s", "fraudstream StreamScores, 512/batch", _OURS),
+    ("scorer.stream_2_scorers_tx_per_s", "StreamScores, 2 scorer processes", _OURS),
     ("endtoend.tx_per_s", "end to end Kafka->scored, over a backlog", _OURS),
+    ("endtoend.drain_2x2_tx_per_s", "end to end, 2 bridges + 2 scorers, backlog", _OURS),
     ("endtoend.live_replay_tx_per_s", "end to end, replay rate 0 live", _OURS),
 )
 _LATENCY = (
@@ -122,7 +154,8 @@ def write_chart(report: dict[str, Any], path: Path) -> Path | None:
     machine = report["machine"]
     fig.suptitle(
         f"fraudstream bench {report['generated_time']} - {machine['cpus_usable']} cores, "
-        f"{machine['cpu_model']}; grey: per-event scikit-learn, orange: MLServer 1.7",
+        f"{machine['cpu_model']}; grey: per-event scikit-learn, orange: peers (MLServer 1.7, "
+        "in-process engines)",
         fontsize=9,
     )
     fig.tight_layout()

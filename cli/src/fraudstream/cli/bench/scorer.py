@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import statistics
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -95,36 +94,6 @@ def stream_once(
     if scorer_pid:
         trial["scorer_cores_busy"] = (process_cpu_seconds(scorer_pid) - scorer_cpu) / seconds
     return trial
-
-
-def stream_throughput(
-    address: str,
-    transactions: Sequence[Transaction],
-    batch_size: int,
-    in_flight: int,
-    total: int,
-    trials: int,
-    scorer_pid: int | None = None,
-    *,
-    transport: Transport = PLAINTEXT,
-) -> dict[str, Any]:
-    """StreamScores transactions per second: `trials` streams of `total` transactions each."""
-    batches = batches_of(transactions, batch_size)
-    count = max(total // batch_size, 1)
-    with channel(address, transport) as opened:
-        stub = scoring_service_pb2_grpc.ScoringServiceStub(opened)
-        stream_once(stub, batches, min(count, 50), in_flight)  # warm-up
-        runs = [stream_once(stub, batches, count, in_flight, scorer_pid) for _ in range(trials)]
-    rates = [run["tx_per_s"] for run in runs]
-    return {
-        "batch_size": batch_size,
-        "in_flight": in_flight,
-        "transactions_per_trial": count * batch_size,
-        "trials": runs,
-        "tx_per_s": statistics.median(rates),
-        "tx_per_s_best": max(rates),
-        "item_errors": sum(run["item_errors"] for run in runs),
-    }
 
 
 def unary_latency(

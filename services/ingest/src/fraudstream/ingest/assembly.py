@@ -57,8 +57,8 @@ class IngestBridge:
                 {
                     "enable.idempotence": True,
                     "acks": "all",
-                    "linger.ms": 2,
-                    "compression.type": "lz4",
+                    "linger.ms": settings.producer_linger_ms,
+                    "compression.type": settings.producer_compression,
                     # Bounded while the broker is away (librdkafka's defaults are 100k messages and
                     # 1 GB); a full queue makes produce() wait, and the window stops consuming.
                     "queue.buffering.max.messages": window_messages + 1024,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from typing import Literal
 
 from pydantic import Field
 
@@ -71,6 +72,16 @@ class IngestSettings(ServiceSettings):
         8,
         ge=1,
         description="Batches consumed but not yet fully routed; beyond it, fetching pauses.",
+    )
+    producer_linger_ms: float = Field(
+        2.0,
+        ge=0,
+        le=1000,
+        description="How long the producer waits to fill a request to the broker (librdkafka "
+        "linger.ms): more batches each request, at that cost in latency (docs/performance.md).",
+    )
+    producer_compression: Literal["none", "lz4", "zstd", "snappy", "gzip"] = Field(
+        "lz4", description="Compression of produced scores and alerts (compression.type)."
     )
     audit_sample_rate: float = Field(
         0.002, ge=0, le=1, description="Share of ALLOW decisions sent to analysts as audit cases."

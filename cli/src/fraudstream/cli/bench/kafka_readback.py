@@ -1,0 +1,139 @@
+"""Reading the end-to-end phases back from Kafka: offsets, timestamps, rates and latencies."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import click
+from confluent_kafka import Consumer, TopicPartition
+
+from fraudstream.cli.bench.loadgen import latency_summary
+from fraudstream.cli.bench.machine import process_cpu_seconds
+from fraudstream.cli.stack import ServiceHandle
+from fraudstream.common.codec import CONTENT_TYPE_HEADER, decode_transaction
+from fraudstream.common.kafka import kafka_config
+
+
+def end_offsets(bootstrap: str, topic: str) -> list[tuple[int, int]]:
+    consumer = Consumer(
+        kafka_config(
+            bootstrap,
+            {
+                "group.id": "fraudstream-bench-probe",
+                "enable.auto.commit": False,
+            },
+        ),
+    )
+    try:
+        metadata = consumer.list_topics(topic, timeout=10).topics[topic]
+        return [
+            consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            for p in sorted(metadata.partitions)
+        ]
+    finally:
+        consumer.close()
+
+
+def messages_in(bootstrap: str, topic: str) -> int:
+    return sum(high for _low, high in end_offsets(bootstrap, topic))
+
+
+def timestamps(
+    bootstrap: str, topic: str, event_id: Callable[[Any], str | None]
+) -> dict[str, list[int]]:
+    """Kafka timestamps (ms) of every message of `topic`, by event id."""
+    ends = end_offsets(bootstrap, topic)
+    consumer = Consumer(
+        kafka_config(
+            bootstrap,
+            {
+                "group.id": "fraudstream-bench-reader",
+                "enable.auto.commit": False,
+            },
+        ),
+    )
+    found: dict[str, list[int]] = {}
+    try:
+        consumer.assign([TopicPartition(topic, p, low) for p, (low, _h) in enumerate(ends)])
+        left = sum(high - low for low, high in ends)
+        while left > 0:
+            batch = consumer.consume(10_000, timeout=5)
+            if not batch:
+                raise click.ClickException(f"reading {topic} stalled with {left} messages left")
+            for message in batch:
+                if message.error():
+                    continue
+                left -= 1
+                key = event_id(message)
+                if key is not None:
+                    found.setdefault(key, []).append(message.timestamp()[1])
+    finally:
+        consumer.close()
+    return found
+
+
+def transaction_id(message: Any) -> str | None:
+    raw = dict(message.headers() or []).get(CONTENT_TYPE_HEADER)
+    return decode_transaction(message.value(), raw.decode() if raw else None).event_id
+
+
+def scored_id(message: Any) -> str | None:
+    return message.key().decode()
+
+
+def throughput(scored: dict[str, list[int]], run_id: str, events: int) -> dict[str, Any]:
+    stamps = [min(t) for key, t in scored.items() if key.startswith(f"{run_id}-")]
+    if len(stamps) < events:
+        raise click.ClickException(f"only {len(stamps)} of {events} events were scored")
+    seconds = (max(stamps) - min(stamps)) / 1000.0
+    return {
+        "events": len(stamps),
+        "duplicates": sum(len(t) - 1 for k, t in scored.items() if k.startswith(f"{run_id}-")),
+        "seconds_first_to_last_score": seconds,
+        "tx_per_s": (len(stamps) - 1) / seconds,
+    }
+
+
+def latency_per_event(
+    produced: dict[str, list[int]], scored: dict[str, list[int]], run_id: str
+) -> dict[str, Any]:
+    delays, offered = [], []
+    for key, stamps in produced.items():
+        if key.startswith(f"{run_id}-") and key in scored:
+            offered.append(stamps[0])
+            delays.append((min(scored[key]) - stamps[0]) / 1000.0)
+    span = (max(offered) - min(offered)) / 1000.0
+    return {
+        "events": len(delays),
+        "achieved_offered_rate": (len(offered) - 1) / span if span > 0 else None,
+        "latency": latency_summary(delays),
+        "resolution_ms": 1,
+    }
+
+
+class CpuMeter:
+    """CPU seconds each kind of process (ingest, scorer, the broker) uses from now on."""
+
+    def __init__(self, services: dict[str, list[ServiceHandle]], kafka_pid: int | None) -> None:
+        self._pids = {kind: [s.process.pid for s in group] for kind, group in services.items()}
+        if kafka_pid is not None:
+            self._pids["kafka"] = [kafka_pid]
+        self._start = self._read()
+        self._began = time.perf_counter()
+
+    def _read(self) -> dict[str, float]:
+        return {kind: sum(map(process_cpu_seconds, pids)) for kind, pids in self._pids.items()}
+
+    def per_transaction(self, transactions: int) -> dict[str, Any]:
+        """Microseconds of CPU per transaction by kind, and cores kept busy, since creation."""
+        seconds = time.perf_counter() - self._began
+        used = {kind: value - self._start[kind] for kind, value in self._read().items()}
+        return {
+            "transactions": transactions,
+            "seconds": seconds,
+            "us_per_tx": {k: v * 1e6 / max(transactions, 1) for k, v in used.items()},
+            "cores_busy": {k: v / seconds for k, v in used.items()},
+            "processes": {k: len(v) for k, v in self._pids.items()},
+        }
