@@ -21,12 +21,15 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 _CLI = (sys.executable, "-m", "fraudstream.cli.main")
 _FIGURES = {
     "scorer.stream_tx_per_s",
+    "scorer.stream_2_scorers_tx_per_s",
+    "scorer.stream_served_tx_per_s",
     "scorer.stream_vs_baseline_ratio",
     "scorer.score_p50_ms",
     "scorer.score_p99_ms",
     "scorer.baseline_tx_per_s",
     "scorer.baseline_p99_ms",
     "endtoend.tx_per_s",
+    "endtoend.drain_2x2_tx_per_s",
     "endtoend.live_replay_tx_per_s",
     "endtoend.p50_ms",
     "endtoend.p99_ms",
@@ -100,7 +103,7 @@ def test_every_figure_is_a_positive_number_with_its_baseline_and_target(bench_ru
             assert _positive(entry["baseline"]) and _positive(entry["ratio"]), key
         if "target" in entry:
             assert isinstance(entry["target_met"], bool), key
-    for key in ("scorer.stream_tx_per_s", "scorer.score_p99_ms", "endtoend.tx_per_s",
+    for key in ("scorer.stream_served_tx_per_s", "scorer.score_p99_ms", "endtoend.tx_per_s",
                 "endtoend.p99_ms", "scorer.stream_vs_baseline_ratio"):  # fmt: skip
         assert "target" in figures[key], key
 
@@ -117,6 +120,10 @@ def test_ratios_come_from_this_runs_measurements(bench_run):
     p99 = scorer["score_unary"]["latency"]["p99_ms"]
     base_p99 = scorer["baseline_per_event_sklearn"]["latency"]["p99_ms"]
     assert figures["scorer.score_p99_ms"]["ratio"] == pytest.approx(base_p99 / p99)
+    scaled = figures["scorer.stream_2_scorers_tx_per_s"]
+    assert scaled["value"] == scorer["stream_scores_all_scorers"]["tx_per_s"]
+    assert scaled["baseline"] == stream
+    assert scorer["stream_scores_all_scorers"]["scorers"] == 2
     # Every trial streamed whole batches and the scorer answered every item.
     assert scorer["stream_scores"]["item_errors"] == 0
     assert all(t["transactions"] > 0 for t in scorer["stream_scores"]["trials"])

@@ -34,6 +34,7 @@ from fraudstream.cli.bench.kafka_readback import (
     timestamps,
     transaction_id,
 )
+from fraudstream.cli.bench.machine import process_cpu_seconds
 from fraudstream.cli.bench.workload import say
 from fraudstream.cli.demo.credentials import DemoCredentials
 from fraudstream.cli.stack import ServiceHandle, Stack
@@ -132,6 +133,7 @@ def run_endtoend(
             *("ingest", *ingest_args, "--scorer-addr", scorer.address), env=creds.env("ingest")
         )
         ingest.wait_serving(120)
+        startup_cpu = process_cpu_seconds(ingest.process.pid)
 
         def phase(run_id: str, events: int, rate: float, label: str) -> float:
             nonlocal scored_so_far
@@ -152,7 +154,10 @@ def run_endtoend(
             """A backlog written while no bridge runs, then `bridges` bridges drain it."""
             nonlocal scored_so_far
             say(f"end to end: backlog of {throughput_events:,} events for {bridges} bridge(s)")
+            kafka_pid = stack.kafka.pid() if stack.kafka is not None else None
+            writing = CpuMeter({}, kafka_pid, children=True)
             _replay(bootstrap, csv, run_id, throughput_events, 0)
+            written = writing.per_transaction(throughput_events)
             args = [*ingest_args, "--scorer-addr", ",".join(s.address for s in scorers)]
             # The first keeps the static member id of the bridge before: it gets the partitions
             # back at once instead of after the session timeout.
@@ -162,16 +167,22 @@ def run_endtoend(
                 )
                 for i in range(bridges)
             ]
+            # From their spawn (they may drain much of the backlog before they say SERVING),
+            # less what a bridge uses to start (measured on the first, before any event).
+            cpu = CpuMeter(
+                {"ingest": started, "scorer": scorers},
+                kafka_pid,
+                startup={"ingest": bridges * startup_cpu},
+            )
             for bridge in started:
                 bridge.wait_serving(120)
-            kafka_pid = stack.kafka.pid() if stack.kafka is not None else None
-            cpu = CpuMeter({"ingest": started, "scorer": scorers}, kafka_pid)
-            first = messages_in(bootstrap, names.TRANSACTIONS_SCORED)
             scored_so_far += throughput_events
             _wait_scored(bootstrap, scored_so_far, started[0], 600, f"{run_id} drain")
-            used = cpu.per_transaction(messages_in(bootstrap, names.TRANSACTIONS_SCORED) - first)
+            used = cpu.per_transaction(throughput_events)
             for bridge in started:
                 bridge.stop(30)
+            # Writing the backlog: the producer (`fraudstream replay`) and the broker's side.
+            used["writing"] = written
             return used
 
         drain_cpu = drain_phase("drain", [scorer], 1)
@@ -195,13 +206,17 @@ def run_endtoend(
     )
     drain = throughput(scored, "drain", throughput_events)
     drain["cpu"] = drain_cpu
+    drain["bridge_startup_cpu_seconds"] = startup_cpu
     drain["how"] = (
         "events written while no bridge runs, then one starts and catches up; first to last "
         "Kafka timestamp of their scores"
     )
     drain_2x2 = throughput(scored, "drain2x2", throughput_events)
     drain_2x2["cpu"] = drain_2x2_cpu
-    drain_2x2["how"] = "as backlog_drain, with 2 bridges (2 partitions each) over 2 scorers"
+    drain_2x2["how"] = (
+        "as backlog_drain, with 2 bridges (2 partitions each) over 2 scorers; the second bridge "
+        "joins the group while the first drains, so compare tx_per_s_p10_p90"
+    )
     latency = latency_per_event(produced, scored, "lat")
     latency["offered_rate"] = offered_rate
     latency["how"] = (

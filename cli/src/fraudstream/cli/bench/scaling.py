@@ -51,6 +51,7 @@ def parallel_throughput(
         "trials": runs,
         "tx_per_s": statistics.median(rates),
         "tx_per_s_best": max(rates),
+        "item_errors": sum(r["item_errors"] for run in runs for r in run["per_scorer"]),
     }
 
 
