@@ -163,3 +163,26 @@ def test_batches_sent_while_no_scorer_is_up_go_to_the_first_that_comes(
     port = int(live.rsplit(":", 1)[1])
     assert start_scorer(port)[0] == live
     _check_pairing(futures, timeout=20)
+
+
+def test_a_dns_name_stands_for_every_address_it_resolves_to(
+    start_scorer, make_pool, good_transaction
+):
+    (live, _) = start_scorer()
+    port = live.rsplit(":", 1)[1]
+    pool, metrics = make_pool([f"dns:///localhost:{port}"])
+    # localhost is 127.0.0.1 (and ::1 where it resolves to both): one stream per address.
+    assert f"127.0.0.1:{port}" in [s.address for s in pool.streams]
+    _wait_connected(pool, 1)
+    futures = [pool.submit(_request(n, good_transaction)) for n in range(8)]
+    _check_pairing(futures, timeout=10)
+    assert _batches(metrics, f"127.0.0.1:{port}") >= 4
+
+
+def test_plain_addresses_are_kept_and_an_unresolvable_name_is_left_to_grpc():
+    from fraudstream.ingest.scorer_dns import resolve
+
+    found = resolve(["10.0.0.1:50051", "dns:///no-such-host.invalid:50051"])
+    assert found == {"10.0.0.1:50051": None, "dns:///no-such-host.invalid:50051": None}
+    with pytest.raises(ValueError):
+        resolve(["dns:///no-port"])

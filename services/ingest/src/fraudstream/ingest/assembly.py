@@ -99,6 +99,7 @@ class IngestBridge:
             metrics,
             max_backoff=settings.reconnect_max_seconds,
             channel_factory=self._transport.channel,
+            resolve_seconds=settings.scorer_resolve_seconds,
         )
         self._streams.append(scorers)
         feedback = None

@@ -19,8 +19,9 @@ from typing import Any
 
 import grpc
 
-from fraudstream.common.stream import ChannelFactory, insecure_channel
+from fraudstream.common.transport import PLAINTEXT
 from fraudstream.ingest.metrics import IngestMetrics
+from fraudstream.ingest.scorer_dns import DNS_SCHEME, ChannelFactory, channel_factory_for, resolve
 from fraudstream.ingest.streams import OrderedStream
 from fraudstream.v1 import scoring_service_pb2
 
@@ -41,7 +42,9 @@ def scorer_addresses(setting: str | Sequence[str]) -> list[str]:
 
 
 class ScorerPool:
-    """`submit(request)` sends a StreamScores request to one of the scorers at `addresses`."""
+    """`submit(request)` sends a StreamScores request to one of the scorers at `addresses`
+    (a `dns:///host:port` among them stands for every address the name resolves to, resolved
+    again every `resolve_seconds`)."""
 
     def __init__(
         self,
@@ -49,38 +52,78 @@ class ScorerPool:
         open_call: Callable[[grpc.Channel, Iterator[Any]], Iterator[Any]],
         metrics: IngestMetrics | None = None,
         max_backoff: float = 5.0,
-        channel_factory: ChannelFactory = insecure_channel,
+        channel_factory: ChannelFactory = PLAINTEXT.channel,
+        resolve_seconds: float = 30.0,
     ) -> None:
+        self._targets = list(addresses)
+        self._open_call = open_call
         self._metrics = metrics
+        self._max_backoff = max_backoff
+        self._channel_factory = channel_factory
+        self._resolve_seconds = resolve_seconds
         self._stopping = threading.Event()
-        self.streams: list[ScorerStream] = [
-            OrderedStream(
-                "scorer",
-                address,
-                open_call,
-                on_reconnect=metrics.reconnects.labels("scorer").inc if metrics else lambda: None,
-                max_backoff=max_backoff,
-                channel_factory=channel_factory,
-                on_connected=self._connection_callback(address),
-                on_ended=self._ended,
-            )
-            for address in addresses
-        ]
-        self._turn = itertools.cycle(range(len(self.streams)))
-        self._turn_lock = threading.Lock()
-        if metrics is not None:
-            for address in addresses:
-                metrics.scorer_connected.labels(address).set(0)
+        self._lock = threading.Lock()  # guards the two lists below
+        self.streams: list[ScorerStream] = []  # in rotation
+        self._retired: list[ScorerStream] = []  # gone from DNS, answering what they hold
+        self._turn = itertools.count()
+        self._refresher = threading.Thread(
+            target=self._refresh_loop, name="scorer-dns", daemon=True
+        )
+        self._refresh(start=False)
 
     def start(self) -> None:
         for stream in self.streams:
             stream.start()
+        if any(target.startswith(DNS_SCHEME) for target in self._targets):
+            self._refresher.start()
 
     def stop(self) -> None:
         """Stop every stream; batches still unanswered fail with StreamStopped."""
         self._stopping.set()
-        for stream in self.streams:
+        with self._lock:
+            streams = [*self.streams, *self._retired]
+        for stream in streams:
             stream.stop()
+
+    def _refresh_loop(self) -> None:
+        while not self._stopping.wait(self._resolve_seconds):
+            self._refresh(start=True)
+
+    def _refresh(self, start: bool) -> None:
+        """Open a stream to every scorer address there is now; retire the vanished ones."""
+        wanted = resolve(self._targets)
+        with self._lock:
+            current = {stream.address: stream for stream in self.streams}
+            added = [self._stream(a, host) for a, host in wanted.items() if a not in current]
+            gone = [stream for address, stream in current.items() if address not in wanted]
+            self.streams = [s for s in self.streams if s.address in wanted] + added
+            self._retired += gone
+            idle = [s for s in self._retired if not s.unanswered()]
+            self._retired = [s for s in self._retired if s.unanswered()]
+        for stream in added:
+            logger.info("scorer %s added", stream.address)
+            if start:
+                stream.start()
+        for stream in gone:
+            logger.info("scorer %s left DNS; it gets no new batches", stream.address)
+            self._move_from(stream)
+        for stream in idle:
+            stream.stop()
+
+    def _stream(self, address: str, host: str | None) -> ScorerStream:
+        metrics = self._metrics
+        if metrics is not None:
+            metrics.scorer_connected.labels(address).set(0)
+        return OrderedStream(
+            "scorer",
+            address,
+            self._open_call,
+            on_reconnect=metrics.reconnects.labels("scorer").inc if metrics else lambda: None,
+            max_backoff=self._max_backoff,
+            channel_factory=channel_factory_for(self._channel_factory, host),
+            on_connected=self._connection_callback(address),
+            on_ended=self._ended,
+        )
 
     def submit(self, request: ScoreRequest) -> Future[ScoreResponse]:
         """Send `request` to the next connected scorer (the next scorer if none is)."""
@@ -101,10 +144,10 @@ class ScorerPool:
             self._ended(stream, None)
 
     def _next(self, avoid: ScorerStream | None) -> ScorerStream:
-        with self._turn_lock:
-            first = next(self._turn)
-        count = len(self.streams)
-        in_turn = [self.streams[(first + i) % count] for i in range(count)]
+        with self._lock:
+            streams, first = self.streams, next(self._turn)
+        count = len(streams)
+        in_turn = [streams[(first + i) % count] for i in range(count)]
         candidates = [stream for stream in in_turn if stream is not avoid] or in_turn
         for stream in candidates:
             if stream.connected.is_set():
@@ -117,14 +160,18 @@ class ScorerPool:
             if self._metrics is not None:
                 self._metrics.scorer_connected.labels(address).set(int(connected))
             if connected:
-                for other in self.streams:
+                with self._lock:
+                    others = [*self.streams, *self._retired]
+                for other in others:
                     if other.address != address and not other.connected.is_set():
                         self._move_from(other)
 
         return changed
 
     def _ended(self, stream: ScorerStream, error: grpc.RpcError | None) -> None:
-        if any(other.connected.is_set() for other in self.streams if other is not stream):
+        with self._lock:
+            others = [other for other in self.streams if other is not stream]
+        if any(other.connected.is_set() for other in others):
             self._move_from(stream)
 
     def _move_from(self, stream: ScorerStream) -> None:

@@ -58,7 +58,11 @@ class IngestSettings(ServiceSettings):
         [names.SCORER_ADDR],
         description="Scorer addresses (StreamScores): comma-separated or the flag repeated; "
         "batches go round robin to the connected ones, and a scorer's unanswered batches move "
-        "to another when it goes down.",
+        "to another when it goes down. dns:///host:port stands for every address the name "
+        "resolves to (a Kubernetes headless Service: every ready scorer pod).",
+    )
+    scorer_resolve_seconds: float = Field(
+        30.0, gt=0, description="How often dns:/// scorer addresses are resolved again."
     )
     feedback_addr: str = Field(
         names.FEEDBACK_ADDR,
