@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -141,3 +142,20 @@ def test_a_demo_left_running_must_be_stopped_first(tmp_path: Path):
     )
     assert stopped.returncode == 0 and not (run / PIDS_FILE).exists()
     assert "nothing runs" in stopped.stdout or "stopped" in stopped.stdout
+
+
+def test_a_demo_with_two_scorers_spreads_batches_and_both_get_the_models(tmp_path: Path):
+    workdir, reports = tmp_path / "demo", tmp_path / "reports"
+    out = _demo(workdir, reports, "--scorers", "2")
+    assert "start the scorer 1/2 service" in out and "start the scorer 2/2 service" in out
+    summary = json.loads((reports / "demo_summary.json").read_text())
+    assert summary["complete"] and summary["detection"]["scored"] == 20_000
+    # The learner pushed its snapshots to both scorers, which hold the same version.
+    scorers = summary["learner"]["scorers"]
+    assert len(scorers) == 2 and len(set(scorers.values())) == 1, scorers
+    logs = workdir / "run" / "logs"
+    assert (logs / "scorer.log").is_file() and (logs / "scorer-1.log").is_file()
+    bridge = (logs / "ingest.log").read_text()
+    opened = set(re.findall(r"scorer-stream: stream open to (\S+)", bridge))
+    assert len(opened) == 2, bridge[-3000:]  # one stream to each scorer
+    assert _running_under(workdir) == [], "the demo left processes running"
