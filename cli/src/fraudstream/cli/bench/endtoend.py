@@ -47,7 +47,14 @@ TARGET_P99_MS = 50.0
 _WARMUP_EVENTS = 2_000
 
 
-def _replay(bootstrap: str, csv: Path, run_id: str, events: int, rate: float) -> float:
+def replay_events(
+    bootstrap: str,
+    csv: Path,
+    run_id: str,
+    events: int,
+    rate: float,
+    topic: str = names.TRANSACTIONS,
+) -> float:
     """`fraudstream replay` as its own process; returns the seconds it took."""
     began = time.perf_counter()
     result = subprocess.run(
@@ -66,6 +73,8 @@ def _replay(bootstrap: str, csv: Path, run_id: str, events: int, rate: float) ->
             run_id,
             "--bootstrap",
             bootstrap,
+            "--topic",
+            topic,
         ],
         capture_output=True,
         text=True,
@@ -137,7 +146,7 @@ def run_endtoend(
 
         def phase(run_id: str, events: int, rate: float, label: str) -> float:
             nonlocal scored_so_far
-            seconds = _replay(bootstrap, csv, run_id, events, rate)
+            seconds = replay_events(bootstrap, csv, run_id, events, rate)
             scored_so_far += events
             _wait_scored(bootstrap, scored_so_far, ingest, 600, label)
             return seconds
@@ -156,7 +165,7 @@ def run_endtoend(
             say(f"end to end: backlog of {throughput_events:,} events for {bridges} bridge(s)")
             kafka_pid = stack.kafka.pid() if stack.kafka is not None else None
             writing = CpuMeter({}, kafka_pid, children=True)
-            _replay(bootstrap, csv, run_id, throughput_events, 0)
+            replay_events(bootstrap, csv, run_id, throughput_events, 0)
             written = writing.per_transaction(throughput_events)
             args = [*ingest_args, "--scorer-addr", ",".join(s.address for s in scorers)]
             # The first keeps the static member id of the bridge before: it gets the partitions

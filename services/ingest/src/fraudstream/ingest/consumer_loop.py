@@ -95,10 +95,15 @@ class ConsumerLoop:
                 else:
                     full_since = 0.0
                     self._resume()
-                    wait = self._batch_wait - (time.monotonic() - first_at) if buffered else 0.1
-                    messages = self._consumer.consume(
-                        num_messages=self._batch_size - len(buffered), timeout=max(wait, 0.0)
-                    )
+                    if buffered:
+                        wait = self._batch_wait - (time.monotonic() - first_at)
+                        messages = self._consumer.consume(
+                            num_messages=self._batch_size - len(buffered), timeout=max(wait, 0.0)
+                        )
+                    else:
+                        # A batch's first event as soon as it comes: consume() would wait for
+                        # a whole batch (51 ms of events at 10k tx/s) before the batch wait ran.
+                        messages = [m for m in [self._consumer.poll(0.1)] if m is not None]
                 for message in messages:
                     error = message.error()
                     if error is not None and (error.fatal() or error.code() == KafkaError._FATAL):
