@@ -36,8 +36,8 @@ from fraudstream.common import names
 # name -> ingest flags; "default" is what the settings' defaults give.
 CONFIGURATIONS: dict[str, list[str]] = {
     "default": [],
-    "wait 1 ms, linger 0": ["--batch-wait-ms", "1", "--producer-linger-ms", "0"],
-    "wait 20 ms, linger 5": ["--batch-wait-ms", "20", "--producer-linger-ms", "5"],
+    "wait 1 ms + linger 0": ["--batch-wait-ms", "1", "--producer-linger-ms", "0"],
+    "wait 20 ms + linger 5": ["--batch-wait-ms", "20", "--producer-linger-ms", "5"],
     "in flight 16": ["--max-in-flight", "16"],
     "batch 256": ["--batch-size", "256"],
 }
