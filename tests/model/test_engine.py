@@ -159,15 +159,15 @@ def test_without_a_compiler_the_numpy_forest_serves(tmp_path, monkeypatch):
 def test_measure_reports_every_engine_against_scikit_learn(bundle, holdout):
     result = measure(bundle, holdout[:2000], batch_sizes=(1, 64), repeats=1, min_seconds=0.01)
     assert set(result["isolation_forest"]) >= {"scikit-learn", "numpy", "tl2cgen"}
-    assert set(result["ensemble"]) == {
-        "scikit-learn",
-        "numpy forest only",
-        "fused numpy",
-        "fused tl2cgen",
-    }
+    served = {"scikit-learn", "numpy forest only", "fused numpy", "fused tl2cgen"}
+    # ONNX Runtime's forest with the fused rest, when `uv sync --group onnx` installed it.
+    assert served <= set(result["ensemble"]) <= served | {"fused onnxruntime"}
+    assert ("onnxruntime" in result["isolation_forest"]) == (
+        "fused onnxruntime" in result["ensemble"]
+    )
     for section in ("isolation_forest", "ensemble"):
         for name, numbers in result[section].items():
             assert set(numbers["rows_per_second"]) == {"1", "64"}
             assert all(v > 0 for v in numbers["rows_per_second"].values())
-            if name != "onnxruntime":  # float32 inside: ~1e-7 off, reported, not kept
+            if "onnxruntime" not in name:  # float32 inside: ~1e-7 off, reported, not kept
                 assert numbers["max_abs_difference_from_sklearn"] <= EXACT, name
