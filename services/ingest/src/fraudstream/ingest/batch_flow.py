@@ -13,7 +13,7 @@ from fraudstream.ingest.batch import Batch
 from fraudstream.ingest.delivery import Deliveries
 from fraudstream.ingest.feedback_client import FeedbackClient
 from fraudstream.ingest.futures import all_of, resolved, then
-from fraudstream.ingest.metrics import IngestMetrics
+from fraudstream.ingest.metrics import IngestMetrics, observe_all
 from fraudstream.ingest.routing import Outcomes, Routes, route
 from fraudstream.ingest.scorer_client import Scored, ScorerClient
 
@@ -87,6 +87,6 @@ class BatchFlow:
         if routed.exception() is not None or not batch.timestamps_ms:
             return
         now_ms = time.time() * 1000.0
-        for timestamp in batch.timestamps_ms:
-            self._metrics.event_latency.observe(max(now_ms - timestamp, 0.0) / 1000.0)
+        waited = np.maximum(now_ms - np.asarray(batch.timestamps_ms, dtype=np.float64), 0.0)
+        observe_all(self._metrics.event_latency, waited / 1000.0)
         self._metrics.last_latency_ms.set(max(now_ms - max(batch.timestamps_ms), 0.0))

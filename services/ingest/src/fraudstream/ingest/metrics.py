@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from fraudstream.common.grpc_errors import GrpcMetrics
@@ -115,3 +118,20 @@ class IngestMetrics:
             "Messages produced again after a failed delivery.",
             registry=r,
         )
+
+
+def observe_all(histogram: Histogram, amounts: Sequence[float] | np.ndarray) -> None:
+    """`histogram.observe(a)` for every amount, as one update per bucket (one call per event
+    cost 2.5 µs, about an eighth of the bridge's CPU per transaction). Only for histograms
+    without labels or exemplars; it goes through prometheus_client's own bucket counters,
+    as observe() does."""
+    if not len(amounts):
+        return
+    values = np.asarray(amounts, dtype=np.float64)
+    bounds = histogram._upper_bounds  # ascending, the last +Inf
+    # observe() counts an amount in the first bucket whose bound is >= it.
+    counts = np.bincount(np.searchsorted(bounds, values, side="left"), minlength=len(bounds))
+    histogram._sum.inc(float(values.sum()))
+    for bucket, count in zip(histogram._buckets, counts.tolist(), strict=True):
+        if count:
+            bucket.inc(count)
