@@ -146,14 +146,16 @@ class CpuMeter:
         return used
 
     def per_transaction(self, transactions: int) -> dict[str, Any]:
-        """Microseconds of CPU per transaction by kind, and cores kept busy, since creation."""
+        """Microseconds of CPU per transaction by kind, and CPU seconds, since creation."""
         seconds = time.perf_counter() - self._began
         used = {kind: max(v - self._start[kind], 0.0) for kind, v in self._read().items()}
         return {
             "transactions": transactions,
             "seconds": seconds,
             "us_per_tx": {k: v * 1e6 / max(transactions, 1) for k, v in used.items()},
-            "cores_busy": {k: v / seconds for k, v in used.items()},
+            # Over `seconds`, which includes the bridges' start: divide by the phase's own
+            # duration for the cores it kept busy.
+            "cpu_seconds": used,
             "processes": {k: len(v) for k, v in self._pids.items()}
             | ({"producer": 1} if self._children else {}),
         }
