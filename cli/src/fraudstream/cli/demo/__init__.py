@@ -108,6 +108,7 @@ def _print_how_to_use(console: Console, live: LiveRun, workdir: Path) -> None:
   learner       {s["learner"].address}
   tokens        {tokens} (hashes; add people with `fraudstream tokens --file`)
   metrics       {", ".join(f"{n} :{h.metrics_port}" for n, h in s.items())}
+  console       {s["console"].url}  (sign in with the analyst token)
   analyst UI    fraudstream review --addr {s["feedback"].address} --token {live.token}{tls}
   stop it all   fraudstream demo --stop --workdir {workdir}"""
     )

@@ -9,10 +9,10 @@ from fraudstream.cli.ports import LOOPBACK, port_is_free
 from fraudstream.cli.stack import StackError
 from fraudstream.common import names
 
-# The fixed ports of docs/architecture.md: (gRPC, metrics) per service.
+# The fixed ports of docs/architecture.md: (gRPC, metrics) per service; the console's HTTP.
 DEFAULT_PORTS = {
     name: (names.GRPC_PORTS[name], names.METRICS_PORTS[name]) for name in names.GRPC_PORTS
-}
+} | {"console": (names.CONSOLE_PORT, names.CONSOLE_METRICS_PORT)}
 KAFKA_PORT = names.KAFKA_PORT
 
 
@@ -42,7 +42,10 @@ def check_ports_free() -> None:
     """Fail before starting anything when one of the fixed ports is taken."""
     wanted = {"Kafka": KAFKA_PORT}
     for name, (port, metrics_port) in DEFAULT_PORTS.items():
-        wanted |= {f"{name} gRPC": port, f"{name} metrics": metrics_port}
+        wanted |= {
+            f"{name} {'HTTP' if name == 'console' else 'gRPC'}": port,
+            f"{name} metrics": metrics_port,
+        }
     taken = [f"{port} ({what})" for what, port in wanted.items() if not port_is_free(port)]
     if taken:
         raise StackError(
