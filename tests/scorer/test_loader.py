@@ -15,8 +15,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from fraudstream.model.bundle import MANIFEST_NAME, file_sha256
 from fraudstream.scorer.loader import load_until_ready
 from fraudstream.scorer.metrics import ScorerMetrics
-from fraudstream.scorer.models import ModelHolder
 from fraudstream.scorer.server import ScorerDeps, build_server
+from fraudstream.scorer.serving_model import ModelHolder
 from fraudstream.scorer.settings import ScorerSettings
 
 RETRY = 0.05

@@ -8,7 +8,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from fraudstream.scorer.metrics import ScorerMetrics
-from fraudstream.scorer.models import ModelHolder, ModelLoadError, ServingModel, load_serving_model
+from fraudstream.scorer.serving_model import (
+    ModelHolder,
+    ModelLoadError,
+    ServingModel,
+    load_serving_model,
+)
 
 logger = logging.getLogger(__name__)
 
