@@ -118,6 +118,11 @@ def test_a_small_demo_runs_end_to_end_then_reuses_the_build_and_stops_on_ctrl_c(
         "service:ingest",
     }
     assert roles["demo-analyst"] == "labeler" and TOKEN not in tokens
+    # The bundle is signed; scorer and learner trust only the demo's key.
+    assert (workdir / "models" / "manifest.sig").is_file()
+    logs = workdir / "run" / "logs"
+    for service in ("scorer", "learner"):
+        assert "must be signed by key" in (logs / f"{service}.log").read_text(), service
 
     # A second run, under mutual TLS, reuses data, features and bundle; every service turns
     # SERVING over mTLS; Ctrl-C during the replay stops everything.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from fraudstream.cli.demo.build import SigningKey
 from fraudstream.cli.ports import LOOPBACK, port_is_free
 from fraudstream.cli.stack import StackError
 from fraudstream.common import names
@@ -32,6 +33,9 @@ class LiveConfig:
     free_ports: bool
     keep_running: bool
     tls: bool = False  # mutual TLS between every process (else plaintext on loopback)
+    # The key pair the bundle was signed with: scorers and the learner verify with its public
+    # half, the learner signs its snapshots with the private one. None: nothing is checked.
+    signing: SigningKey | None = None
 
     def ports(self, service: str) -> tuple[int | None, int | None]:
         """(gRPC, metrics) port of a service: the fixed ones, or (None, None) for OS-picked."""

@@ -15,13 +15,14 @@ def start_services(
 
     def start(name: str, *args: str, http_health: str | None = None) -> ServiceHandle:
         port, metrics_port = config.ports(name)
+        own = {**env, **creds.env(name), **_signing_env(config, name)}
         with steps.step(f"start the {name} service") as timer:
             service = stack.start_service(
                 name,
                 *args,
                 port=port,
                 metrics_port=metrics_port,
-                env={**env, **creds.env(name)},
+                env=own,
                 transport=creds.transport(),
                 http_health=http_health,
             )
@@ -43,3 +44,14 @@ def start_services(
         http_health="/healthz",
     )
     return {s.name: s for s in (feedback, learner, scorer, ingest, console)}
+
+
+def _signing_env(config: LiveConfig, service: str) -> dict[str, str]:
+    """Scorers and the learner trust only the demo's signing key; the learner signs with it."""
+    signing = config.signing
+    if signing is None or service not in ("scorer", "learner"):
+        return {}
+    found = {"FRAUDSTREAM_MODEL_VERIFY_KEYS": str(signing.public)}
+    if service == "learner":
+        found["FRAUDSTREAM_MODEL_SIGNING_KEY"] = str(signing.private)
+    return found

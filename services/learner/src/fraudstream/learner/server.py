@@ -71,7 +71,11 @@ def load_baseline(settings: LearnerSettings) -> Baseline:
     """The bundle's classifier and thresholds (BundleError when it has no classifier, or,
     with verify keys, when it is not signed by one of them)."""
     keys = settings.model_verify_keys
-    check = Verifier.from_files(Path(k) for k in keys).verify_bundle if keys else None
+    check = None
+    if keys:
+        verifier = Verifier.from_files(Path(k) for k in keys)
+        logger.info("the bundle must be signed by key %s", ", ".join(verifier.key_ids))
+        check = verifier.verify_bundle
     # The learner needs only the classifier: the numpy forest spares it the compiled one's
     # build (seconds on a cold cache) before it can serve.
     ensemble = ensemble_from_bundle(load_bundle(settings.models, check), forest=NUMPY)
