@@ -10,7 +10,6 @@ certificate are joined into one file, the form Kafka's PEM keystore takes.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,12 +55,7 @@ class BrokerTls:
 
 def write_keystore(tls: BrokerTls, path: Path) -> None:
     """The broker's key followed by its certificate, readable by its owner only."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    content = tls.key.read_bytes().rstrip() + b"\n" + tls.cert.read_bytes()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as keystore:
-        keystore.write(content)
-    path.chmod(0o600)
+    certs.write_pem_keystore(certs.CertPaths(tls.cert, tls.key), path)
 
 
 def listener_properties(

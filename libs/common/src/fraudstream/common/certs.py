@@ -173,3 +173,10 @@ def make_certificates(
         written.append(target.cert)
         logger.info("issued a certificate for %s", name)
     return written
+
+
+def write_pem_keystore(files: CertPaths, target: Path) -> None:
+    """The key followed by its certificate in one file, owner-only: the form a Java PEM keystore
+    takes (Kafka's `ssl.keystore.type=PEM` with `ssl.keystore.location`)."""
+    content = files.key.read_bytes().rstrip() + b"\n" + files.cert.read_bytes()
+    atomic_write(target, content, mode=0o600)
