@@ -7,7 +7,11 @@ fraudstream process is: `kafka_config()` with FRAUDSTREAM_KAFKA_SECURITY_* in th
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -27,8 +31,9 @@ from fraudstream.common.kafka import KafkaSecurity, kafka_config
 pytestmark = pytest.mark.integration
 
 SECURITY_ENV = "FRAUDSTREAM_KAFKA_SECURITY_"
+PAYSIM = Path(__file__).resolve().parents[1] / "testdata" / "paysim_sample.csv"
 # A refused client gives up after this long: its message is reported undelivered.
-REFUSED_TIMEOUT_MS = 3000
+REFUSED_TIMEOUT_MS = 2000
 # Refused connections are retried every few ms: through logging, not one stderr line each.
 _LIBRDKAFKA_LOG = logging.getLogger("tests.librdkafka")
 
@@ -121,24 +126,58 @@ def test_client_of_the_ca_produces_and_consumes(
     assert report.error() is None, report.error()
     assert errors == []
 
-    consumer = Consumer(
-        kafka_config(
-            tls_broker.bootstrap,
-            {"group.id": f"tls-{uuid.uuid4().hex[:8]}", "auto.offset.reset": "earliest"},
-        )
+    assert _consume(tls_broker.bootstrap, topic, 1) == [value]
+
+
+def test_replay_and_kafka_status_reach_the_tls_broker_by_settings_only(
+    tls_broker: TlsBroker, topic: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = {**os.environ, **tls_broker.env(tls_broker.certs_dir, certs.CLIENT)}
+    cli = [sys.executable, "-m", "fraudstream.cli.main"]
+    rows = ["--input", str(PAYSIM), "--limit", "20"]
+    replay = subprocess.run(
+        [*cli, "replay", *rows, "--topic", topic, "--bootstrap", tls_broker.bootstrap],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
+    assert replay.returncode == 0, replay.stderr
+    for name, value in tls_broker.env(tls_broker.certs_dir, "ingest").items():
+        monkeypatch.setenv(name, value)
+    assert len(_consume(tls_broker.bootstrap, topic, 20)) == 20
+
+    # `status` knows nothing of TLS: it reads how to reach the broker from its data directory.
+    data_dir = str(tls_broker.broker.data_dir)
+    status = subprocess.run(
+        [*cli, "kafka", "status", "--data-dir", data_dir, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert status.returncode == 0, status.stdout + status.stderr
+    report = json.loads(status.stdout)
+    assert report["bootstrap"] == tls_broker.bootstrap
+    assert report["topics"][topic] == 1
+
+
+def _consume(bootstrap: str, topic: str, count: int) -> list[bytes | None]:
+    """`count` values of `topic` from its start (a client configured by the environment)."""
+    group = f"tls-{uuid.uuid4().hex[:8]}"
+    consumer = Consumer(
+        kafka_config(bootstrap, {"group.id": group, "auto.offset.reset": "earliest"})
+    )
+    values: list[bytes | None] = []
     try:
         consumer.subscribe([topic])
         deadline = time.monotonic() + 30
-        received = None
-        while received is None and time.monotonic() < deadline:
-            message = consumer.poll(0.5)
-            if message is not None:
+        while len(values) < count and time.monotonic() < deadline:
+            for message in consumer.consume(num_messages=count, timeout=0.5):
                 assert message.error() is None, message.error()
-                received = message.value()
+                values.append(message.value())
     finally:
         consumer.close()
-    assert received == value
+    return values
 
 
 def test_client_without_a_certificate_is_refused(tls_broker: TlsBroker, topic: str) -> None:
