@@ -1,0 +1,42 @@
+"""Container credentials: each service's own files, and the Kafka broker's PEM keystore."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from fraudstream.common import provision
+
+
+def test_broker_gets_a_keystore_of_its_key_and_certificate(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    me = f"{os.getuid()}:{os.getgid()}"
+    services = ["--service", "kafka", "--service", "ingest"]
+    code = provision.main(
+        ["--pki", str(tmp_path / "pki"), "--out", str(out), *services, "--owner-for", f"kafka={me}"]
+    )
+    assert code == 0
+    keystore = out / "kafka" / "keystore.pem"
+    assert stat.S_IMODE(keystore.stat().st_mode) == 0o600
+    data = keystore.read_bytes()
+    key = serialization.load_pem_private_key(data, password=None)
+    cert = x509.load_pem_x509_certificate(data)
+    assert cert.public_key() == key.public_key()
+    assert cert.public_bytes(serialization.Encoding.PEM) == (out / "kafka" / "tls.pem").read_bytes()
+    assert cert.subject.rfc4514_string() == "CN=kafka"
+    # A service gets its certificate, key and the CA only.
+    assert {p.name for p in (out / "ingest").iterdir()} == {"tls.pem", "tls.key", "ca.pem"}
+
+
+def test_owner_for_needs_a_service_and_ids(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as exited:
+        no_service = ["--owner-for", "1000:1000"]
+        provision.main(
+            ["--pki", str(tmp_path), "--out", str(tmp_path), "--service", "kafka", *no_service]
+        )
+    assert exited.value.code == 2
