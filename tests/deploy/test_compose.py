@@ -151,6 +151,15 @@ def test_every_service_mounts_only_its_own_certificate_and_runs_mtls(compose, de
         TLS_SERVICES
     )
     assert "/healthz" in " ".join(services["console"]["healthcheck"]["test"])
+    # Models are signed: scorers verify with the public key, only the learner holds the private.
+    assert init["command"][init["command"].index("--signing") + 1] == "/signing"
+    assert "/signing" in {_mount(v)[1] for v in init["volumes"]}
+    for name in ("scorer", "learner"):
+        env = services[name]["environment"]
+        assert env["FRAUDSTREAM_MODEL_VERIFY_KEYS"] == "/certs/model-signing.pub", name
+    assert services["learner"]["environment"]["FRAUDSTREAM_MODEL_SIGNING_KEY"].startswith("/certs/")
+    for name in set(TLS_SERVICES) - {"learner"}:
+        assert "FRAUDSTREAM_MODEL_SIGNING_KEY" not in services[name]["environment"], name
 
 
 @pytest.mark.integration

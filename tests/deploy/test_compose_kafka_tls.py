@@ -29,6 +29,7 @@ from fraudstream.cli.kafka.config import jvm_options, log4j2_properties, read_pr
 from fraudstream.cli.kafka.jars import KafkaJars, find_java
 from fraudstream.common import certs
 from fraudstream.common.kafka import KafkaSecurity, kafka_config
+from fraudstream.model.signing import make_signing_key
 
 pytestmark = pytest.mark.integration
 
@@ -73,6 +74,8 @@ def compose_services(deploy_dir: Path) -> dict:
 def provisioned(compose_services: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The certs service's command, run here (without its file owners: no root needed)."""
     work = tmp_path_factory.mktemp("compose-certs")
+    (work / "signing").mkdir()
+    make_signing_key(work / "signing")  # on the host, as the compose file's header says
     command, skip = [], 0
     for arg in compose_services["certs"]["command"]:
         if arg in ("--owner", "--owner-for", "--tokens"):
@@ -80,7 +83,9 @@ def provisioned(compose_services: dict, tmp_path_factory: pytest.TempPathFactory
         if skip:
             skip -= 1
             continue
-        command.append(arg.replace("/pki", str(work / "pki")).replace("/out", str(work / "out")))
+        for mount in ("/pki", "/out", "/signing"):
+            arg = arg.replace(mount, str(work / mount.lstrip("/")))
+        command.append(arg)
     result = subprocess.run(
         [sys.executable, "-m", "fraudstream.common.provision", *command],
         capture_output=True,
@@ -88,6 +93,7 @@ def provisioned(compose_services: dict, tmp_path_factory: pytest.TempPathFactory
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
+    assert (work / "out" / "scorer" / "model-signing.pub").is_file()
     return work / "out"
 
 
