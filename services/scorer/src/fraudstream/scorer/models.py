@@ -67,9 +67,11 @@ class ShadowModel:
 
 def load_serving_model(directory: Path, verifier: Verifier | None = None) -> ServingModel:
     """Load and verify the bundle in `directory`; with a `verifier`, its `manifest.sig` must
-    be a trusted key's signature of its manifest (checked before any artifact is read)."""
+    be a trusted key's signature of its manifest (checked before any artifact is read).
+    Artifacts are unpickled only when the engine cache does not hold their engines yet."""
     try:
-        bundle = load_bundle(directory, verifier.verify_bundle if verifier is not None else None)
+        check = verifier.verify_bundle if verifier is not None else None
+        bundle = load_bundle(directory, check, lazy=True)
         ensemble = ensemble_from_bundle(bundle)
     except (BundleError, OSError, ValueError, KeyError) as exc:
         raise ModelLoadError(f"cannot load the model bundle in {directory}: {exc}") from exc
