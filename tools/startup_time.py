@@ -23,11 +23,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-_FAST_RECONNECT = [
-    ("grpc.initial_reconnect_backoff_ms", 20),
-    ("grpc.min_reconnect_backoff_ms", 20),
-    ("grpc.max_reconnect_backoff_ms", 50),
-]
+from fraudstream.common.transport import FAST_RECONNECT, PLAINTEXT
 
 
 def _free_port() -> int:
@@ -54,9 +50,7 @@ def _one_start(service: str, models: Path, state: Path, log: Path) -> tuple[floa
     with log.open("ab") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
     try:
-        # Reconnect at once once the port listens: the default backoff (1 s, growing) would
-        # add up to seconds to the figure after the first refused connection.
-        with grpc.insecure_channel(f"127.0.0.1:{port}", options=_FAST_RECONNECT) as channel:
+        with PLAINTEXT.channel(f"127.0.0.1:{port}", FAST_RECONNECT) as channel:
             health = health_pb2_grpc.HealthStub(channel)
             while process.poll() is None:
                 try:
