@@ -167,7 +167,7 @@ class DenseAutoencoder:
         cls, arrays: dict[str, np.ndarray], columns: list[int], score_map: ScoreMap
     ) -> DenseAutoencoder:
         """The detector `arrays()` describes; ValueError when they do not fit together."""
-        layers = []
+        layers: list[tuple[np.ndarray, np.ndarray]] = []
         while f"weights_{len(layers)}" in arrays:
             i = len(layers)
             layers.append(

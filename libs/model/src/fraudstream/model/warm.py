@@ -105,11 +105,12 @@ class EngineCache:
         }
         meta_text = json.dumps(full, sort_keys=True)
         buffer = io.BytesIO()
-        np.savez(
-            buffer,
+        stored = {
             **arrays,
-            **{_META: np.array(meta_text), _DIGEST: np.array(_digest(arrays, meta_text))},
-        )
+            _META: np.array(meta_text),
+            _DIGEST: np.array(_digest(arrays, meta_text)),
+        }
+        np.savez(buffer, allow_pickle=False, **stored)
         try:
             atomic_write(path, buffer.getvalue(), mode=0o600)
         except OSError as exc:
