@@ -19,8 +19,8 @@ from fraudstream.model.features import FEATURE_NAMES
 from fraudstream.model.linear import LinearModel
 from fraudstream.scorer.engine import ScoredBatch, ScoringEngine
 from fraudstream.scorer.metrics import ScorerMetrics
-from fraudstream.scorer.models import ModelHolder, load_serving_model
 from fraudstream.scorer.server import ScorerDeps, build_server
+from fraudstream.scorer.serving_model import ModelHolder, load_serving_model
 from fraudstream.scorer.settings import ScorerSettings
 from fraudstream.v1 import score_pb2, scoring_service_pb2, scoring_service_pb2_grpc
 from fraudstream.v1.transaction_pb2 import Transaction

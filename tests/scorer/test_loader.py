@@ -20,8 +20,8 @@ from fraudstream.model.features import FEATURE_NAMES
 from fraudstream.model.forest import CompactForest
 from fraudstream.scorer.loader import load_until_ready
 from fraudstream.scorer.metrics import ScorerMetrics
-from fraudstream.scorer.models import ModelHolder, load_serving_model
 from fraudstream.scorer.server import ScorerDeps, build_server
+from fraudstream.scorer.serving_model import ModelHolder, load_serving_model
 from fraudstream.scorer.settings import ScorerSettings
 
 RETRY = 0.05

@@ -20,8 +20,8 @@ from fraudstream.model.signing import Signer, Verifier, make_signing_key
 from fraudstream.model.snapshot import SnapshotRejected, seal, snapshot_checksum
 from fraudstream.scorer.applied import AppliedSnapshots
 from fraudstream.scorer.metrics import ScorerMetrics
-from fraudstream.scorer.models import ModelHolder, load_serving_model
 from fraudstream.scorer.server import ScorerDeps, build_server
+from fraudstream.scorer.serving_model import ModelHolder, load_serving_model
 from fraudstream.scorer.settings import ScorerSettings
 from fraudstream.v1 import model_pb2, scoring_service_pb2, scoring_service_pb2_grpc
 
@@ -132,7 +132,7 @@ def test_the_applied_snapshot_is_kept_and_restored_through_every_check(
     assert (restored.snapshot_version, restored.snapshot_checksum) == (3, v3.checksum)
     assert restored.model_version.endswith("+s3")
 
-    caplog.set_level(logging.WARNING, logger="fraudstream.scorer.models")
+    caplog.set_level(logging.WARNING, logger="fraudstream.scorer.serving_model")
     forged = model_pb2.ModelSnapshot()
     forged.CopyFrom(v3)
     forged.classifier.intercept = 30.0

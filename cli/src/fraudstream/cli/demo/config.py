@@ -5,14 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from fraudstream.cli.demo.build import SigningKey
 from fraudstream.cli.ports import LOOPBACK, port_is_free
 from fraudstream.cli.stack import StackError
 from fraudstream.common import names
 
-# The fixed ports of docs/architecture.md: (gRPC, metrics) per service.
+# The fixed ports of docs/architecture.md: (gRPC, metrics) per service; the console's HTTP.
 DEFAULT_PORTS = {
     name: (names.GRPC_PORTS[name], names.METRICS_PORTS[name]) for name in names.GRPC_PORTS
-}
+} | {"console": (names.CONSOLE_PORT, names.CONSOLE_METRICS_PORT)}
 KAFKA_PORT = names.KAFKA_PORT
 
 
@@ -32,6 +33,9 @@ class LiveConfig:
     free_ports: bool
     keep_running: bool
     tls: bool = False  # mutual TLS between every process (else plaintext on loopback)
+    # The key pair the bundle was signed with: scorers and the learner verify with its public
+    # half, the learner signs its snapshots with the private one. None: nothing is checked.
+    signing: SigningKey | None = None
 
     def ports(self, service: str) -> tuple[int | None, int | None]:
         """(gRPC, metrics) port of a service: the fixed ones, or (None, None) for OS-picked."""
@@ -42,7 +46,10 @@ def check_ports_free() -> None:
     """Fail before starting anything when one of the fixed ports is taken."""
     wanted = {"Kafka": KAFKA_PORT}
     for name, (port, metrics_port) in DEFAULT_PORTS.items():
-        wanted |= {f"{name} gRPC": port, f"{name} metrics": metrics_port}
+        wanted |= {
+            f"{name} {'HTTP' if name == 'console' else 'gRPC'}": port,
+            f"{name} metrics": metrics_port,
+        }
     taken = [f"{port} ({what})" for what, port in wanted.items() if not port_is_free(port)]
     if taken:
         raise StackError(

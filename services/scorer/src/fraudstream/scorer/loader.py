@@ -18,7 +18,7 @@ from fraudstream.model.compiled import AUTO, NUMPY, engine_choice
 from fraudstream.model.detectors import ISOLATION_FOREST
 from fraudstream.model.engines import bundle_forest
 from fraudstream.scorer.metrics import ScorerMetrics
-from fraudstream.scorer.models import (
+from fraudstream.scorer.serving_model import (
     ModelHolder,
     ModelLoadError,
     ServingModel,
