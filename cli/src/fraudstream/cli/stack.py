@@ -24,7 +24,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from fraudstream.cli.kafka.broker import LocalKafka
 from fraudstream.cli.kafka.config import BrokerConfig
 from fraudstream.cli.ports import LOOPBACK, free_port
-from fraudstream.common.transport import Transport
+from fraudstream.common.transport import FAST_RECONNECT, Transport
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ class ServiceHandle:
     def wait_serving(self, timeout: float = 60.0) -> float:
         """Block until it is ready (gRPC SERVING, or HTTP 200); return the seconds waited."""
         began = time.monotonic()
-        with self.transport.channel(self.address) as channel:
+        with self.transport.channel(self.address, FAST_RECONNECT) as channel:
             health = health_pb2_grpc.HealthStub(channel)
             while True:
                 if not self.running():

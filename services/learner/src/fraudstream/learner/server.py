@@ -78,7 +78,7 @@ def load_baseline(settings: LearnerSettings) -> Baseline:
         check = verifier.verify_bundle
     # The learner needs only the classifier: the numpy forest spares it the compiled one's
     # build (seconds on a cold cache) before it can serve.
-    ensemble = ensemble_from_bundle(load_bundle(settings.models, check), forest=NUMPY)
+    ensemble = ensemble_from_bundle(load_bundle(settings.models, check, lazy=True), forest=NUMPY)
     if ensemble.classifier is None:
         raise BundleError(f"the bundle in {settings.models} has no classifier to learn on")
     return Baseline(
