@@ -5,7 +5,8 @@ Run with the workspace venv while the job runs and a replay feeds `transactions`
 It counts enriched records until `--expect` arrived (or `--idle` s pass without one) and
 prints events/s between the first and the last, and the added latency: the enriched
 record's Kafka timestamp (when Flink wrote it) minus the transaction's event_time (when
-`fraudstream replay` produced it). Both clocks are this machine's.
+`fraudstream replay` produced it). Both clocks are this machine's. A TLS broker is reached
+with FRAUDSTREAM_KAFKA_SECURITY_*, like every fraudstream client.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import time
 from datetime import datetime
 
 from confluent_kafka import Consumer
+
+from fraudstream.common.kafka import kafka_config
 
 logger = logging.getLogger(__name__)
 
@@ -34,11 +37,10 @@ def main() -> None:
     parser.add_argument("--idle", type=float, default=60.0, help="give up after idle seconds")
     args = parser.parse_args()
     consumer = Consumer(
-        {
-            "bootstrap.servers": args.bootstrap,
-            "group.id": f"flink-bench-{time.time_ns()}",
-            "auto.offset.reset": "earliest",
-        }
+        kafka_config(
+            args.bootstrap,
+            {"group.id": f"flink-bench-{time.time_ns()}", "auto.offset.reset": "earliest"},
+        )
     )
     consumer.subscribe([args.topic])
     count, first, last, latencies = 0, 0.0, 0.0, []

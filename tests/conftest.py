@@ -47,7 +47,7 @@ def _free_ports(count: int) -> list[int]:
         return [sock.getsockname()[1] for sock in sockets]
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def free_ports() -> Callable[[int], list[int]]:
     """A function giving `count` distinct free loopback ports (for servers a test starts)."""
     return _free_ports

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import os
 import re
@@ -9,6 +10,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -51,6 +54,25 @@ def _running_under(workdir: Path) -> list[str]:
         if state != "Z" and (root in cmdline or cwd.startswith(root)):
             found.append(f"{proc.name}: {cmdline[:200]}")
     return found
+
+
+def _console_queue(printed: str) -> str:
+    """Sign in to the console the demo printed, with the analyst token it printed; the queue."""
+    found = re.search(
+        r"analyst console (http://\S+/) \(sign in with the analyst token (\S+)\)", printed
+    )
+    assert found, printed
+    url, token = found.groups()
+    browser = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+    )
+    page = browser.open(url + "signin", timeout=10).read().decode()
+    nonce = re.search(r'name="nonce" value="([^"]+)"', page)
+    assert nonce, page
+    form = urllib.parse.urlencode({"nonce": nonce.group(1), "token": token}).encode()
+    with browser.open(url + "signin", data=form, timeout=10) as reply:  # follows to /queue
+        assert reply.url.endswith("/queue"), reply.url
+        return str(reply.read().decode())
 
 
 def test_a_small_demo_runs_end_to_end_then_reuses_the_build_and_stops_on_ctrl_c(tmp_path: Path):
@@ -96,6 +118,11 @@ def test_a_small_demo_runs_end_to_end_then_reuses_the_build_and_stops_on_ctrl_c(
         "service:ingest",
     }
     assert roles["demo-analyst"] == "labeler" and TOKEN not in tokens
+    # The bundle is signed; scorer and learner trust only the demo's key.
+    assert (workdir / "models" / "manifest.sig").is_file()
+    logs = workdir / "run" / "logs"
+    for service in ("scorer", "learner"):
+        assert "must be signed by key" in (logs / f"{service}.log").read_text(), service
 
     # A second run, under mutual TLS, reuses data, features and bundle; every service turns
     # SERVING over mTLS; Ctrl-C during the replay stops everything.
@@ -111,6 +138,9 @@ def test_a_small_demo_runs_end_to_end_then_reuses_the_build_and_stops_on_ctrl_c(
     for line in process.stdout:
         lines.append(line)
         if line.startswith("==> replay"):
+            # The analyst console runs beside the pipeline, its backends over mTLS.
+            queue = _console_queue("".join(lines))
+            assert "demo-analyst <em>(labeler)</em>" in queue, queue[:2000]
             time.sleep(3)
             process.send_signal(signal.SIGINT)
             break

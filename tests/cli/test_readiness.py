@@ -121,6 +121,10 @@ def test_a_running_pipeline_is_ready(pipeline, kafka_bootstrap: str, tmp_path: P
         "security.feedback",
         "security.learner",
     } <= set(checks)
+    assert checks["kafka.reachable"]["detail"] == {
+        "bootstrap": kafka_bootstrap,
+        "protocol": "PLAINTEXT",
+    }
     for name in ("scorer", "feedback", "learner"):
         detail = checks[f"security.{name}"]["detail"]
         assert detail == {"transport": "plaintext", "anonymous_allowed": False}

@@ -18,7 +18,7 @@ from google.protobuf import json_format
 
 from fraudstream.cli.analysts import GroundTruth, SimulatedAnalysts, row_of
 from fraudstream.cli.review import review
-from fraudstream.feedback.core import Feedback
+from fraudstream.feedback.core import FeedbackCore
 from fraudstream.feedback.domain import CaseState, Verdict
 from fraudstream.feedback.metrics import FeedbackMetrics
 from fraudstream.feedback.server import FeedbackDeps, build_server
@@ -45,7 +45,7 @@ def _alerts(run: str) -> list[alert_pb2.Alert]:
 @contextmanager
 def _feedback_server(
     tmp_path: Path, credentials: Any, port: int = 0
-) -> Iterator[tuple[str, Feedback]]:
+) -> Iterator[tuple[str, FeedbackCore]]:
     """An in-process feedback server holding the test alerts as replayed rows of run 'r-7'.
 
     Alice labels with her clear token; the tester (the tokens file) reports the alerts.
@@ -59,7 +59,7 @@ def _feedback_server(
         publish_labels=False,
     )
     metrics = FeedbackMetrics()
-    core = Feedback(settings, metrics)
+    core = FeedbackCore(settings, metrics)
     service = build_server(settings, FeedbackDeps(metrics=metrics, feedback=core))
     service.start()
     address = f"127.0.0.1:{service.port}"
@@ -79,7 +79,7 @@ def _feedback_server(
 
 
 @pytest.fixture
-def feedback(tmp_path: Path, credentials: Any) -> Iterator[tuple[str, Feedback]]:
+def feedback(tmp_path: Path, credentials: Any) -> Iterator[tuple[str, FeedbackCore]]:
     with _feedback_server(tmp_path, credentials) as running:
         yield running
 
@@ -90,7 +90,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _verdicts(core: Feedback) -> dict[str, Verdict]:
+def _verdicts(core: FeedbackCore) -> dict[str, Verdict]:
     return {label.event_id: label.verdict for label in core.store.labels_after(0, 100)}
 
 

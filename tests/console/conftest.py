@@ -16,7 +16,7 @@ from fraudstream.console.metrics import ConsoleMetrics
 from fraudstream.console.roles import RoleBook
 from fraudstream.console.server import ConsoleDeps, ConsoleServer, build_console
 from fraudstream.console.settings import ConsoleSettings
-from fraudstream.feedback.core import Feedback
+from fraudstream.feedback.core import FeedbackCore
 from fraudstream.feedback.metrics import FeedbackMetrics
 from fraudstream.feedback.server import FeedbackDeps
 from fraudstream.feedback.server import build_server as build_feedback
@@ -109,7 +109,7 @@ def feedback(tmp_path: Path, tokens_file: Path) -> Iterator[FeedbackService]:
     }
     settings = FeedbackSettings(**values)  # type: ignore[arg-type]
     metrics = FeedbackMetrics()
-    core = Feedback(settings, metrics)
+    core = FeedbackCore(settings, metrics)
     service = build_feedback(settings, FeedbackDeps(metrics=metrics, feedback=core))
     service.start()
     address = f"127.0.0.1:{service.port}"

@@ -16,7 +16,7 @@ from fraudstream.common import certs
 from fraudstream.common.auth import token_digest
 from fraudstream.common.transport import Transport
 from fraudstream.console.errors import Forbidden
-from fraudstream.feedback.core import Feedback
+from fraudstream.feedback.core import FeedbackCore
 from fraudstream.feedback.metrics import FeedbackMetrics
 from fraudstream.feedback.server import FeedbackDeps, build_server
 from fraudstream.feedback.settings import FeedbackSettings
@@ -60,7 +60,7 @@ def secured_feedback(tmp_path: Path, cert_dir: Path) -> Iterator[FeedbackService
     }
     settings = FeedbackSettings(**values)  # type: ignore[arg-type]
     metrics = FeedbackMetrics()
-    core = Feedback(settings, metrics)
+    core = FeedbackCore(settings, metrics)
     service = build_server(settings, FeedbackDeps(metrics=metrics, feedback=core))
     service.start()
     address = f"localhost:{service.port}"

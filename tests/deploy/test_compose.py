@@ -151,3 +151,49 @@ def test_every_service_mounts_only_its_own_certificate_and_runs_mtls(compose, de
         TLS_SERVICES
     )
     assert "/healthz" in " ".join(services["console"]["healthcheck"]["test"])
+    # Models are signed: scorers verify with the public key, only the learner holds the private.
+    assert init["command"][init["command"].index("--signing") + 1] == "/signing"
+    assert "/signing" in {_mount(v)[1] for v in init["volumes"]}
+    for name in ("scorer", "learner"):
+        env = services[name]["environment"]
+        assert env["FRAUDSTREAM_MODEL_VERIFY_KEYS"] == "/certs/model-signing.pub", name
+    assert services["learner"]["environment"]["FRAUDSTREAM_MODEL_SIGNING_KEY"].startswith("/certs/")
+    for name in set(TLS_SERVICES) - {"learner"}:
+        assert "FRAUDSTREAM_MODEL_SIGNING_KEY" not in services[name]["environment"], name
+
+
+@pytest.mark.integration
+def test_kafka_is_mutual_tls_on_every_listener_and_every_service_uses_it(compose, deploy_dir):
+    services = yaml.safe_load(_config(compose, deploy_dir).stdout)["services"]
+    kafka = services["kafka"]["environment"]
+    protocols = dict(
+        entry.split(":") for entry in kafka["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(",")
+    )
+    listeners = {entry.split("://")[0] for entry in kafka["KAFKA_LISTENERS"].split(",")}
+    assert set(protocols) == listeners and set(protocols.values()) == {"SSL"}
+    assert kafka["KAFKA_SSL_CLIENT_AUTH"] == "required"
+    assert kafka["KAFKA_SSL_KEYSTORE_TYPE"] == kafka["KAFKA_SSL_TRUSTSTORE_TYPE"] == "PEM"
+    assert kafka["KAFKA_SSL_KEYSTORE_LOCATION"] == "/certs/keystore.pem"
+    assert kafka["KAFKA_SSL_TRUSTSTORE_LOCATION"] == "/certs/ca.pem"
+    # A listener named SSL would make the image's start script demand JKS password files.
+    assert "SSL://" not in kafka["KAFKA_ADVERTISED_LISTENERS"]
+    client_config = "/etc/fraudstream/kafka-client.properties"
+    assert client_config in " ".join(services["kafka"]["healthcheck"]["test"])
+    assert services["kafka-init"]["command"][0].count(f"--command-config {client_config}") == 2
+    for name in ("kafka", "kafka-init"):
+        mounts = dict(_mount(v)[::-1] for v in services[name]["volumes"])
+        assert mounts["/certs"] == "certs-kafka", name
+        assert mounts[client_config] == "client-tls.properties", name
+    props = (deploy_dir / "kafka" / "client-tls.properties").read_text()
+    assert "security.protocol=SSL" in props and "ssl.keystore.location=/certs/keystore.pem" in props
+    for name in TLS_SERVICES:
+        env = services[name]["environment"]
+        assert env["FRAUDSTREAM_KAFKA_SECURITY_PROTOCOL"] == "SSL", name
+        assert env["FRAUDSTREAM_KAFKA_SECURITY_SSL_CA"] == "/certs/ca.pem", name
+        # Its own certificate: the broker knows each service by name.
+        assert env["FRAUDSTREAM_KAFKA_SECURITY_SSL_CERT"] == env["FRAUDSTREAM_TLS_CERT"], name
+        assert env["FRAUDSTREAM_KAFKA_SECURITY_SSL_KEY"] == env["FRAUDSTREAM_TLS_KEY"], name
+    init = services["certs"]
+    command = " ".join(init["command"])
+    assert "--service kafka" in command and "--owner-for kafka=1000:1000" in command
+    assert ("certs-kafka", "/out/kafka") in [_mount(v) for v in init["volumes"]]

@@ -44,6 +44,8 @@ EVERYTHING = (
     "kafka.strimziTopics.enabled=true",
     "auth.tokensFile.existingSecret=analyst-tokens-file",
     "auth.serviceTokens.existingSecret=service-tokens",
+    "kafka.tls.enabled=true",
+    "modelSigning.enabled=true",
 )
 
 Manifests = list[dict[str, Any]]

@@ -13,7 +13,7 @@ import grpc
 import pytest
 from google.protobuf import json_format
 
-from fraudstream.feedback.core import Feedback
+from fraudstream.feedback.core import FeedbackCore
 from fraudstream.feedback.metrics import FeedbackMetrics
 from fraudstream.feedback.server import FeedbackDeps, build_server
 from fraudstream.feedback.settings import FeedbackSettings
@@ -66,7 +66,7 @@ def make_settings(data_dir: Path, **overrides: object) -> FeedbackSettings:
 class InProcessFeedback:
     """A feedback server built by build_server() on a free port, with a stub on it."""
 
-    feedback: Feedback
+    feedback: FeedbackCore
     metrics: FeedbackMetrics
     channel: grpc.Channel
     # Calls carry the tester's token (it may report alerts and stream labels) unless they
@@ -91,7 +91,7 @@ def serve_feedback(tmp_path: Path, credentials: Any) -> Iterator[Callable[..., I
         overrides.setdefault("analyst_tokens_file", credentials.tokens_file)
         settings = make_settings(tmp_path, **overrides)
         metrics = FeedbackMetrics()
-        feedback = Feedback(settings, metrics)
+        feedback = FeedbackCore(settings, metrics)
         service = build_server(settings, FeedbackDeps(metrics=metrics, feedback=feedback))
         service.start()
         address = f"127.0.0.1:{service.port}"

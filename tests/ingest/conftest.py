@@ -18,8 +18,8 @@ from google.protobuf import json_format
 
 from fraudstream.scorer import server as scorer_server
 from fraudstream.scorer.engine import ScoredBatch, ScoringEngine
-from fraudstream.scorer.models import ModelHolder, load_serving_model
 from fraudstream.scorer.server import ScorerDeps
+from fraudstream.scorer.serving_model import ModelHolder, load_serving_model
 from fraudstream.scorer.settings import ScorerSettings
 from fraudstream.v1.transaction_pb2 import Transaction
 

@@ -17,8 +17,8 @@ from fraudstream.ingest.metrics import IngestMetrics
 from fraudstream.ingest.server import IngestDeps, build_server
 from fraudstream.ingest.settings import IngestSettings
 from fraudstream.scorer import server as scorer_server
-from fraudstream.scorer.models import ModelHolder, load_serving_model
 from fraudstream.scorer.server import ScorerDeps
+from fraudstream.scorer.serving_model import ModelHolder, load_serving_model
 from fraudstream.scorer.settings import ScorerSettings
 
 pytestmark = pytest.mark.integration

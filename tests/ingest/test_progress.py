@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 
+from fraudstream.common.health_watch import watch_health
 from fraudstream.ingest.metrics import IngestMetrics
-from fraudstream.ingest.progress import BridgeState, Progress, watch_health
+from fraudstream.ingest.progress import BridgeState, Progress, bridge_condition
 
 
 class _Clock:
@@ -83,7 +85,10 @@ def test_the_watch_reports_each_change_of_state():
     progress, clock, _metrics = _progress()
     reported: list[bool] = []
     stop = threading.Event()
-    watch = threading.Thread(target=watch_health, args=(progress, reported.append, stop, 0.01))
+    watch = threading.Thread(
+        target=watch_health,
+        args=(functools.partial(bridge_condition, progress), reported.append, stop, 0.01),
+    )
     watch.start()
     try:
         _wait(lambda: reported == [False])

@@ -22,7 +22,7 @@ from fraudstream.learner.settings import LearnerSettings
 from fraudstream.model.signing import Signer, Verifier, make_signing_key
 from fraudstream.model.snapshot import snapshot_of
 from fraudstream.scorer.metrics import ScorerMetrics
-from fraudstream.scorer.models import ModelHolder, ServingModel, load_serving_model
+from fraudstream.scorer.serving_model import ModelHolder, ServingModel, load_serving_model
 from fraudstream.scorer.sync import SnapshotSync
 from fraudstream.v1 import learner_service_pb2, model_pb2
 

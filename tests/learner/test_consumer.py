@@ -16,6 +16,7 @@ import pytest
 
 from fraudstream.common.grpc_server import build_grpc_service
 from fraudstream.learner.consumer import LabelConsumer
+from fraudstream.learner.progress import LabelProgress
 from fraudstream.v1 import alert_pb2, feedback_service_pb2, feedback_service_pb2_grpc
 
 
@@ -83,7 +84,13 @@ def test_labels_are_applied_before_their_ack_and_a_gap_restarts_from_the_saved_p
     scripted, address, _service = feedback
     under_test = make_learner()
     consumer = LabelConsumer(
-        address, under_test.learner, under_test.reader, under_test.metrics, 0.05, 0.2
+        address,
+        under_test.learner,
+        under_test.reader,
+        under_test.metrics,
+        LabelProgress(under_test.metrics, stall_seconds=60),
+        0.05,
+        0.2,
     )
     gauge = under_test.metrics.registry
     consumer.start()
@@ -119,7 +126,13 @@ def test_a_restarted_feedback_service_is_resumed_after_the_saved_position(
     under_test = make_learner()
     under_test.feed(drift_stream.examples[:16])
     consumer = LabelConsumer(
-        address, under_test.learner, under_test.reader, under_test.metrics, 0.05, 0.2
+        address,
+        under_test.learner,
+        under_test.reader,
+        under_test.metrics,
+        LabelProgress(under_test.metrics, stall_seconds=60),
+        0.05,
+        0.2,
     )
     gauge = under_test.metrics.registry
     consumer.start()

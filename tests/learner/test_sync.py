@@ -23,9 +23,9 @@ from fraudstream.common.grpc_server import GrpcService
 from fraudstream.learner.metrics import LearnerMetrics
 from fraudstream.learner.server import LearnerDeps, build_server, open_deps
 from fraudstream.learner.settings import LearnerSettings
-from fraudstream.scorer.models import ModelHolder, load_serving_model
 from fraudstream.scorer.server import ScorerDeps
 from fraudstream.scorer.server import build_server as build_scorer
+from fraudstream.scorer.serving_model import ModelHolder, load_serving_model
 from fraudstream.scorer.settings import ScorerSettings
 from fraudstream.scorer.sync import SnapshotSync
 from fraudstream.v1 import (

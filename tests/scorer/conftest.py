@@ -13,8 +13,8 @@ from google.protobuf import json_format
 
 from fraudstream.common.grpc_server import GrpcService
 from fraudstream.model.snapshot import snapshot_of
-from fraudstream.scorer.models import ModelHolder, ServingModel, load_serving_model
 from fraudstream.scorer.server import ScorerDeps, build_server
+from fraudstream.scorer.serving_model import ModelHolder, ServingModel, load_serving_model
 from fraudstream.scorer.settings import ScorerSettings
 from fraudstream.v1 import model_pb2, scoring_service_pb2_grpc
 from fraudstream.v1.transaction_pb2 import Transaction

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 from collections.abc import Iterator
@@ -20,8 +19,8 @@ from fraudstream.model.features import FEATURE_NAMES
 from fraudstream.model.linear import LinearModel
 from fraudstream.scorer.engine import ScoredBatch, ScoringEngine
 from fraudstream.scorer.metrics import ScorerMetrics
-from fraudstream.scorer.models import ModelHolder, load_serving_model
 from fraudstream.scorer.server import ScorerDeps, build_server
+from fraudstream.scorer.serving_model import ModelHolder, load_serving_model
 from fraudstream.scorer.settings import ScorerSettings
 from fraudstream.v1 import score_pb2, scoring_service_pb2, scoring_service_pb2_grpc
 from fraudstream.v1.transaction_pb2 import Transaction
@@ -132,13 +131,13 @@ def test_a_non_finite_risk_fails_closed_and_is_never_allowed(engine, sample_tran
 
 def test_rows_the_model_raises_on_fail_alone(engine, sample_transactions):
     """An autoencoder scaler that overflows (scale 1e-308) on a non-zero orig_error_ratio:
-    scikit-learn's network then refuses the whole batch ("Input X contains infinity")."""
+    the network then refuses the whole batch (as scikit-learn's: "Input X contains infinity")."""
     model = engine.holder.current
     autoencoder = model.ensemble.autoencoder
     column = autoencoder.columns.index(FEATURE_NAMES.index("orig_error_ratio"))
-    scaler = copy.deepcopy(autoencoder.scaler)
-    scaler.mean_[column], scaler.scale_[column] = 0.0, 1e-308
-    hostile = replace(model.ensemble, autoencoder=replace(autoencoder, scaler=scaler))
+    mean, scale = autoencoder.mean.copy(), autoencoder.scale.copy()
+    mean[column], scale[column] = 0.0, 1e-308
+    hostile = replace(model.ensemble, autoencoder=replace(autoencoder, mean=mean, scale=scale))
     raising = ScoringEngine(ModelHolder(replace(model, ensemble=hostile)), ScorerMetrics(), 4096)
     ratios = engine.score(sample_transactions).features[:, FEATURE_NAMES.index("orig_error_ratio")]
     overflowing = np.flatnonzero(np.abs(ratios) > 1.8)

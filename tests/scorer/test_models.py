@@ -12,8 +12,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from fraudstream.scorer.loader import load_until_ready
 from fraudstream.scorer.metrics import ScorerMetrics
-from fraudstream.scorer.models import ModelHolder, ModelLoadError, load_serving_model
 from fraudstream.scorer.server import ScorerDeps, build_server
+from fraudstream.scorer.serving_model import ModelHolder, ModelLoadError, load_serving_model
 from fraudstream.scorer.settings import ScorerSettings
 from fraudstream.v1 import scoring_service_pb2, scoring_service_pb2_grpc
 

@@ -18,7 +18,7 @@ from fraudstream.model.snapshot import (
 )
 from fraudstream.scorer.engine import ScoringEngine
 from fraudstream.scorer.metrics import ScorerMetrics
-from fraudstream.scorer.models import ModelHolder, ServingModel, load_serving_model
+from fraudstream.scorer.serving_model import ModelHolder, ServingModel, load_serving_model
 from fraudstream.scorer.sync import SnapshotSync
 from fraudstream.scorer.wire import encode_scores
 from fraudstream.v1 import learner_service_pb2, model_pb2, score_pb2, scoring_service_pb2

@@ -10,7 +10,7 @@ import pytest
 
 from fraudstream.model.signing import Signer, Verifier, make_signing_key
 from fraudstream.model.snapshot import SnapshotRejected, snapshot_checksum, snapshot_of
-from fraudstream.scorer.models import ModelHolder, ServingModel, load_serving_model
+from fraudstream.scorer.serving_model import ModelHolder, ServingModel, load_serving_model
 
 
 @pytest.fixture

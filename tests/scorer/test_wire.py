@@ -9,7 +9,7 @@ import pytest
 from fraudstream.scorer.engine import ScoredBatch, ScoringEngine
 from fraudstream.scorer.metrics import ScorerMetrics
 from fraudstream.scorer.model_info import DETECTORS
-from fraudstream.scorer.models import ModelHolder, load_serving_model
+from fraudstream.scorer.serving_model import ModelHolder, load_serving_model
 from fraudstream.scorer.wire import encode_response, encode_scores, varint
 from fraudstream.v1 import score_pb2, scoring_service_pb2
 from fraudstream.v1.transaction_pb2 import Transaction

@@ -18,8 +18,8 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from fraudstream.scorer.models import ModelHolder, load_serving_model
 from fraudstream.scorer.server import ScorerDeps, build_server
+from fraudstream.scorer.serving_model import ModelHolder, load_serving_model
 from fraudstream.scorer.settings import ScorerSettings
 from fraudstream.v1 import scoring_service_pb2, scoring_service_pb2_grpc
 

@@ -20,7 +20,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from fraudstream.common import certs
 from fraudstream.common.lifecycle import Service
 from fraudstream.common.transport import Transport
-from fraudstream.feedback.core import Feedback
+from fraudstream.feedback.core import FeedbackCore
 from fraudstream.feedback.metrics import FeedbackMetrics
 from fraudstream.feedback.server import FeedbackDeps
 from fraudstream.feedback.server import build_server as build_feedback
@@ -29,9 +29,9 @@ from fraudstream.learner.metrics import LearnerMetrics
 from fraudstream.learner.server import build_server as build_learner
 from fraudstream.learner.server import open_deps
 from fraudstream.learner.settings import LearnerSettings
-from fraudstream.scorer.models import ModelHolder, load_serving_model
 from fraudstream.scorer.server import ScorerDeps
 from fraudstream.scorer.server import build_server as build_scorer
+from fraudstream.scorer.serving_model import ModelHolder, load_serving_model
 from fraudstream.scorer.settings import ScorerSettings
 from fraudstream.v1 import feedback_service_pb2 as fb
 from fraudstream.v1 import (
@@ -102,7 +102,7 @@ def servers(
         **_tls(credentials, "feedback"),
     )
     metrics = FeedbackMetrics()
-    core = Feedback(feedback_settings, metrics)
+    core = FeedbackCore(feedback_settings, metrics)
     feedback = build_feedback(feedback_settings, FeedbackDeps(metrics=metrics, feedback=core))
     learner_settings = LearnerSettings(
         models=model_bundle,

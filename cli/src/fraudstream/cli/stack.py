@@ -11,6 +11,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +24,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from fraudstream.cli.kafka.broker import LocalKafka
 from fraudstream.cli.kafka.config import BrokerConfig
 from fraudstream.cli.ports import LOOPBACK, free_port
-from fraudstream.common.transport import Transport
+from fraudstream.common.transport import FAST_RECONNECT, Transport
 
 logger = logging.getLogger(__name__)
 
@@ -45,11 +47,19 @@ class ServiceHandle:
     log_path: Path
     # How the stack reaches it (health checks): mTLS with a client certificate, or plaintext.
     transport: Transport = field(default_factory=Transport)
+    # A service that speaks HTTP rather than gRPC (the console) is ready when this path
+    # answers 200; the others when their gRPC health check says SERVING.
+    http_health: str | None = None
 
     @property
     def address(self) -> str:
-        """host:port of its gRPC server."""
+        """host:port of its gRPC server (of its HTTP pages for the console)."""
         return f"{LOOPBACK}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """Its HTTP address (for a service with http_health: the page a person opens)."""
+        return f"http://{self.address}/"
 
     @property
     def metrics_url(self) -> str:
@@ -69,9 +79,9 @@ class ServiceHandle:
         return f"--- last {len(text)} lines of {self.log_path} ---\n" + "\n".join(text)
 
     def wait_serving(self, timeout: float = 60.0) -> float:
-        """Block until its gRPC health check answers SERVING; return the seconds waited."""
+        """Block until it is ready (gRPC SERVING, or HTTP 200); return the seconds waited."""
         began = time.monotonic()
-        with self.transport.channel(self.address) as channel:
+        with self.transport.channel(self.address, FAST_RECONNECT) as channel:
             health = health_pb2_grpc.HealthStub(channel)
             while True:
                 if not self.running():
@@ -79,16 +89,22 @@ class ServiceHandle:
                         f"{self.name} exited with code {self.process.returncode} during start-up"
                         f"\n{self.log_tail()}"
                     )
-                with contextlib.suppress(grpc.RpcError):
-                    reply = health.Check(health_pb2.HealthCheckRequest(), timeout=1.0)
-                    if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                        return time.monotonic() - began
+                if self._http_ready() if self.http_health else _grpc_serving(health):
+                    return time.monotonic() - began
                 if time.monotonic() - began > timeout:
                     raise StackError(
-                        f"{self.name} on {self.address} was not SERVING within {timeout:.0f} s"
+                        f"{self.name} on {self.address} was not ready within {timeout:.0f} s"
                         f"\n{self.log_tail()}"
                     )
                 time.sleep(0.1)
+
+    def _http_ready(self) -> bool:
+        url = f"http://{self.address}{self.http_health}"
+        try:
+            with urllib.request.urlopen(url, timeout=1.0) as reply:
+                return bool(reply.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
 
     def stop(self, grace: float = 15.0) -> int:
         """SIGTERM, then SIGKILL after `grace` s; returns the exit code."""
@@ -100,6 +116,13 @@ class ServiceHandle:
                 logger.warning("%s ignored SIGTERM for %.0f s; killing it", self.name, grace)
                 self.process.kill()
         return self.process.wait(timeout=10)
+
+
+def _grpc_serving(health: health_pb2_grpc.HealthStub) -> bool:
+    with contextlib.suppress(grpc.RpcError):
+        reply = health.Check(health_pb2.HealthCheckRequest(), timeout=1.0)
+        return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+    return False
 
 
 class Stack:
@@ -151,6 +174,7 @@ class Stack:
         metrics_port: int | None = None,
         env: dict[str, str] | None = None,
         transport: Transport | None = None,
+        http_health: str | None = None,
     ) -> ServiceHandle:
         """Run `python -m fraudstream.<name> --port P --metrics-port M *args`, logging to a file."""
         port = port or free_port()
@@ -171,7 +195,7 @@ class Stack:
                 start_new_session=True,
             )
         service = ServiceHandle(
-            name, port, metrics_port, process, log_path, transport or Transport()
+            name, port, metrics_port, process, log_path, transport or Transport(), http_health
         )
         self.services.append(service)
         logger.info("started %s pid %d on %s", name, process.pid, service.address)

@@ -98,6 +98,15 @@ app.kubernetes.io/part-of: fraudstream
     - {name: FRAUDSTREAM_TLS_KEY, value: /etc/fraudstream/tls/tls.key}
     - {name: FRAUDSTREAM_TLS_CA, value: /etc/fraudstream/tls/ca.crt}
     {{- end }}
+    {{- if $root.Values.kafka.tls.enabled }}
+    {{- if not $root.Values.tls.enabled }}
+    {{- fail "kafka.tls.enabled uses each service's certificate: set tls.enabled too" }}
+    {{- end }}
+    - {name: FRAUDSTREAM_KAFKA_SECURITY_PROTOCOL, value: SSL}
+    - {name: FRAUDSTREAM_KAFKA_SECURITY_SSL_CA, value: /etc/fraudstream/tls/ca.crt}
+    - {name: FRAUDSTREAM_KAFKA_SECURITY_SSL_CERT, value: /etc/fraudstream/tls/tls.crt}
+    - {name: FRAUDSTREAM_KAFKA_SECURITY_SSL_KEY, value: /etc/fraudstream/tls/tls.key}
+    {{- end }}
     {{- if $root.Values.auth.serviceTokens.existingSecret }}
     - name: FRAUDSTREAM_SERVICE_TOKEN
       valueFrom:

@@ -45,3 +45,43 @@
     defaultMode: 0440
 {{- end }}
 {{- end }}
+
+{{/* Signed models: the public key for scorers and the learner, the private one for the
+     learner only; call with (dict "root" $ "signer" true|false). */}}
+{{- define "fraudstream.signingEnv" -}}
+{{- if .root.Values.modelSigning.enabled }}
+- name: FRAUDSTREAM_MODEL_VERIFY_KEYS
+  value: /etc/fraudstream/signing-public/model-signing.pub
+{{- if .signer }}
+- name: FRAUDSTREAM_MODEL_SIGNING_KEY
+  value: /etc/fraudstream/signing-private/model-signing.key
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "fraudstream.signingMounts" -}}
+{{- if .root.Values.modelSigning.enabled }}
+- {name: signing-public, mountPath: /etc/fraudstream/signing-public, readOnly: true}
+{{- if .signer }}
+- {name: signing-private, mountPath: /etc/fraudstream/signing-private, readOnly: true}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "fraudstream.signingVolumes" -}}
+{{- $signing := .root.Values.modelSigning }}
+{{- $name := include "fraudstream.fullname" .root }}
+{{- if $signing.enabled }}
+- name: signing-public
+  secret:
+    secretName: {{ $signing.publicSecret | default (printf "%s-model-signing-pub" $name) }}
+    items: [{key: model-signing.pub, path: model-signing.pub}]
+{{- if .signer }}
+- name: signing-private
+  secret:
+    secretName: {{ $signing.privateSecret | default (printf "%s-model-signing-key" $name) }}
+    items: [{key: model-signing.key, path: model-signing.key}]
+    defaultMode: 0400
+{{- end }}
+{{- end }}
+{{- end }}

@@ -1,4 +1,4 @@
-"""After `train` writes a bundle: sign it, and build its compiled forest ahead of any scorer."""
+"""After `train` writes a bundle: sign it, and build its engines ahead of any scorer."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from fraudstream.model.bundle import load_bundle
 from fraudstream.model.compiled import ENGINE_ENV, NUMPY, compile_forest
+from fraudstream.model.ensemble import ensemble_from_bundle
 from fraudstream.model.signing import BUNDLE_SIGNATURE_NAME, Signer
 
 logger = logging.getLogger(__name__)
@@ -50,4 +52,23 @@ def warm_compiled_forest(forest: Any) -> bool:
     logger.info(
         "compiled forest ready in %.1f s: %s", time.perf_counter() - started, compiled.library
     )
+    return True
+
+
+def warm_engine_cache(directory: Path) -> bool:
+    """Write the bundle's detector engines (numpy arrays, and the compiled forest's name) to
+    this user's engine cache, so even the first scorer or learner start with this bundle is a
+    warm one: no unpickling, no scikit-learn import. Any failure is said and training goes on
+    (the first start then converts the artifacts itself)."""
+    started = time.perf_counter()
+    try:
+        ensemble_from_bundle(load_bundle(directory, lazy=True))
+    except Exception as exc:  # the bundle is already written and good; this is only a cache
+        logger.warning(
+            "the engine cache was not warmed (%s: %s); the first start converts the artifacts",
+            type(exc).__name__,
+            exc,
+        )
+        return False
+    logger.info("engine cache warm in %.1f s", time.perf_counter() - started)
     return True

@@ -16,7 +16,7 @@ from fraudstream.model.ensemble import Ensemble, Thresholds, ensemble_from_bundl
 from fraudstream.model.features import FEATURE_NAMES, FEATURE_SCHEMA_HASH
 from fraudstream.model.signing import Signer
 from fraudstream.training.featurize import LabeledFeatures, load_labeled
-from fraudstream.training.finish import sign_or_unsign, warm_compiled_forest
+from fraudstream.training.finish import sign_or_unsign, warm_compiled_forest, warm_engine_cache
 from fraudstream.training.fit import fit_autoencoder, fit_classifier, fit_isolation_forest
 from fraudstream.training.metrics import detection_metrics
 from fraudstream.training.scoring import BatchScores, score_batches
@@ -50,7 +50,8 @@ class TrainConfig:
     quiet: bool = False
     # Ed25519 private key (PEM) that signs the bundle (`manifest.sig`); None: unsigned.
     signing_key: Path | None = None
-    # Build the compiled forest into the engine cache once the bundle is written.
+    # Build the compiled forest and the engines' arrays into the engine cache once the bundle
+    # is written (the first scorer start is then a warm one).
     warm_compiled: bool = True
 
 
@@ -183,6 +184,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
     # A forest kept from the previous bundle was compiled when it was loaded here.
     if config.warm_compiled and config.which in ("all", "if") and forest is not None:
         warm_compiled_forest(forest.model)
+    if config.warm_compiled:
+        warm_engine_cache(config.models)
     return manifest
 
 

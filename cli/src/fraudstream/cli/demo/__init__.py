@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import click
 from rich.console import Console
 
-from fraudstream.cli.demo.build import Builder, BuildError, Steps
+from fraudstream.cli.demo.build import Builder, BuildError, SigningKey, Steps
 from fraudstream.cli.kafka.admin import TopicError
 from fraudstream.cli.kafka.broker import BrokerError
 from fraudstream.cli.kafka.jars import KafkaSetupError
@@ -61,7 +61,8 @@ def _run(
     else:
         train_csv = replay_csv = input_csv
     parquet = builder.features(train_csv, data / f"{train_csv.name.split('.')[0]}.parquet")
-    models = builder.train(parquet, workdir / "models")
+    signing = SigningKey.in_directory(workdir / "signing")
+    models = builder.train(parquet, workdir / "models", signing)
     with steps.step(f"read the ground truth of {replay_csv.name} for the simulated analysts") as t:
         import pandas as pd
 
@@ -82,6 +83,7 @@ def _run(
         free_ports=free_ports,
         keep_running=keep_running,
         tls=tls,
+        signing=signing,
         scorers=scorers,
     )
     live = LiveRun(config, steps, console)
@@ -111,6 +113,7 @@ def _print_how_to_use(console: Console, live: LiveRun, workdir: Path) -> None:
   learner       {s["learner"].address}
   tokens        {tokens} (hashes; add people with `fraudstream tokens --file`)
   metrics       {", ".join(f"{n} :{h.metrics_port}" for n, h in s.items())}
+  console       {s["console"].url}  (sign in with the analyst token)
   analyst UI    fraudstream review --addr {s["feedback"].address} --token {live.token}{tls}
   stop it all   fraudstream demo --stop --workdir {workdir}"""
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -108,10 +109,16 @@ class Builder:
         args = ["data", "features", "--input", str(csv), "--output", str(out), "--quiet"]
         return self._run(f"features of {csv.name} -> {out}", args, out, inputs=[csv])
 
-    def train(self, parquet: Path, models: Path) -> Path:
+    def train(self, parquet: Path, models: Path, signing: SigningKey | None = None) -> Path:
+        """Train the bundle; with `signing`, signed by its private key (and a bundle that its
+        public key does not verify is trained again rather than reused)."""
         args = ["train", "all", "--input", str(parquet), "--models", str(models), "--quiet"]
+        if signing is not None:
+            args += ["--signing-key", str(signing.private)]
         title = f"train the ensemble on {parquet.name} -> {models}"
-        return self._run(title, args, models, inputs=[parquet], check=_bundle_loads)
+        verify = signing.public if signing is not None else None
+        check = functools.partial(_bundle_loads, verify_key=verify)
+        return self._run(title, args, models, inputs=[parquet], check=check)
 
     def _run(
         self, title: str, args: list[str], out: Path, inputs: list[Path], check: Any = None
@@ -143,11 +150,35 @@ class Builder:
             return out
 
 
-def _bundle_loads(models: Path) -> bool:
-    """True when the bundle's artifacts match their checksums (a damaged bundle is rebuilt)."""
+@dataclass(frozen=True)
+class SigningKey:
+    """The demo's model signing key pair: training and the learner sign, scorers verify."""
+
+    private: Path
+    public: Path
+
+    @classmethod
+    def in_directory(cls, directory: Path) -> SigningKey:
+        """The pair kept in `directory`, made there on first use (the bundle outlives runs)."""
+        from fraudstream.model.signing import PRIVATE_NAME, PUBLIC_NAME, make_signing_key
+
+        directory = directory.resolve()
+        private, public = directory / PRIVATE_NAME, directory / PUBLIC_NAME
+        if not (private.is_file() and public.is_file()):
+            directory.mkdir(parents=True, exist_ok=True)
+            private, public = make_signing_key(directory)
+        return cls(private, public)
+
+
+def _bundle_loads(models: Path, verify_key: Path | None = None) -> bool:
+    """True when the bundle's artifacts match their checksums and, with `verify_key`, its
+    signature verifies (a damaged or unsigned bundle is rebuilt)."""
     from fraudstream.model.ensemble import load_ensemble
+    from fraudstream.model.signing import Verifier
 
     try:
+        if verify_key is not None:
+            Verifier.from_files([verify_key]).verify_bundle(models)
         load_ensemble(models)
     except Exception as exc:  # any damage means rebuild, and say why
         logger.warning("the bundle in %s does not load (%s); training again", models, exc)

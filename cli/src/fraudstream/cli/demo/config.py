@@ -5,14 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from fraudstream.cli.demo.build import SigningKey
 from fraudstream.cli.ports import LOOPBACK, port_is_free
 from fraudstream.cli.stack import StackError
 from fraudstream.common import names
 
-# The fixed ports of docs/architecture.md: (gRPC, metrics) per service.
+# The fixed ports of docs/architecture.md: (gRPC, metrics) per service; the console's HTTP.
 DEFAULT_PORTS = {
     name: (names.GRPC_PORTS[name], names.METRICS_PORTS[name]) for name in names.GRPC_PORTS
-}
+} | {"console": (names.CONSOLE_PORT, names.CONSOLE_METRICS_PORT)}
 KAFKA_PORT = names.KAFKA_PORT
 # Scorers after the first take consecutive ports from here (50052-50054 and 9102-9104 are the
 # other services'): scorer 2 on 50061 and metrics 9111, scorer 3 on 50062 and 9112, ...
@@ -35,6 +36,9 @@ class LiveConfig:
     free_ports: bool
     keep_running: bool
     tls: bool = False  # mutual TLS between every process (else plaintext on loopback)
+    # The key pair the bundle was signed with: scorers and the learner verify with its public
+    # half, the learner signs its snapshots with the private one. None: nothing is checked.
+    signing: SigningKey | None = None
     scorers: int = 1  # scorer processes; the bridge spreads batches over them
 
     def ports(self, service: str) -> tuple[int | None, int | None]:
@@ -56,7 +60,10 @@ def check_ports_free(scorers: int = 1) -> None:
     """Fail before starting anything when one of the fixed ports is taken."""
     wanted = {"Kafka": KAFKA_PORT}
     for name, (port, metrics_port) in DEFAULT_PORTS.items():
-        wanted |= {f"{name} gRPC": port, f"{name} metrics": metrics_port}
+        wanted |= {
+            f"{name} {'HTTP' if name == 'console' else 'gRPC'}": port,
+            f"{name} metrics": metrics_port,
+        }
     for index in range(1, scorers):
         port, metrics_port = _extra_scorer_ports(index)
         wanted |= {f"scorer {index + 1} gRPC": port, f"scorer {index + 1} metrics": metrics_port}

@@ -19,6 +19,7 @@ from fraudstream.cli.demo.build import Steps
 from fraudstream.cli.demo.config import KAFKA_PORT, LiveConfig, check_ports_free
 from fraudstream.cli.demo.credentials import DemoCredentials
 from fraudstream.cli.demo.outcome import ScoredReader
+from fraudstream.cli.demo.services import start_services
 from fraudstream.cli.demo.summary import summarise
 from fraudstream.cli.demo.view import Progress, render, status_line
 from fraudstream.cli.demo.watch import Endpoints, PipelineProbe, PipelineSample, total
@@ -60,32 +61,6 @@ class _ReplayThread(threading.Thread):
         self.seconds = time.monotonic() - began
 
 
-def _start(
-    stack: Stack,
-    steps: Steps,
-    name: str,
-    config: LiveConfig,
-    env: dict[str, str],
-    credentials: DemoCredentials,
-    *args: str,
-    ports: tuple[int | None, int | None] | None = None,
-    title: str = "",
-) -> ServiceHandle:
-    port, metrics_port = ports or config.ports(name)
-    with steps.step(f"start the {title or name} service") as timer:
-        service = stack.start_service(
-            name,
-            *args,
-            port=port,
-            metrics_port=metrics_port,
-            env={**env, **credentials.env(name)},
-            transport=credentials.transport(),
-        )
-        service.wait_serving(timeout=90)
-        timer.note = f"gRPC {service.address}, metrics :{service.metrics_port}"
-    return service
-
-
 class LiveRun:
     """One run of the pipeline on a fresh runtime state in `<workdir>/run`."""
 
@@ -118,35 +93,12 @@ class LiveRun:
                 )
                 self.credentials = creds
                 t.note = f"{creds.tokens_file}, {creds.transport_name}"
-            env = self._env()
-            feedback = _start(stack, self.steps, "feedback", c, env, creds)
-            learner = _start(
-                stack, self.steps, "learner", c, env, creds, "--feedback-addr", feedback.address
+            self.services = start_services(stack, self.steps, c, self._env(), creds)
+            console = self.services["console"]
+            self.console.print(
+                f"[bold]analyst console[/] {console.url} (sign in with the analyst token "
+                f"{self.token})"
             )
-            scorers = [
-                _start(
-                    *(stack, self.steps, "scorer", c, env, creds),
-                    *("--learner-addr", learner.address),
-                    ports=c.scorer_ports(index),
-                    title="scorer" if c.scorers == 1 else f"scorer {index + 1}/{c.scorers}",
-                )
-                for index in range(c.scorers)
-            ]
-            ingest = _start(
-                stack,
-                self.steps,
-                "ingest",
-                c,
-                env,
-                creds,
-                "--scorer-addr",
-                ",".join(scorer.address for scorer in scorers),
-                "--feedback-addr",
-                feedback.address,
-            )
-            # The first scorer is "scorer" (the one the view and summary probe), then scorer-2...
-            named = {"scorer" if i == 0 else f"scorer-{i + 1}": s for i, s in enumerate(scorers)}
-            self.services = {"feedback": feedback, "learner": learner, **named, "ingest": ingest}
             outcome = self._replay_and_watch(stack, truth, truth_column)
             if c.keep_running:
                 self.pids_file = stack.detach()

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from fraudstream.cli.kafka.admin import DEFAULT_PARTITIONS, TopicError, topic_partitions
+from fraudstream.cli.kafka.admin import DEFAULT_PARTITIONS, TopicError
 from fraudstream.cli.kafka.broker import BrokerError, LocalKafka
 from fraudstream.cli.kafka.config import (
     DEFAULT_CONTROLLER_PORT,
@@ -27,6 +27,9 @@ from fraudstream.cli.kafka.config import (
     default_data_dir,
 )
 from fraudstream.cli.kafka.jars import KafkaJars, KafkaSetupError, fetch_command
+from fraudstream.cli.kafka.listeners import BrokerTls, TlsFilesError
+from fraudstream.cli.kafka.progress import print_tls_exports, print_topics, start_broker
+from fraudstream.cli.ports import LOOPBACK
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +95,7 @@ def kafka() -> None:
     type=click.IntRange(1, 65535),
     default=_default_port,
     show_default=f"port of ${BOOTSTRAP_ENV} on localhost, else {DEFAULT_PORT}",
-    help="Client (PLAINTEXT) port on 127.0.0.1.",
+    help="Client port: plaintext on 127.0.0.1, or the mutual-TLS listener with --tls-dir.",
 )
 @click.option(
     "--controller-port",
@@ -119,21 +122,55 @@ def kafka() -> None:
 @click.option(
     "--heap", default=DEFAULT_HEAP, show_default=True, help="JVM heap of the broker (-Xmx)."
 )
+@click.option(
+    "--tls-dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="A `fraudstream certs` directory: serve mutual TLS on --port with kafka.pem/kafka.key; "
+    "clients need a certificate from its ca.pem.",
+)
+@click.option(
+    "--tls-host",
+    default=LOOPBACK,
+    show_default=True,
+    help="Host the TLS listener binds and advertises (a name its certificate holds).",
+)
+@click.option(
+    "--plaintext-port",
+    type=click.IntRange(1, 65535),
+    help="With --tls-dir: also a plaintext listener on 127.0.0.1 (tools only; none by default).",
+)
 def start(
-    port: int, controller_port: int, data_dir: Path, partitions: int, timeout: float, heap: str
+    port: int,
+    controller_port: int,
+    data_dir: Path,
+    partitions: int,
+    timeout: float,
+    heap: str,
+    tls_dir: Path | None,
+    tls_host: str,
+    plaintext_port: int | None,
 ) -> None:
     """Start the broker, wait until it answers, create the topics.
 
     The broker runs in the background until `fraudstream kafka stop`.
     The first start fetches the Kafka jars with Maven. Starting a running
-    broker only makes sure its topics exist.
+    broker only makes sure its topics exist. With --tls-dir every client must
+    present a certificate signed by that directory's CA (docs/security.md).
     """
+    if plaintext_port is not None and tls_dir is None:
+        raise click.UsageError("--plaintext-port is for a TLS broker (--tls-dir)")
+    try:
+        tls = BrokerTls.from_directory(tls_dir, tls_host) if tls_dir is not None else None
+    except TlsFilesError as exc:
+        raise click.UsageError(str(exc)) from exc
     config = BrokerConfig(
         data_dir=data_dir,
         port=port,
         controller_port=controller_port,
         partitions=partitions,
         heap=heap,
+        tls=tls,
+        plaintext_port=plaintext_port,
     )
     broker = LocalKafka(config)
     with _failures_exit():
@@ -145,54 +182,14 @@ def start(
                     f"[yellow]note:[/] not on {config.bootstrap}; stop it first to move it"
                 )
         else:
-            _start_broker(broker, timeout)
+            start_broker(broker, timeout)
         with console.status("creating topics"):
             created = broker.ensure_topics(timeout=timeout)
-        _print_topics(broker, created)
-    console.print(f"\n  export {BOOTSTRAP_ENV}={broker.bootstrap}")
+        print_topics(broker, created)
+    console.print(f"\n  export {BOOTSTRAP_ENV}={broker.bootstrap}", highlight=False)
+    if tls is not None:
+        print_tls_exports(tls)
     console.print(f"  logs: {broker.log_file}    stop: fraudstream kafka stop", highlight=False)
-
-
-def _start_broker(broker: LocalKafka, timeout: float) -> None:
-    broker.check_ports()
-    jars = broker.jars
-    if not jars.present():
-        console.print(
-            f"Kafka {jars.version} jars are not in {jars.lib_dir}; fetching them with Maven "
-            "(first run only; about 40 s with an empty ~/.m2)",
-            highlight=False,
-        )
-        with console.status(f"mvn dependency:copy-dependencies (Kafka {jars.version})"):
-            seconds = jars.fetch()
-        count = len(list(jars.lib_dir.glob("*.jar")))
-        console.print(f"[green]✓[/] fetched {count} jars in {seconds:.1f} s")
-    with console.status("preparing storage"):
-        began = time.monotonic()
-        if broker.format_storage():
-            console.print(
-                f"[green]✓[/] formatted KRaft storage in {broker.log_dirs} "
-                f"({time.monotonic() - began:.1f} s)",
-                highlight=False,
-            )
-    with console.status(f"starting Kafka {jars.version} on {broker.config.bootstrap}"):
-        pid = broker.launch()
-        seconds = broker.wait_ready(timeout)
-    console.print(
-        f"[green]✓[/] Kafka {jars.version} broker pid {pid} answers on "
-        f"[bold]{broker.bootstrap}[/] (ready in {seconds:.1f} s)"
-    )
-
-
-def _print_topics(broker: LocalKafka, created: list[str]) -> None:
-    status = broker.status()
-    wanted = topic_partitions(broker.config.partitions)
-    for topic in wanted:
-        count = (status.topics or {}).get(topic, "?")
-        verb = "created" if topic in created else "exists "
-        plural = "" if count == 1 else "s"
-        console.print(
-            f"[green]✓[/] topic {verb} {topic} ({count} partition{plural})", highlight=False
-        )
 
 
 @kafka.command()

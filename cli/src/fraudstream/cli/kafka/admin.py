@@ -9,6 +9,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from fraudstream.common.kafka import KafkaSecurity, kafka_config
 from fraudstream.common.names import TOPICS, TRANSACTIONS, TRANSACTIONS_SCORED
 
 logger = logging.getLogger(__name__)
@@ -28,18 +29,22 @@ def topic_partitions(partitions: int = DEFAULT_PARTITIONS) -> dict[str, int]:
     return {topic: partitions if topic in HIGH_VOLUME_TOPICS else 1 for topic in TOPICS}
 
 
-def _admin(bootstrap: str) -> AdminClient:
-    conf: dict[str, Any] = {
-        "bootstrap.servers": bootstrap,
+def _admin(bootstrap: str, security: KafkaSecurity | None) -> AdminClient:
+    options: dict[str, Any] = {
         # librdkafka would otherwise print every refused connection to stderr.
         "logger": logging.getLogger("fraudstream.cli.librdkafka"),
     }
-    return AdminClient(conf)
+    return AdminClient(kafka_config(bootstrap, options, security=security))
 
 
-def list_topics(bootstrap: str, timeout: float = 5.0) -> dict[str, int]:
-    """Partition counts of the non-internal topics the broker at `bootstrap` has."""
-    metadata = _admin(bootstrap).list_topics(timeout=timeout)
+def list_topics(
+    bootstrap: str, timeout: float = 5.0, *, security: KafkaSecurity | None = None
+) -> dict[str, int]:
+    """Partition counts of the non-internal topics the broker at `bootstrap` has.
+
+    `security` defaults to the FRAUDSTREAM_KAFKA_SECURITY_* environment, as for every client.
+    """
+    metadata = _admin(bootstrap, security).list_topics(timeout=timeout)
     return {
         name: len(topic.partitions)
         for name, topic in sorted(metadata.topics.items())
@@ -52,6 +57,8 @@ def ensure_topics(
     partitions: Mapping[str, int] | None = None,
     replication: int = 1,
     timeout: float = 30.0,
+    *,
+    security: KafkaSecurity | None = None,
 ) -> list[str]:
     """Create the topics that are missing (the pipeline's by default) and return those created.
 
@@ -59,7 +66,7 @@ def ensure_topics(
     shrinking is impossible and growing would move keys between partitions.
     """
     wanted = dict(partitions) if partitions is not None else topic_partitions()
-    admin = _admin(bootstrap)
+    admin = _admin(bootstrap, security)
     existing = admin.list_topics(timeout=timeout).topics
     missing = [
         NewTopic(name, num_partitions=count, replication_factor=replication)

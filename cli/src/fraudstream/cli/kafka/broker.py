@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from confluent_kafka import KafkaException
@@ -23,8 +22,10 @@ from fraudstream.cli.kafka.config import (
     server_properties,
 )
 from fraudstream.cli.kafka.jars import KafkaJars, find_java
-from fraudstream.cli.kafka.process import log_tails, read_pid, runs_broker, wait_exit
-from fraudstream.cli.ports import LOOPBACK, accepts_connections, port_is_free
+from fraudstream.cli.kafka.listeners import Access, client_bootstrap, tooling_access, write_keystore
+from fraudstream.cli.kafka.process import BrokerStatus, log_tails, read_pid, runs_broker, wait_exit
+from fraudstream.cli.ports import accepts_connections, port_is_free
+from fraudstream.common.kafka import KafkaSecurity
 
 logger = logging.getLogger(__name__)
 
@@ -33,31 +34,6 @@ _LOG_TAIL_LINES = 40
 
 class BrokerError(RuntimeError):
     """The broker could not be started, reached or stopped; the message carries the cause."""
-
-
-@dataclass(frozen=True)
-class BrokerStatus:
-    """What `fraudstream kafka status` reports."""
-
-    running: bool
-    pid: int | None
-    bootstrap: str
-    data_dir: Path
-    log_file: Path
-    topics: dict[str, int] | None = None
-    error: str | None = None
-
-    def as_dict(self) -> dict[str, object]:
-        """A JSON-ready view."""
-        return {
-            "running": self.running,
-            "pid": self.pid,
-            "bootstrap": self.bootstrap,
-            "data_dir": str(self.data_dir),
-            "log_file": str(self.log_file),
-            "topics": self.topics,
-            "error": self.error,
-        }
 
 
 class LocalKafka:
@@ -114,12 +90,24 @@ class LocalKafka:
         return self.data_dir / "data"
 
     @property
+    def keystore_file(self) -> Path:
+        """The broker's TLS key and certificate in one PEM file (owner-only), when TLS is on."""
+        return self.data_dir / "tls" / "keystore.pem"
+
+    @property
     def bootstrap(self) -> str:
-        """The bootstrap address of the running broker, else of the configured port."""
-        advertised = read_properties(self.properties_file).get("advertised.listeners", "")
-        if advertised.startswith("PLAINTEXT://") and self.pid() is not None:
-            return advertised.removeprefix("PLAINTEXT://").split(",")[0]
+        """The clients' bootstrap address of the running broker, else of the configuration."""
+        if self.pid() is not None:
+            found = client_bootstrap(read_properties(self.properties_file))
+            if found is not None:
+                return found
         return self.config.bootstrap
+
+    def tooling(self) -> Access:
+        """How this broker's own commands reach it (see `listeners.tooling_access`), read from
+        the written configuration so that `status` needs no TLS options."""
+        found = tooling_access(read_properties(self.properties_file))
+        return found or Access(self.config.bootstrap, KafkaSecurity.plaintext())
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -167,12 +155,12 @@ class LocalKafka:
         return True
 
     def check_ports(self) -> None:
-        """Fail unless the client and controller ports are free on loopback."""
-        for port in (self.config.port, self.config.controller_port):
-            if not port_is_free(port):
+        """Fail unless every port the broker binds is free."""
+        for host, port in self.config.ports():
+            if not port_is_free(port, host):
                 raise BrokerError(
-                    f"port {port} on {LOOPBACK} is in use (another broker? "
-                    "`fraudstream kafka status`, or pick --port/--controller-port)"
+                    f"port {port} on {host} is in use (another broker? "
+                    "`fraudstream kafka status`, or pick other ports)"
                 )
 
     def launch(self) -> int:
@@ -212,13 +200,14 @@ class LocalKafka:
         """Block until the broker answers a metadata request; return the seconds waited."""
         began = time.monotonic()
         deadline = began + timeout
+        access = self.tooling()
         while True:
             if self.pid() is None:
                 self.pid_file.unlink(missing_ok=True)
                 raise BrokerError(f"the Kafka broker exited during start-up\n{self.log_tail()}")
-            if accepts_connections(self.config.port):
+            if accepts_connections(access.host_port[1], access.host_port[0]):
                 try:
-                    list_topics(self.config.bootstrap, timeout=2.0)
+                    list_topics(access.bootstrap, timeout=2.0, security=access.security)
                     return time.monotonic() - began
                 except KafkaException:
                     pass
@@ -226,16 +215,16 @@ class LocalKafka:
                 tail = self.log_tail()
                 self.stop()
                 raise BrokerError(
-                    f"the Kafka broker did not answer on {self.config.bootstrap} within "
+                    f"the Kafka broker did not answer on {access.bootstrap} within "
                     f"{timeout:.0f} s, so it was stopped\n{tail}"
                 )
             time.sleep(0.25)
 
     def ensure_topics(self, timeout: float = 30.0) -> list[str]:
         """Create the pipeline's topics that are missing; return those created."""
-        return ensure_topics(
-            self.bootstrap, topic_partitions(self.config.partitions), timeout=timeout
-        )
+        access = self.tooling()
+        wanted = topic_partitions(self.config.partitions)
+        return ensure_topics(access.bootstrap, wanted, timeout=timeout, security=access.security)
 
     def stop(self, timeout: float = 30.0) -> bool:
         """SIGTERM the broker, SIGKILL it after `timeout` s; True if one was running."""
@@ -262,7 +251,8 @@ class LocalKafka:
         if pid is None:
             return BrokerStatus(False, None, bootstrap, self.data_dir, self.log_file)
         try:
-            topics = list_topics(bootstrap, timeout=timeout)
+            access = self.tooling()
+            topics = list_topics(access.bootstrap, timeout=timeout, security=access.security)
         except KafkaException as exc:
             return BrokerStatus(
                 True, pid, bootstrap, self.data_dir, self.log_file, error=exc.args[0].str()
@@ -292,8 +282,9 @@ class LocalKafka:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_dirs.mkdir(parents=True, exist_ok=True)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        if self.config.tls is not None:
+            write_keystore(self.config.tls, self.keystore_file)
         self.properties_file.write_text(
-            server_properties(self.config.port, self.config.controller_port, self.log_dirs),
-            encoding="utf-8",
+            server_properties(self.config, self.log_dirs, self.keystore_file), encoding="utf-8"
         )
         self.log4j2_file.write_text(log4j2_properties(self.log_file), encoding="utf-8")

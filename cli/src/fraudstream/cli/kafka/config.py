@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fraudstream.cli.kafka.admin import DEFAULT_PARTITIONS
+from fraudstream.cli.kafka.listeners import BrokerTls, listener_properties
 from fraudstream.cli.ports import LOOPBACK
 
 DEFAULT_PORT = 9092
@@ -31,11 +32,26 @@ class BrokerConfig:
     controller_port: int = DEFAULT_CONTROLLER_PORT
     partitions: int = DEFAULT_PARTITIONS
     heap: str = DEFAULT_HEAP
+    # Mutual TLS on `port` (None: plaintext on loopback), and then optionally a plaintext
+    # listener on loopback for tools.
+    tls: BrokerTls | None = None
+    plaintext_port: int | None = None
 
     @property
     def bootstrap(self) -> str:
         """The bootstrap address clients use (`FRAUDSTREAM_KAFKA_BOOTSTRAP`)."""
-        return f"{LOOPBACK}:{self.port}"
+        host = self.tls.host if self.tls is not None else LOOPBACK
+        return f"{host}:{self.port}"
+
+    def ports(self) -> list[tuple[str, int]]:
+        """Every (host, port) the broker binds."""
+        bound = [
+            (self.tls.host if self.tls is not None else LOOPBACK, self.port),
+            (LOOPBACK, self.controller_port),
+        ]
+        if self.tls is not None and self.plaintext_port is not None:
+            bound.append((LOOPBACK, self.plaintext_port))
+        return bound
 
 
 def random_cluster_id() -> str:
@@ -53,21 +69,19 @@ def read_properties(path: Path) -> dict[str, str]:
     return {key.strip(): value.strip() for key, value in pairs if not key.startswith("#")}
 
 
-def server_properties(port: int, controller_port: int, log_dirs: Path) -> str:
-    """server.properties of one combined broker+controller node listening on loopback."""
+def server_properties(config: BrokerConfig, log_dirs: Path, keystore: Path) -> str:
+    """server.properties of one combined broker+controller node (`keystore`: see listeners)."""
+    listeners = listener_properties(
+        config.port, config.controller_port, config.tls, config.plaintext_port, keystore
+    )
     # A static voter set (not `--standalone`) keeps the controller port out of
     # the formatted metadata, so a data directory can be restarted on other ports.
     return f"""\
 # Written by `fraudstream kafka start`; edits are overwritten on the next start.
 process.roles=broker,controller
 node.id={NODE_ID}
-controller.quorum.voters={NODE_ID}@{LOOPBACK}:{controller_port}
-listeners=PLAINTEXT://{LOOPBACK}:{port},CONTROLLER://{LOOPBACK}:{controller_port}
-advertised.listeners=PLAINTEXT://{LOOPBACK}:{port}
-inter.broker.listener.name=PLAINTEXT
-controller.listener.names=CONTROLLER
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
-log.dirs={log_dirs}
+controller.quorum.voters={NODE_ID}@{LOOPBACK}:{config.controller_port}
+{listeners}log.dirs={log_dirs}
 
 # Topics are created on purpose (the pipeline's by `kafka start`), so a typo fails loudly.
 auto.create.topics.enable=false

@@ -1,10 +1,12 @@
-"""The broker's process seen from outside: its pid file, whether a pid is it, its logs' tails."""
+"""The broker's process seen from outside: its pid file, whether a pid is it, its logs' tails,
+and the status `fraudstream kafka status` reports."""
 
 from __future__ import annotations
 
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -55,3 +57,28 @@ def log_tails(paths: Sequence[Path], offsets: Mapping[Path, int], lines: int) ->
         if tail:
             parts.append(f"--- last {len(tail)} lines of {path} ---\n" + "\n".join(tail))
     return "\n".join(parts)
+
+
+@dataclass(frozen=True)
+class BrokerStatus:
+    """What `fraudstream kafka status` reports."""
+
+    running: bool
+    pid: int | None
+    bootstrap: str
+    data_dir: Path
+    log_file: Path
+    topics: dict[str, int] | None = None
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        """A JSON-ready view."""
+        return {
+            "running": self.running,
+            "pid": self.pid,
+            "bootstrap": self.bootstrap,
+            "data_dir": str(self.data_dir),
+            "log_file": str(self.log_file),
+            "topics": self.topics,
+            "error": self.error,
+        }

@@ -17,6 +17,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from fraudstream.cli.kafka.admin import list_topics
 from fraudstream.cli.readiness.trace import Check, PipelineTrace, Targets
 from fraudstream.common import names
+from fraudstream.common.kafka import KafkaSecurity
 from fraudstream.v1 import (
     feedback_service_pb2,
     feedback_service_pb2_grpc,
@@ -79,7 +80,11 @@ class Readiness(PipelineTrace):
             self._add("kafka.reachable", False, f"{self.t.kafka_bootstrap}: {exc.args[0].str()}")
             self._add("kafka.topics", False, "broker not reachable")
             return False
-        self._add("kafka.reachable", True, self.t.kafka_bootstrap)
+        # Say how it was reached: plaintext (the local demo, loopback) or TLS/SASL.
+        protocol = KafkaSecurity().protocol.upper() or "PLAINTEXT"
+        self._add(
+            "kafka.reachable", True, {"bootstrap": self.t.kafka_bootstrap, "protocol": protocol}
+        )
         missing = [name for name in names.TOPICS if name not in found]
         detail = f"missing {missing}" if missing else {n: found[n] for n in names.TOPICS}
         return self._add("kafka.topics", not missing, detail)

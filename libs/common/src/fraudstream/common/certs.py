@@ -5,7 +5,10 @@
 - `<name>.pem` and `<name>.key` for each service (`scorer`, `feedback`, `learner`, `ingest`,
   `console`), whose common name is the service's identity in mTLS, and for `client`, a
   certificate for people's tools (grpcurl, `fraudstream review`), which proves only that the
-  holder was given one: an analyst's identity and roles come from their bearer token.
+  holder was given one: an analyst's identity and roles come from their bearer token;
+- `kafka.pem` and `kafka.key` for the Kafka broker's mutual-TLS listener (`fraudstream kafka
+  start --tls-dir`), which trusts the same `ca.pem`: each service reaches Kafka with its own
+  certificate, and the broker knows it by its common name.
 
 Keys are ECDSA P-256 (what every TLS stack, BoringSSL in gRPC included, accepts); private keys
 are written readable by their owner only. Subject alternative names cover loopback and the
@@ -32,6 +35,8 @@ logger = logging.getLogger(__name__)
 
 SERVICES: tuple[str, ...] = ("scorer", "feedback", "learner", "ingest", "console")
 CLIENT = "client"
+# The Kafka broker's certificate: a server identity only, never a caller of a gRPC service.
+BROKER = "kafka"
 CA_DAYS = 5 * 365
 LEAF_DAYS = 365
 
@@ -142,7 +147,7 @@ def _issue(
 
 def make_certificates(
     directory: Path,
-    names: Iterable[str] = (*SERVICES, CLIENT),
+    names: Iterable[str] = (*SERVICES, BROKER, CLIENT),
     hosts: Iterable[str] = (),
     *,
     renew: bool = False,
@@ -168,3 +173,10 @@ def make_certificates(
         written.append(target.cert)
         logger.info("issued a certificate for %s", name)
     return written
+
+
+def write_pem_keystore(files: CertPaths, target: Path) -> None:
+    """The key followed by its certificate in one file, owner-only: the form a Java PEM keystore
+    takes (Kafka's `ssl.keystore.type=PEM` with `ssl.keystore.location`)."""
+    content = files.key.read_bytes().rstrip() + b"\n" + files.cert.read_bytes()
+    atomic_write(target, content, mode=0o600)

@@ -32,6 +32,16 @@ class KafkaSecurity(BaseSettings):
     sasl_username: str = Field(default="", description="sasl.username.")
     sasl_password: SecretStr = Field(default=SecretStr(""), description="sasl.password.")
 
+    @classmethod
+    def plaintext(cls) -> KafkaSecurity:
+        """No TLS and no SASL, whatever the environment says (a loopback listener for tooling)."""
+        return cls.model_construct(protocol="PLAINTEXT")
+
+    @classmethod
+    def mutual_tls(cls, ca: str, cert: str, key: str) -> KafkaSecurity:
+        """TLS with a client certificate, whatever the environment says."""
+        return cls.model_construct(protocol="SSL", ssl_ca=ca, ssl_cert=cert, ssl_key=key)
+
     def librdkafka(self) -> dict[str, str]:
         """The librdkafka keys of the settings that are set."""
         given = {

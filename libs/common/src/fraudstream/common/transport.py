@@ -18,6 +18,14 @@ import grpc
 logger = logging.getLogger(__name__)
 
 ChannelOptions = Sequence[tuple[str, Any]]
+# For a probe waiting on a process that is (re)starting: reconnect every 20-50 ms once a
+# connection was refused, instead of gRPC's default backoff (1 s, growing 1.6x), which would
+# see a service come up seconds late.
+FAST_RECONNECT: ChannelOptions = (
+    ("grpc.initial_reconnect_backoff_ms", 20),
+    ("grpc.min_reconnect_backoff_ms", 20),
+    ("grpc.max_reconnect_backoff_ms", 50),
+)
 
 
 class _BearerToken(

@@ -1,4 +1,9 @@
-"""The model bundle on disk: one `*.joblib` per model plus `manifest.json` with their sha256."""
+"""The model bundle on disk: one `*.joblib` per model plus `manifest.json` with their sha256.
+
+Loading checks every artifact's sha256 at once; a lazy load unpickles an artifact only when
+it is first asked for: unpickling imports scikit-learn (seconds of start-up), which a scorer
+whose engines come from the engine cache (warm.py) never needs.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,12 @@ import hashlib
 import io
 import json
 import logging
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-import joblib
 
 from fraudstream.common.files import atomic_write
 
@@ -31,18 +35,43 @@ class BundleError(Exception):
 ManifestCheck = Callable[[Path, bytes], None]
 
 
+class Artifacts(Mapping[str, Any]):
+    """Each artifact's object by file name, unpickled from its checked bytes on first access."""
+
+    def __init__(self, contents: Mapping[str, bytes]) -> None:
+        self._contents = dict(contents)
+        self._loaded: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def __getitem__(self, name: str) -> Any:
+        with self._lock:
+            if name not in self._loaded:
+                self._loaded[name] = _unpickle(name, self._contents[name])
+            return self._loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._contents)
+
+    def __len__(self) -> int:
+        return len(self._contents)
+
+
 @dataclass(frozen=True)
 class Bundle:
-    """A loaded bundle: the manifest as written and each artifact's object, by file name."""
+    """A loaded bundle: the manifest as written and each artifact (checked, unpickled lazily)."""
 
     directory: Path
     manifest: dict[str, Any]
-    artifacts: dict[str, Any]
+    artifacts: Mapping[str, Any]
 
     @property
     def version(self) -> str:
         """The bundle version (creation time and content hash)."""
         return str(self.manifest["bundle_version"])
+
+    def sha256(self, name: str) -> str:
+        """The checked sha256 of artifact `name` (what derived engines are keyed by)."""
+        return str(self.manifest["artifacts"][name]["sha256"])
 
 
 def file_sha256(path: Path) -> str:
@@ -63,6 +92,8 @@ def write_bundle(
     under `artifacts` (so one model can be retrained alone). The manifest is written last and
     atomically: a crash mid-write leaves the old manifest, whose checksums then refuse the load.
     """
+    import joblib
+
     directory.mkdir(parents=True, exist_ok=True)
     records: dict[str, dict[str, Any]] = dict(manifest.get("artifacts", {}))
     for name, value in artifacts.items():
@@ -159,6 +190,8 @@ def verify_artifact(directory: Path, name: str, record: Mapping[str, Any]) -> by
 
 
 def _unpickle(name: str, content: bytes) -> Any:
+    import joblib
+
     try:
         return joblib.load(io.BytesIO(content))
     except Exception as exc:  # a checked file that is no joblib pickle raises anything at all
@@ -168,14 +201,21 @@ def _unpickle(name: str, content: bytes) -> Any:
         ) from exc
 
 
-def load_bundle(directory: Path | str, check: ManifestCheck | None = None) -> Bundle:
+def load_bundle(
+    directory: Path | str, check: ManifestCheck | None = None, *, lazy: bool = False
+) -> Bundle:
     """Load a bundle, verifying every artifact's sha256 before unpickling anything (and the
-    manifest with `check`, a signature check, before reading any artifact)."""
+    manifest with `check`, a signature check, before reading any artifact). `lazy`: each
+    artifact is unpickled when first used (a damaged pickle raises BundleError then);
+    otherwise all of them now."""
     directory = Path(directory)
     manifest = read_manifest(directory, check)
     contents = {
         name: verify_artifact(directory, name, record)
         for name, record in manifest["artifacts"].items()
     }
-    artifacts = {name: _unpickle(name, content) for name, content in contents.items()}
+    artifacts = Artifacts(contents)
+    if not lazy:
+        for name in artifacts:
+            artifacts[name]
     return Bundle(directory=directory, manifest=manifest, artifacts=artifacts)

@@ -24,13 +24,15 @@ import threading
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
-from sklearn.ensemble import IsolationForest
 
 from fraudstream.model.forest import CompactForest, average_path_length
+
+if TYPE_CHECKING:  # imported by whoever unpickled the model; a warm start never needs it
+    from sklearn.ensemble import IsolationForest
 
 logger = logging.getLogger(__name__)
 
@@ -86,12 +88,28 @@ class CompiledForest:
         return self.score_samples(x) - self.offset
 
 
-def forest_engine(model: IsolationForest, engine: str | None = None) -> ForestScorer:
-    """The fastest exact scorer of `model` available: `engine` (or $FRAUDSTREAM_FOREST_ENGINE,
-    default auto) picks numpy, compiled (failing loudly) or auto (compiled, else numpy)."""
+def engine_choice(engine: str | None = None) -> str:
+    """`engine`, else $FRAUDSTREAM_FOREST_ENGINE, else auto: numpy, compiled or auto."""
     choice = (engine or os.environ.get(ENGINE_ENV) or AUTO).lower()
     if choice not in (NUMPY, COMPILED, AUTO):
         raise ValueError(f"unknown forest engine {choice!r}; use {NUMPY}, {COMPILED} or {AUTO}")
+    return choice
+
+
+def tool_versions() -> dict[str, str]:
+    """Versions of treelite and tl2cgen (read without importing them; {} when absent)."""
+    from importlib import metadata
+
+    try:
+        return {tool: metadata.version(tool) for tool in ("treelite", "tl2cgen")}
+    except metadata.PackageNotFoundError:
+        return {}
+
+
+def forest_engine(model: IsolationForest, engine: str | None = None) -> ForestScorer:
+    """The fastest exact scorer of `model` available: `engine` (or $FRAUDSTREAM_FOREST_ENGINE,
+    default auto) picks numpy, compiled (failing loudly) or auto (compiled, else numpy)."""
+    choice = engine_choice(engine)
     reference = CompactForest(model)
     if choice == NUMPY:
         return reference
@@ -127,6 +145,24 @@ def compile_forest(
         if not library.is_file():
             _build(trees, library)
         forest = CompiledForest(library, *shape)
+    _check_against(forest, reference)
+    return forest
+
+
+def cached_library(
+    name: str, reference: CompactForest, cache: Path | None = None
+) -> CompiledForest | None:
+    """The compiled library `name` from the private engine cache, checked against `reference`
+    (its numpy forest), without scikit-learn or treelite's importer: how a warm start finds
+    the library whose name an earlier start recorded. None when the file is not there."""
+    if Path(name).name != name or not name.startswith("isolation_forest-"):
+        raise ValueError(f"{name!r} is not a compiled forest's library name")
+    directory = _private_cache(cache)
+    if directory is None or not (directory / name).is_file():
+        return None
+    forest = CompiledForest(
+        directory / name, reference.n_features, reference.max_samples, reference.offset
+    )
     _check_against(forest, reference)
     return forest
 
@@ -189,6 +225,12 @@ def cache_directory() -> Path:
         return Path(explicit)
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "fraudstream" / "engine"
+
+
+def private_cache(cache: Path | None = None) -> Path | None:
+    """The engine cache directory (`cache`, else `cache_directory()`) if it is this user's
+    and nobody else can write it, else None (said once in the log)."""
+    return _private_cache(cache)
 
 
 def _private_cache(cache: Path | None) -> Path | None:

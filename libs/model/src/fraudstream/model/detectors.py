@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -105,38 +105,85 @@ _ACTIVATIONS = {
 
 
 @dataclass(frozen=True, eq=False)
-class DenseAutoencoder(AutoencoderDetector):
+class DenseAutoencoder:
     """The autoencoder scored in one numpy pass over arrays taken from its scaler and network.
 
     scikit-learn validates its input twice per call (scaler, network), which costs more than
     the arithmetic for the scorer's batches; the arithmetic here is the same, in float64, and
-    so is the refusal of non-finite standardised inputs. The arrays are derived from `scaler`
-    and `network` on construction (and by `dataclasses.replace`); ValueError if they have no
-    numpy form here.
+    so is the refusal of non-finite standardised inputs. Built from a fitted detector
+    (`from_detector`, ValueError if it has no numpy form here) or from its own `arrays()`
+    (`from_arrays`: a warm start, without scikit-learn).
     """
 
-    mean: np.ndarray = field(init=False)
-    scale: np.ndarray = field(init=False)
-    layers: tuple[tuple[np.ndarray, np.ndarray], ...] = field(init=False)
+    columns: list[int]
+    score_map: ScoreMap
+    mean: np.ndarray
+    scale: np.ndarray
+    layers: tuple[tuple[np.ndarray, np.ndarray], ...]
+    activation: str
 
     def __post_init__(self) -> None:
-        network, scaler = self.network, self.scaler
-        if network.activation not in _ACTIVATIONS or network.out_activation_ != "identity":
-            raise ValueError(f"no numpy form for a {network.activation} network")
-        if not (getattr(scaler, "with_mean", True) and getattr(scaler, "with_std", True)):
-            raise ValueError("no numpy form for a partial StandardScaler")
-        layers = tuple(
-            (np.asarray(w, dtype=np.float64), np.asarray(b, dtype=np.float64))
-            for w, b in zip(network.coefs_, network.intercepts_, strict=True)
-        )
-        object.__setattr__(self, "mean", np.asarray(scaler.mean_, dtype=np.float64).copy())
-        object.__setattr__(self, "scale", np.asarray(scaler.scale_, dtype=np.float64).copy())
-        object.__setattr__(self, "layers", layers)
+        if self.activation not in _ACTIVATIONS:
+            raise ValueError(f"no numpy form for a {self.activation} network")
+        width = len(self.columns)
+        if self.mean.shape != (width,) or self.scale.shape != (width,) or not self.layers:
+            raise ValueError(f"autoencoder arrays do not fit its {width} inputs")
+        for weights, bias in self.layers:
+            if weights.ndim != 2 or weights.shape[0] != width or bias.shape != weights.shape[1:]:
+                raise ValueError("autoencoder layers do not fit together")
+            width = weights.shape[1]
+        if width != len(self.columns):
+            raise ValueError("the autoencoder's output does not reproduce its inputs")
 
     @classmethod
     def from_detector(cls, detector: AutoencoderDetector) -> DenseAutoencoder:
         """The same detector scored in numpy."""
-        return cls(detector.scaler, detector.network, detector.columns, detector.score_map)
+        network, scaler = detector.network, detector.scaler
+        if network.activation not in _ACTIVATIONS or network.out_activation_ != "identity":
+            raise ValueError(f"no numpy form for a {network.activation} network")
+        if not (getattr(scaler, "with_mean", True) and getattr(scaler, "with_std", True)):
+            raise ValueError("no numpy form for a partial StandardScaler")
+        return cls(
+            columns=list(detector.columns),
+            score_map=detector.score_map,
+            mean=np.asarray(scaler.mean_, dtype=np.float64).copy(),
+            scale=np.asarray(scaler.scale_, dtype=np.float64).copy(),
+            layers=tuple(
+                (np.asarray(w, dtype=np.float64), np.asarray(b, dtype=np.float64))
+                for w, b in zip(network.coefs_, network.intercepts_, strict=True)
+            ),
+            activation=str(network.activation),
+        )
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The scaler and network as arrays (the columns and score map are the manifest's)."""
+        arrays = {"mean": self.mean, "scale": self.scale, "activation": np.array(self.activation)}
+        for i, (weights, bias) in enumerate(self.layers):
+            arrays[f"weights_{i}"], arrays[f"bias_{i}"] = weights, bias
+        return arrays
+
+    @classmethod
+    def from_arrays(
+        cls, arrays: dict[str, np.ndarray], columns: list[int], score_map: ScoreMap
+    ) -> DenseAutoencoder:
+        """The detector `arrays()` describes; ValueError when they do not fit together."""
+        layers: list[tuple[np.ndarray, np.ndarray]] = []
+        while f"weights_{len(layers)}" in arrays:
+            i = len(layers)
+            layers.append(
+                (
+                    np.asarray(arrays[f"weights_{i}"], dtype=np.float64),
+                    np.asarray(arrays[f"bias_{i}"], dtype=np.float64),
+                )
+            )
+        return cls(
+            columns=columns,
+            score_map=score_map,
+            mean=np.asarray(arrays["mean"], dtype=np.float64),
+            scale=np.asarray(arrays["scale"], dtype=np.float64),
+            layers=tuple(layers),
+            activation=str(arrays["activation"]),
+        )
 
     def raw(self, features: np.ndarray) -> np.ndarray:
         """log10 mean squared reconstruction error of the standardised inputs."""
@@ -146,7 +193,7 @@ class DenseAutoencoder(AutoencoderDetector):
         if not np.isfinite(z).all():
             # scikit-learn's network refuses these; the scorer then fails only those rows.
             raise ValueError("the autoencoder's standardised input contains infinity or NaN")
-        hidden = _ACTIVATIONS[self.network.activation]
+        hidden = _ACTIVATIONS[self.activation]
         out = z
         last = len(self.layers) - 1
         for i, (weights, bias) in enumerate(self.layers):

@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 
 from fraudstream.model.bundle import Bundle, BundleError, load_bundle
-from fraudstream.model.compiled import forest_engine
 from fraudstream.model.detectors import (
     AUTOENCODER,
     CLASSIFIER,
@@ -21,6 +20,7 @@ from fraudstream.model.detectors import (
     ScoreMap,
     columns_of,
 )
+from fraudstream.model.engines import bundle_autoencoder, bundle_forest
 from fraudstream.model.features import FEATURE_NAMES, FEATURE_SCHEMA_HASH
 from fraudstream.model.linear import (
     Contribution,
@@ -28,6 +28,7 @@ from fraudstream.model.linear import (
     risk_from_logit,
     top_reasons,
 )
+from fraudstream.model.warm import EngineCache
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +123,7 @@ class Ensemble:
     version: str
     thresholds: Thresholds
     isolation_forest: IsolationForestDetector | None = None
-    autoencoder: AutoencoderDetector | None = None
+    autoencoder: AutoencoderDetector | DenseAutoencoder | None = None
     classifier: LinearModel | None = None
     fire_thresholds: dict[str, float] = field(default_factory=dict)
     feature_schema_hash: str = FEATURE_SCHEMA_HASH
@@ -237,11 +238,14 @@ def _fired_text(detector: str, score: float) -> str:
     return f"{detector.replace('_', ' ')} fired (score {score:.2f})"
 
 
-def ensemble_from_bundle(bundle: Bundle, forest: str | None = None) -> Ensemble:
+def ensemble_from_bundle(
+    bundle: Bundle, forest: str | None = None, cache: EngineCache | None = None
+) -> Ensemble:
     """Build the Ensemble from a loaded bundle; refuses a feature schema other than this code's.
 
     The detectors are scored by engines exact to scikit-learn's (docs/performance.md): the
-    forest by `forest_engine(forest)` (compiled when possible), the autoencoder in numpy.
+    forest by `forest` (compiled when possible), the autoencoder in numpy, both from the
+    engine `cache` when it holds them (engines.py: no unpickling then).
     """
     manifest = bundle.manifest
     if manifest.get("feature_schema_hash") != FEATURE_SCHEMA_HASH:
@@ -255,20 +259,12 @@ def ensemble_from_bundle(bundle: Bundle, forest: str | None = None) -> Ensemble:
         spec = detectors[ISOLATION_FOREST]
         parts["isolation_forest"] = IsolationForestDetector(
             # Same scores as the scikit-learn forest, without its per-call cost.
-            model=forest_engine(bundle.artifacts[spec["artifact"]], forest),
+            model=bundle_forest(bundle, spec["artifact"], forest, cache),
             columns=columns_of(tuple(spec["inputs"])),
             score_map=ScoreMap(**spec["score_map"]),
         )
     if AUTOENCODER in detectors:
-        spec = detectors[AUTOENCODER]
-        artifact = bundle.artifacts[spec["artifact"]]
-        detector = AutoencoderDetector(
-            scaler=artifact["scaler"],
-            network=artifact["network"],
-            columns=columns_of(tuple(spec["inputs"])),
-            score_map=ScoreMap(**spec["score_map"]),
-        )
-        parts["autoencoder"] = _dense_or_sklearn(detector)
+        parts["autoencoder"] = bundle_autoencoder(bundle, detectors[AUTOENCODER], cache)
     if CLASSIFIER in detectors:
         parts["classifier"] = LinearModel.from_dict(detectors[CLASSIFIER]["linear"])
     thresholds = manifest["thresholds"]
@@ -282,14 +278,6 @@ def ensemble_from_bundle(bundle: Bundle, forest: str | None = None) -> Ensemble:
     )
 
 
-def _dense_or_sklearn(detector: AutoencoderDetector) -> AutoencoderDetector:
-    try:
-        return DenseAutoencoder.from_detector(detector)
-    except (ValueError, AttributeError) as exc:
-        logger.warning("autoencoder scored by scikit-learn: %s", exc)
-        return detector
-
-
 def load_ensemble(directory: Path | str, forest: str | None = None) -> Ensemble:
     """Load and verify a bundle directory and build its Ensemble (`forest`: its engine)."""
-    return ensemble_from_bundle(load_bundle(directory), forest)
+    return ensemble_from_bundle(load_bundle(directory, lazy=True), forest)

@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from fraudstream.model.paysim import BALANCE_COLUMNS, TRANSACTION_TYPES, TYPE_CODES
 
 if TYPE_CHECKING:
+    # pandas only for files (training, replay): the services' start-up never imports it.
+    import pandas as pd
+
     from fraudstream.v1.transaction_pb2 import Transaction
 
 logger = logging.getLogger(__name__)
@@ -141,6 +143,8 @@ def _feature_matrix(
 
 def type_codes_from_names(names: Any) -> np.ndarray:
     """Map PaySim type names (array-like of str) to TransactionType numbers; unknown names raise."""
+    import pandas as pd
+
     series = pd.Series(np.asarray(names, dtype=object))
     codes = series.map(TYPE_CODES)
     if codes.isna().any():
@@ -166,6 +170,8 @@ def features_from_frame(frame: pd.DataFrame) -> np.ndarray:
 
 def features_from_rows(rows: Iterable[Mapping[str, Any]]) -> np.ndarray:
     """Features of PaySim CSV rows as `csv.DictReader` yields them (values may be text)."""
+    import pandas as pd
+
     frame = pd.DataFrame.from_records(list(rows))
     if frame.empty:
         return np.empty((0, len(FEATURE_NAMES)), dtype=np.float64)

@@ -5,13 +5,20 @@ one row. Here every tree is laid out as a complete binary tree (heap order: the
 children of node i are 2i+1 and 2i+2, a leaf above the bottom level is copied
 down its left side), so all trees of all rows advance one level per numpy step,
 without per-tree Python. Scores equal `IsolationForest.score_samples`.
+
+The arrays (`arrays()`) rebuild the same forest without scikit-learn (`from_arrays`), which
+is how a warm scorer start gets it from the engine cache (warm.py) without unpickling.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from numpy.typing import NDArray
-from sklearn.ensemble import IsolationForest
+
+if TYPE_CHECKING:  # imported by whoever unpickled the model; scoring never needs it
+    from sklearn.ensemble import IsolationForest
 
 _LEAF = -1  # scikit-learn's TREE_LEAF
 # Rows walked together: beyond ~512 the (rows x trees) lanes leave the CPU caches and a 4096-row
@@ -42,8 +49,8 @@ class CompactForest:
 
     def __init__(self, model: IsolationForest) -> None:
         trees = model.estimators_
-        self.depth = max(int(tree.tree_.max_depth) for tree in trees)
-        inner, width = 2**self.depth - 1, 2**self.depth
+        depth = max(int(tree.tree_.max_depth) for tree in trees)
+        inner, width = 2**depth - 1, 2**depth
         feature = np.zeros((len(trees), inner), dtype=np.int32)  # global feature index
         threshold = np.full((len(trees), inner), np.inf)
         leaf_value = np.zeros((len(trees), width))
@@ -53,17 +60,74 @@ class CompactForest:
             _fill_heap(
                 tree.tree_, np.asarray(tree_features), feature[t], threshold[t], leaf_value[t]
             )
-        self.n_trees = len(trees)
-        self.n_features = int(model.n_features_in_)
-        self.offset = float(model.offset_)
+        self._setup(
+            feature=feature,
+            threshold=_round_down_to_float32(threshold.ravel()).reshape(threshold.shape),
+            leaf_value=leaf_value,
+            n_features=int(model.n_features_in_),
+            offset=float(model.offset_),
+            max_samples=float(model._max_samples),
+        )
+
+    def _setup(
+        self,
+        *,
+        feature: NDArray[np.int32],
+        threshold: NDArray[np.float32],
+        leaf_value: NDArray[np.float64],
+        n_features: int,
+        offset: float,
+        max_samples: float,
+    ) -> None:
+        n_trees, inner = feature.shape
+        if threshold.shape != feature.shape or leaf_value.shape != (n_trees, inner + 1):
+            raise ValueError(
+                f"forest arrays do not fit together: feature {feature.shape}, "
+                f"threshold {threshold.shape}, leaf_value {leaf_value.shape}"
+            )
+        if feature.size and not 0 <= int(feature.min()) <= int(feature.max()) < n_features:
+            raise ValueError("forest arrays name a feature outside the model's inputs")
+        width = inner + 1
+        self.depth = int(np.log2(width))
+        if 2**self.depth != width:
+            raise ValueError(f"forest arrays have {inner} inner nodes, not a complete tree")
+        self.n_trees = n_trees
+        self.n_features = n_features
+        self.offset = offset
+        self.max_samples = max_samples
         self._inner = inner
-        self._feature = feature.ravel()
-        self._threshold = _round_down_to_float32(threshold.ravel())
-        self._leaf_value = leaf_value.ravel()
+        self._feature = np.ascontiguousarray(feature, dtype=np.int32).ravel()
+        self._threshold = np.ascontiguousarray(threshold, dtype=np.float32).ravel()
+        self._leaf_value = np.ascontiguousarray(leaf_value, dtype=np.float64).ravel()
         self._tree_inner_base = np.arange(self.n_trees, dtype=np.int32) * inner
         self._tree_leaf_base = np.arange(self.n_trees, dtype=np.int32) * width - inner
-        self._denominator = self.n_trees * float(average_path_length([model._max_samples])[0])
+        self._denominator = self.n_trees * float(average_path_length([max_samples])[0])
         self._lanes = self._lane_bases(0)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Everything the forest scores with, as arrays (`from_arrays` rebuilds it)."""
+        shape = (self.n_trees, self._inner)
+        return {
+            "feature": self._feature.reshape(shape),
+            "threshold": self._threshold.reshape(shape),
+            "leaf_value": self._leaf_value.reshape(self.n_trees, self._inner + 1),
+            "shape": np.array([self.n_features, self.offset, self.max_samples]),
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> CompactForest:
+        """The forest `arrays()` describes; ValueError when the arrays do not fit together."""
+        forest = cls.__new__(cls)
+        n_features, offset, max_samples = (float(v) for v in arrays["shape"])
+        forest._setup(
+            feature=arrays["feature"],
+            threshold=arrays["threshold"],
+            leaf_value=arrays["leaf_value"],
+            n_features=int(n_features),
+            offset=offset,
+            max_samples=max_samples,
+        )
+        return forest
 
     def _lane_bases(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per (row, tree) lane: where the row's values, the tree's nodes and its leaves start.

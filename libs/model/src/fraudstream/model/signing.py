@@ -27,12 +27,13 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from fraudstream.common import names
 from fraudstream.common.files import atomic_write
 
 logger = logging.getLogger(__name__)
 
-PRIVATE_NAME = "model-signing.key"
-PUBLIC_NAME = "model-signing.pub"
+PRIVATE_NAME = names.MODEL_SIGNING_KEY_FILE
+PUBLIC_NAME = names.MODEL_VERIFY_KEY_FILE
 BUNDLE_SIGNATURE_NAME = "manifest.sig"
 
 

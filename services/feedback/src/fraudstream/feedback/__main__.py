@@ -9,7 +9,7 @@ from fraudstream.common.lifecycle import run
 from fraudstream.common.logs import setup_logging
 from fraudstream.common.runner import start_metrics_server
 from fraudstream.common.settings import parse_settings
-from fraudstream.feedback.core import Feedback
+from fraudstream.feedback.core import FeedbackCore
 from fraudstream.feedback.metrics import FeedbackMetrics
 from fraudstream.feedback.server import FeedbackDeps, build_server
 from fraudstream.feedback.settings import FeedbackSettings
@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     setup_logging(settings.log_level, settings.log_format, service="feedback")
     metrics = FeedbackMetrics()
-    feedback = Feedback(settings, metrics)
+    feedback = FeedbackCore(settings, metrics)
     try:
         try:
             service = build_server(settings, FeedbackDeps(metrics=metrics, feedback=feedback))

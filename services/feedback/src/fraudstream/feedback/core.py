@@ -18,7 +18,7 @@ from fraudstream.feedback.store import FeedbackStore
 logger = logging.getLogger(__name__)
 
 
-class Feedback:
+class FeedbackCore:
     """Everything behind the FeedbackService RPCs; the gRPC servicer is a thin adapter on it."""
 
     def __init__(

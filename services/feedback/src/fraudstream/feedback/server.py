@@ -11,7 +11,7 @@ from fraudstream.common.auth import LABELER, TokenTable
 from fraudstream.common.grpc_server import build_grpc_service
 from fraudstream.common.lifecycle import Service
 from fraudstream.common.security import server_security
-from fraudstream.feedback.core import Feedback
+from fraudstream.feedback.core import FeedbackCore
 from fraudstream.feedback.metrics import FeedbackMetrics
 from fraudstream.feedback.policy import LABELING_RPCS, POLICY
 from fraudstream.feedback.servicer import FeedbackServiceServicer
@@ -32,7 +32,7 @@ class FeedbackDeps:
     """
 
     metrics: FeedbackMetrics
-    feedback: Feedback
+    feedback: FeedbackCore
 
 
 @dataclass
@@ -40,7 +40,7 @@ class _CoreWorker:
     """The core's background work: the label publisher runs, and on stop the Review and
     StreamLabels streams end cleanly and the publisher flushes within `flush_timeout`."""
 
-    feedback: Feedback
+    feedback: FeedbackCore
     flush_timeout: float
     name: str = "feedback-core"
 

@@ -10,7 +10,7 @@ import grpc
 from fraudstream.common.auth import Authenticator, principal_name
 from fraudstream.common.errors import InvalidArgument
 from fraudstream.feedback import convert
-from fraudstream.feedback.core import Feedback
+from fraudstream.feedback.core import FeedbackCore
 from fraudstream.feedback.labels import LabelStream
 from fraudstream.feedback.limits import (
     MAX_ALERTS_PER_REQUEST,
@@ -34,7 +34,7 @@ Action = TypeVar("Action")
 class FeedbackServiceServicer(feedback_service_pb2_grpc.FeedbackServiceServicer):
     """FeedbackService over the Feedback core."""
 
-    def __init__(self, feedback: Feedback, authenticator: Authenticator) -> None:
+    def __init__(self, feedback: FeedbackCore, authenticator: Authenticator) -> None:
         self._feedback = feedback
         self._metrics = feedback.metrics
         self._authenticator = authenticator

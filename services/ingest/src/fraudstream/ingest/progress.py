@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import enum
-import logging
 import threading
 import time
 from collections.abc import Callable
 
+from fraudstream.common.health_watch import Condition
 from fraudstream.ingest.metrics import IngestMetrics
-
-logger = logging.getLogger(__name__)
 
 
 class BridgeState(enum.Enum):
@@ -37,7 +35,7 @@ class Progress:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._metrics = metrics
-        self._stall_seconds = stall_seconds
+        self.stall_seconds = stall_seconds
         # Batches in the window (set by the bridge once its window exists).
         self.in_flight = in_flight
         self._clock = clock
@@ -83,43 +81,19 @@ class Progress:
                 now = self._clock()
                 if not waiting and not any(lag > 0 for lag in self._lags.values()):
                     self._progress_at = now
-                stalled = now - self._progress_at > self._stall_seconds
+                stalled = now - self._progress_at > self.stall_seconds
                 state = BridgeState.STALLED if stalled else BridgeState.SERVING
         self._metrics.stalled.set(1 if state is BridgeState.STALLED else 0)
         return state
 
-    def idle_for(self) -> float:
-        """Seconds since the last progress."""
-        with self._lock:
-            return self._clock() - self._progress_at
 
-
-def watch_health(
-    progress: Progress,
-    set_serving: Callable[[bool], None],
-    stop: threading.Event,
-    interval: float = 0.5,
-) -> None:
-    """Report SERVING exactly while the bridge holds partitions and is not stalled, until `stop`.
-
-    Runs in its own thread so that it tells the truth even when the consumer thread is stuck.
-    """
-    reported: BridgeState | None = None
-    while True:
-        state = progress.state()
-        if state is not reported:
-            if state is BridgeState.STALLED:
-                logger.warning(
-                    "stalled: events wait but none was routed for %.0fs; health NOT_SERVING",
-                    progress.idle_for(),
-                )
-            elif reported is not None:
-                logger.info("bridge %s; health %s", state.value, _health_word(state))
-            set_serving(state is BridgeState.SERVING)
-            reported = state
-        if stop.wait(interval):
-            return
-
-
-def _health_word(state: BridgeState) -> str:
-    return "SERVING" if state is BridgeState.SERVING else "NOT_SERVING"
+def bridge_condition(progress: Progress) -> Condition:
+    """The bridge's health: SERVING exactly while it holds partitions and is not stalled."""
+    state = progress.state()
+    if state is BridgeState.STALLED:
+        return Condition(
+            False,
+            f"stalled: events wait but none was routed for {progress.stall_seconds:.0f}s",
+            fault=True,
+        )
+    return Condition(state is BridgeState.SERVING, f"bridge {state.value}")

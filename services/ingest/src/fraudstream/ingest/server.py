@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 import grpc
 
 from fraudstream.common.grpc_server import build_grpc_service
+from fraudstream.common.health_watch import watch_health
 from fraudstream.common.lifecycle import Service, ThreadWorker
 from fraudstream.common.security import server_security
 from fraudstream.ingest.assembly import IngestBridge
 from fraudstream.ingest.metrics import IngestMetrics
-from fraudstream.ingest.progress import watch_health
+from fraudstream.ingest.progress import bridge_condition
 from fraudstream.ingest.settings import IngestSettings
 
 # Beyond the grace period the bridge's own stop is bounded by, before the lifecycle gives up
@@ -58,7 +59,12 @@ def build_server(settings: IngestSettings, deps: IngestDeps) -> Service:
     # Newest first on stop: the watch ends before the bridge, so health stays NOT_SERVING.
     service.add_worker(
         ThreadWorker(
-            "health-watch", functools.partial(watch_health, bridge.progress, service.set_serving)
+            "health-watch",
+            functools.partial(
+                watch_health,
+                functools.partial(bridge_condition, bridge.progress),
+                service.set_serving,
+            ),
         )
     )
     return service

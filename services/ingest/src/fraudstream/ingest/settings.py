@@ -96,7 +96,11 @@ class IngestSettings(ServiceSettings):
     alerts_topic: str = Field(names.FRAUD_ALERTS, description="Topic REVIEW/BLOCK alerts go to.")
     dlq_topic: str = Field(names.TRANSACTIONS_DLQ, description="Dead-letter topic.")
     reconnect_max_seconds: float = Field(
-        5.0, gt=0, description="Longest wait between reconnection attempts to scorer or feedback."
+        0.5,
+        gt=0,
+        description="Longest wait between reconnection attempts to scorer or feedback: it "
+        "bounds how long after a restarted peer is back the bridge still waits (an attempt "
+        "to a peer that is down costs one refused connection).",
     )
 
     def member_id(self) -> str:

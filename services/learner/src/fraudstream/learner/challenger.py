@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.linear_model import SGDClassifier
 
 from fraudstream.model.linear import LinearModel
 
@@ -24,6 +23,13 @@ class ChallengerWeights:
     intercept: float
 
 
+class _Weights:
+    """An SGD's coef_ and intercept_ before it first learns."""
+
+    coef_: np.ndarray
+    intercept_: np.ndarray
+
+
 class Challenger:
     """A copy of the champion's linear model that keeps learning with SGD (log loss).
 
@@ -35,17 +41,32 @@ class Challenger:
         self.input_names = champion.input_names
         self.mean = champion.mean
         self.scale = champion.scale
-        self._sgd = SGDClassifier(
-            loss="log_loss",
-            learning_rate="constant",
-            eta0=learning_rate,
-            alpha=l2_penalty,
-            penalty="l2",
-            # Label-log order, no shuffling: the same labels always give the same model, so
-            # a restarted learner ends exactly where an uninterrupted one would.
-            shuffle=False,
-        )
+        self._learning_rate = learning_rate
+        self._l2_penalty = l2_penalty
+        # The weights alone until the first update: scikit-learn's import costs seconds of
+        # start-up that a restarted learner need not pay before it serves.
+        self._sgd: Any = _Weights()
         self.set_weights(champion.coefficients, champion.intercept)
+
+    def _learning_sgd(self) -> Any:
+        """The SGD that learns, created on first use with the weights held so far."""
+        if isinstance(self._sgd, _Weights):
+            from sklearn.linear_model import SGDClassifier
+
+            sgd = SGDClassifier(
+                loss="log_loss",
+                learning_rate="constant",
+                eta0=self._learning_rate,
+                alpha=self._l2_penalty,
+                penalty="l2",
+                # Label-log order, no shuffling: the same labels always give the same model,
+                # so a restarted learner ends exactly where an uninterrupted one would.
+                shuffle=False,
+            )
+            # partial_fit continues from coef_/intercept_ when they are already set.
+            sgd.coef_, sgd.intercept_ = self._sgd.coef_, self._sgd.intercept_
+            self._sgd = sgd
+        return self._sgd
 
     def restore(self, saved: ChallengerWeights) -> None:
         """Continue from weights saved earlier."""
@@ -69,7 +90,7 @@ class Challenger:
 
     def learn(self, inputs: np.ndarray, fraud: np.ndarray, weights: np.ndarray) -> None:
         """One partial_fit update on a batch of raw inputs and FRAUD/LEGIT labels."""
-        self._sgd.partial_fit(
+        self._learning_sgd().partial_fit(
             self.standardise(inputs),
             fraud.astype(np.int64),
             classes=_CLASSES,

@@ -16,6 +16,7 @@ from fraudstream.common.stream import (
 from fraudstream.learner.examples import ExampleReader
 from fraudstream.learner.learner import Learner
 from fraudstream.learner.metrics import LearnerMetrics
+from fraudstream.learner.progress import LabelProgress
 from fraudstream.v1 import feedback_service_pb2, feedback_service_pb2_grpc
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ class LabelConsumer:
         learner: Learner,
         reader: ExampleReader,
         metrics: LearnerMetrics,
+        progress: LabelProgress,
         initial_backoff: float = 0.5,
         max_backoff: float = 15.0,
         channel_factory: ChannelFactory = insecure_channel,
@@ -50,6 +52,7 @@ class LabelConsumer:
         self._learner = learner
         self._reader = reader
         self._position = learner.label_position  # the last one applied on this connection
+        self._progress = progress
         self._stream: ReconnectingStream[
             feedback_service_pb2.StreamLabelsRequest, feedback_service_pb2.StreamLabelsResponse
         ] = ReconnectingStream(
@@ -82,7 +85,12 @@ class LabelConsumer:
         self, response: feedback_service_pb2.StreamLabelsResponse
     ) -> list[feedback_service_pb2.StreamLabelsRequest]:
         # A failed save raises: the learner went back to its saved state, and so do we.
-        self._position = self._apply(response, self._position)
+        try:
+            self._position = self._apply(response, self._position)
+        except Exception as exc:
+            self._progress.failed(self._position, exc)
+            raise
+        self._progress.applied(self._position)
         ack = feedback_service_pb2.LabelsAck(position=self._position)
         return [feedback_service_pb2.StreamLabelsRequest(ack=ack)]
 

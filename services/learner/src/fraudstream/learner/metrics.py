@@ -95,6 +95,11 @@ class LearnerMetrics:
             "Last label-log position durably applied to the learner's state.",
             registry=self.registry,
         )
+        self.stalled = Gauge(
+            "learner_stalled",
+            "1 while applying the labels after one position keeps failing (health NOT_SERVING).",
+            registry=self.registry,
+        )
         self.feedback_connected = Gauge(
             "learner_feedback_connected",
             "1 while the StreamLabels stream to the feedback service is open.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from dataclasses import dataclass
@@ -10,7 +11,8 @@ from pathlib import Path
 import grpc
 
 from fraudstream.common.grpc_server import build_grpc_service
-from fraudstream.common.lifecycle import Service, StopHook, Worker
+from fraudstream.common.health_watch import watch_health
+from fraudstream.common.lifecycle import Service, StopHook, ThreadWorker, Worker
 from fraudstream.common.security import server_security
 from fraudstream.common.transport import Transport
 from fraudstream.learner.config import Baseline, LearnerConfig
@@ -20,6 +22,7 @@ from fraudstream.learner.fleet import ScorerRegistry
 from fraudstream.learner.learner import Learner
 from fraudstream.learner.metrics import LearnerMetrics
 from fraudstream.learner.policy import POLICY
+from fraudstream.learner.progress import LabelProgress
 from fraudstream.learner.servicer import LearnerServiceServicer
 from fraudstream.learner.settings import LearnerSettings
 from fraudstream.learner.shadow import ShadowPublisher
@@ -45,7 +48,9 @@ class LearnerDeps:
     registry: ScorerRegistry
     reader: ExampleReader
 
-    def label_consumer(self, settings: LearnerSettings) -> LabelConsumer | None:
+    def label_consumer(
+        self, settings: LearnerSettings, progress: LabelProgress
+    ) -> LabelConsumer | None:
         """The StreamLabels client for `settings.feedback_addr` (None when it is empty), with
         this process's TLS identity and token."""
         if not settings.feedback_addr:
@@ -55,6 +60,7 @@ class LearnerDeps:
             self.learner,
             self.reader,
             self.metrics,
+            progress,
             initial_backoff=settings.feedback_retry_seconds,
             max_backoff=settings.feedback_max_retry_seconds,
             channel_factory=Transport.from_settings(settings).channel,
@@ -65,10 +71,14 @@ def load_baseline(settings: LearnerSettings) -> Baseline:
     """The bundle's classifier and thresholds (BundleError when it has no classifier, or,
     with verify keys, when it is not signed by one of them)."""
     keys = settings.model_verify_keys
-    check = Verifier.from_files(Path(k) for k in keys).verify_bundle if keys else None
+    check = None
+    if keys:
+        verifier = Verifier.from_files(Path(k) for k in keys)
+        logger.info("the bundle must be signed by key %s", ", ".join(verifier.key_ids))
+        check = verifier.verify_bundle
     # The learner needs only the classifier: the numpy forest spares it the compiled one's
     # build (seconds on a cold cache) before it can serve.
-    ensemble = ensemble_from_bundle(load_bundle(settings.models, check), forest=NUMPY)
+    ensemble = ensemble_from_bundle(load_bundle(settings.models, check, lazy=True), forest=NUMPY)
     if ensemble.classifier is None:
         raise BundleError(f"the bundle in {settings.models} has no classifier to learn on")
     return Baseline(
@@ -148,9 +158,14 @@ def build_server(settings: LearnerSettings, deps: LearnerDeps) -> Service:
     logger.info("learner security: %s", security.describe())
     # SyncModels streams live as long as their scorer: they end (last) before the drain.
     workers: list[Worker] = [StopHook("scorer-streams", deps.registry.close)]
-    consumer = deps.label_consumer(settings)
+    progress = LabelProgress(deps.metrics, settings.stall_seconds)
+    consumer = deps.label_consumer(settings, progress)
     if consumer is not None:
         workers.append(consumer)
     else:
         logger.warning("no feedback address: the learner consumes no labels")
-    return Service("learner", grpc_service, workers, ready_when_started=True)
+    service = Service("learner", grpc_service, workers, ready_when_started=True)
+    # Added last, stopped first: health stays as the watch left it while the rest stops.
+    watch = functools.partial(watch_health, progress.condition, service.set_serving)
+    service.add_worker(ThreadWorker("health-watch", watch))
+    return service

@@ -134,6 +134,12 @@ class LearnerSettings(ServiceSettings):
     feedback_max_retry_seconds: float = Field(
         15.0, gt=0.0, description="Longest wait between reconnects to the feedback service."
     )
+    stall_seconds: float = Field(
+        60.0,
+        gt=0.0,
+        description="Applying the labels after one position failing this long, with none "
+        "applied meanwhile, turns health NOT_SERVING (stalled).",
+    )
 
     @model_validator(mode="after")
     def _window_can_promote(self) -> LearnerSettings:

@@ -11,8 +11,8 @@ from fraudstream.common.runner import start_metrics_server
 from fraudstream.common.settings import parse_settings
 from fraudstream.scorer.applied import AppliedSnapshots
 from fraudstream.scorer.metrics import ScorerMetrics
-from fraudstream.scorer.models import ModelHolder, model_verifier
 from fraudstream.scorer.server import ScorerDeps, build_server, scorer_id
+from fraudstream.scorer.serving_model import ModelHolder, model_verifier
 from fraudstream.scorer.settings import ScorerSettings
 
 logger = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ from fraudstream.model.features import (
 from fraudstream.model.linear import Contribution
 from fraudstream.model.validity import unscorable_rows
 from fraudstream.scorer.metrics import ScorerMetrics
-from fraudstream.scorer.models import ModelHolder, ServingModel
+from fraudstream.scorer.serving_model import ModelHolder, ServingModel
 from fraudstream.scorer.shadow import ShadowScores, shadow_scores
 from fraudstream.v1.transaction_pb2 import Transaction
 

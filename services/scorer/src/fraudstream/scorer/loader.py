@@ -1,4 +1,10 @@
-"""Loads the bundle at start, retrying until it is there and valid; flips health when it is."""
+"""Loads the bundle at start, retrying until it is there and valid; flips health when it is.
+
+Start-up work that can wait happens after SERVING: with the forest engine on auto, the scorer
+serves first with the numpy forest (the same scores) and loads the compiled library after,
+which spares the critical path treelite's import, the library's check and, on a cold engine
+cache, its compilation (seconds).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,18 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from fraudstream.model.bundle import Bundle
+from fraudstream.model.compiled import AUTO, NUMPY, engine_choice
+from fraudstream.model.detectors import ISOLATION_FOREST
+from fraudstream.model.engines import bundle_forest
 from fraudstream.scorer.metrics import ScorerMetrics
-from fraudstream.scorer.models import ModelHolder, ModelLoadError, ServingModel, load_serving_model
+from fraudstream.scorer.serving_model import (
+    ModelHolder,
+    ModelLoadError,
+    ServingModel,
+    checked_bundle,
+    serving_model,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -32,11 +48,13 @@ def load_until_ready(
     (its traceback logged once), so a loader thread never dies and leaves the scorer stuck.
     """
     last_error = ""
+    choice = engine_choice()
     while not stop.is_set():
         try:
+            bundle = checked_bundle(directory, holder.verifier)
             # The persisted snapshot is restored before SERVING, through the same checks as
             # a pushed one, so a restart never serves the bundle's original model meanwhile.
-            model = holder.restored(load_serving_model(directory, holder.verifier))
+            model = holder.restored(serving_model(bundle, NUMPY if choice == AUTO else choice))
         except Exception as exc:
             unexpected = not isinstance(exc, ModelLoadError)
             error = str(exc)
@@ -65,4 +83,26 @@ def load_until_ready(
             model.model_version,
         )
         on_loaded(model)
+        if choice == AUTO:
+            # Its own daemon thread: a stop never waits for a compilation (seconds when cold).
+            threading.Thread(
+                target=_compile_forest_after_ready,
+                args=(bundle, holder),
+                name="forest-compile",
+                daemon=True,
+            ).start()
         return
+
+
+def _compile_forest_after_ready(bundle: Bundle, holder: ModelHolder) -> None:
+    """Swap the compiled forest in (auto: numpy stays on any failure, which is logged)."""
+    spec = bundle.manifest.get("detectors", {}).get(ISOLATION_FOREST)
+    if spec is None:
+        return
+    try:
+        forest = bundle_forest(bundle, spec["artifact"], AUTO)
+    except Exception:  # auto promises numpy whenever compiling fails; never the loader's end
+        logger.exception("isolation forest not compiled; scoring with numpy")
+        return
+    if holder.replace_forest(bundle.version, forest):
+        logger.info("isolation forest now scored by %s", type(forest).__name__)

@@ -6,7 +6,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from fraudstream.model.detectors import AUTOENCODER, CLASSIFIER, ISOLATION_FOREST
 from fraudstream.model.features import FEATURE_NAMES
-from fraudstream.scorer.models import ServingModel
+from fraudstream.scorer.serving_model import ServingModel
 from fraudstream.v1 import model_pb2, score_pb2, scoring_service_pb2
 
 DETECTORS = {

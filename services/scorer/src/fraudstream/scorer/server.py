@@ -14,9 +14,9 @@ from fraudstream.model.drift import RiskDriftMonitor
 from fraudstream.scorer.engine import ScoringEngine
 from fraudstream.scorer.loader import load_until_ready
 from fraudstream.scorer.metrics import ScorerMetrics
-from fraudstream.scorer.models import ModelHolder
 from fraudstream.scorer.policy import POLICY
 from fraudstream.scorer.servicer import SERVICE_NAME, ScoringServiceServicer, register
+from fraudstream.scorer.serving_model import ModelHolder
 from fraudstream.scorer.settings import ScorerSettings
 from fraudstream.scorer.sync import SnapshotSync
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from fraudstream.model.ensemble import EnsembleScores, decide
 from fraudstream.model.linear import risk_from_logit
-from fraudstream.scorer.models import ShadowModel
+from fraudstream.scorer.serving_model import ShadowModel
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ import grpc
 from fraudstream.common.stream import ChannelFactory, ReconnectingStream, insecure_channel
 from fraudstream.model.snapshot import SnapshotRejected
 from fraudstream.scorer.metrics import ScorerMetrics
-from fraudstream.scorer.models import ModelHolder
+from fraudstream.scorer.serving_model import ModelHolder
 from fraudstream.v1 import learner_service_pb2, learner_service_pb2_grpc
 from fraudstream.v1.model_pb2 import SNAPSHOT_ROLE_CHALLENGER, ModelSnapshot
 

@@ -9,7 +9,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fraudstream.model.bundle import BundleError, load_bundle
+from fraudstream.model.bundle import Bundle, BundleError, load_bundle
+from fraudstream.model.compiled import ForestScorer
 from fraudstream.model.ensemble import Ensemble, Thresholds, ensemble_from_bundle
 from fraudstream.model.linear import LinearModel
 from fraudstream.model.signing import Verifier
@@ -65,14 +66,32 @@ class ShadowModel:
         return f"{self.bundle_version}+c{self.snapshot_version}.{self.label_position}"
 
 
-def load_serving_model(directory: Path, verifier: Verifier | None = None) -> ServingModel:
+def load_serving_model(
+    directory: Path, verifier: Verifier | None = None, forest: str | None = None
+) -> ServingModel:
     """Load and verify the bundle in `directory`; with a `verifier`, its `manifest.sig` must
-    be a trusted key's signature of its manifest (checked before any artifact is read)."""
+    be a trusted key's signature of its manifest (checked before any artifact is read).
+    `forest`: the forest engine (compiled.py). Artifacts are unpickled only when the engine
+    cache does not hold their engines yet."""
+    return serving_model(checked_bundle(directory, verifier), forest)
+
+
+def checked_bundle(directory: Path, verifier: Verifier | None = None) -> Bundle:
+    """The bundle in `directory`, every checksum (and, with `verifier`, the signature) checked;
+    its artifacts are unpickled when first used."""
     try:
-        bundle = load_bundle(directory, verifier.verify_bundle if verifier is not None else None)
-        ensemble = ensemble_from_bundle(bundle)
+        check = verifier.verify_bundle if verifier is not None else None
+        return load_bundle(directory, check, lazy=True)
     except (BundleError, OSError, ValueError, KeyError) as exc:
         raise ModelLoadError(f"cannot load the model bundle in {directory}: {exc}") from exc
+
+
+def serving_model(bundle: Bundle, forest: str | None = None) -> ServingModel:
+    """The bundle's own model, ready to serve (`forest`: the forest engine)."""
+    try:
+        ensemble = ensemble_from_bundle(bundle, forest)
+    except (BundleError, OSError, ValueError, KeyError) as exc:
+        raise ModelLoadError(f"cannot load the model bundle in {bundle.directory}: {exc}") from exc
     created = bundle.manifest.get("created_time")
     return ServingModel(
         ensemble=ensemble,
@@ -170,6 +189,19 @@ class ModelHolder:
         with self._swap_lock:
             self._current = model
             self._loaded.set()
+
+    def replace_forest(self, bundle_version: str, forest: ForestScorer) -> bool:
+        """Score the isolation forest with `forest` from now on (an engine with the same
+        scores, say the compiled one once loaded), whatever snapshot is served; False when
+        the served model is of another bundle or has no forest."""
+        with self._swap_lock:
+            current = self._current
+            detector = current.ensemble.isolation_forest if current is not None else None
+            if current is None or detector is None or current.bundle_version != bundle_version:
+                return False
+            ensemble = replace(current.ensemble, isolation_forest=replace(detector, model=forest))
+            self._current = replace(current, ensemble=ensemble)
+            return True
 
     def apply_snapshot(
         self, snapshot: ModelSnapshot, *, replaces_served: bool = False
