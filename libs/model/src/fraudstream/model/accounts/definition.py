@@ -131,6 +131,12 @@ ACCOUNT_FEATURES = AccountDefinition(
 ACCOUNT_FEATURE_NAMES: tuple[str, ...] = ACCOUNT_FEATURES.names
 
 
+# The largest amount the account paths add up: window sums of int64 cents stay exact for
+# millions of such events. A larger (or negative, or non-finite) amount is no payment any
+# path can count; the bridge keeps it out of the state and the scorer refuses the event.
+MAX_AMOUNT = 1e12
+
+
 def to_cents(amount: float) -> int:
     """An amount in whole cents: sums of cents are exact, so every path adds up the same."""
     return round(amount * 100.0)
