@@ -13,6 +13,8 @@ import click
 from rich.console import Console
 
 from fraudstream.cli.demo.build import Builder, BuildError, Steps
+from fraudstream.cli.flink.job import FlinkJobError
+from fraudstream.cli.flink.runtime import FlinkSetupError
 from fraudstream.cli.kafka.admin import TopicError
 from fraudstream.cli.kafka.broker import BrokerError
 from fraudstream.cli.kafka.jars import KafkaSetupError
@@ -46,6 +48,7 @@ def _run(
     free_ports: bool,
     keep_running: bool,
     tls: bool,
+    account_features: str = "off",
 ) -> None:
     from fraudstream.cli.analysts import GroundTruth
     from fraudstream.cli.demo.config import LiveConfig
@@ -59,8 +62,12 @@ def _run(
         replay_csv = builder.simulate(rows, seed + 1, data / f"replay-{rows}-s{seed + 1}.csv")
     else:
         train_csv = replay_csv = input_csv
-    parquet = builder.features(train_csv, data / f"{train_csv.name.split('.')[0]}.parquet")
-    models = builder.train(parquet, workdir / "models")
+    accounts = account_features != "off"
+    suffix = "-accounts" if accounts else ""
+    parquet = builder.features(
+        train_csv, data / f"{train_csv.name.split('.')[0]}{suffix}.parquet", accounts
+    )
+    models = builder.train(parquet, workdir / f"models{suffix}", accounts)
     with steps.step(f"read the ground truth of {replay_csv.name} for the simulated analysts") as t:
         import pandas as pd
 
@@ -81,6 +88,7 @@ def _run(
         free_ports=free_ports,
         keep_running=keep_running,
         tls=tls,
+        account_features=account_features,
     )
     live = LiveRun(config, steps, console)
     summary = live.execute(truth, column[:rows])
@@ -203,6 +211,17 @@ def _on_sigterm(_signum: int, _frame: FrameType | None) -> None:
     "(`fraudstream certs`) under the run directory; default: plaintext on loopback.",
 )
 @click.option(
+    "--flink",
+    is_flag=True,
+    help="Run the Flink account-feature job too (docs/flink.md): the bundle is trained with "
+    "account features and the bridge consumes transactions.enriched.",
+)
+@click.option(
+    "--accounts",
+    is_flag=True,
+    help="Train the bundle with account features, computed by the bridge's embedded state.",
+)
+@click.option(
     "--stop",
     "stop_only",
     is_flag=True,
@@ -222,6 +241,8 @@ def demo(
     free_ports: bool,
     keep_running: bool,
     tls: bool,
+    flink: bool,
+    accounts: bool,
     stop_only: bool,
 ) -> None:
     """Run the whole pipeline on this machine: data, training, Kafka, the four services, replay.
@@ -267,11 +288,15 @@ def demo(
             free_ports=free_ports,
             keep_running=keep_running,
             tls=tls,
+            account_features="flink" if flink else "embedded" if accounts else "off",
         )
     except KeyboardInterrupt:
         console.print("[yellow]interrupted: every process the demo started is stopped[/]")
         raise SystemExit(130) from None
-    except (BuildError, BrokerError, KafkaSetupError, TopicError, StackError) as exc:
+    except (
+        BuildError, BrokerError, KafkaSetupError, TopicError, StackError, FlinkJobError,
+        FlinkSetupError,
+    ) as exc:  # fmt: skip
         raise click.ClickException(
             f"{exc}\n(every process the demo started is stopped; logs in {run_dir / 'logs'})"
         ) from None

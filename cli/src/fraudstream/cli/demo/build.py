@@ -104,12 +104,14 @@ class Builder:
         title = f"simulate {rows:,} PaySim rows (seed {seed}) -> {out}"
         return self._run(title, [*args, "--quiet"], out, inputs=[])
 
-    def features(self, csv: Path, out: Path) -> Path:
+    def features(self, csv: Path, out: Path, accounts: bool = False) -> Path:
         args = ["data", "features", "--input", str(csv), "--output", str(out), "--quiet"]
+        args += ["--accounts"] if accounts else []
         return self._run(f"features of {csv.name} -> {out}", args, out, inputs=[csv])
 
-    def train(self, parquet: Path, models: Path) -> Path:
+    def train(self, parquet: Path, models: Path, accounts: bool = False) -> Path:
         args = ["train", "all", "--input", str(parquet), "--models", str(models), "--quiet"]
+        args += ["--accounts"] if accounts else []
         title = f"train the ensemble on {parquet.name} -> {models}"
         return self._run(title, args, models, inputs=[parquet], check=_bundle_loads)
 

@@ -32,6 +32,9 @@ class LiveConfig:
     free_ports: bool
     keep_running: bool
     tls: bool = False  # mutual TLS between every process (else plaintext on loopback)
+    # Where the bridge gets account features: "off" (a bundle without them), "embedded" (its
+    # own state) or "flink" (the Flink job's transactions.enriched).
+    account_features: str = "off"
 
     def ports(self, service: str) -> tuple[int | None, int | None]:
         """(gRPC, metrics) port of a service: the fixed ones, or (None, None) for OS-picked."""

@@ -18,12 +18,14 @@ from fraudstream.cli.analysts import GroundTruth, SimulatedAnalysts
 from fraudstream.cli.demo.build import Steps
 from fraudstream.cli.demo.config import KAFKA_PORT, LiveConfig, check_ports_free
 from fraudstream.cli.demo.credentials import DemoCredentials
+from fraudstream.cli.demo.flink import flink_job
 from fraudstream.cli.demo.outcome import ScoredReader
 from fraudstream.cli.demo.summary import summarise
 from fraudstream.cli.demo.view import Progress, render, status_line
 from fraudstream.cli.demo.watch import Endpoints, PipelineProbe, PipelineSample, total
 from fraudstream.cli.replay.producer import ReplayConfig, replay
 from fraudstream.cli.stack import ServiceHandle, Stack, StackError
+from fraudstream.common.codec import FORMATS
 
 _STALL_SECONDS = 60.0  # no new score for this long after the replay ended: give up waiting
 _CATCH_UP_SECONDS = 15.0  # how long the learner may take to consume the labels given
@@ -106,10 +108,16 @@ class LiveRun:
             check_ports_free()
         shutil.rmtree(self.run_dir, ignore_errors=True)  # each run starts from empty state
         self.run_dir.mkdir(parents=True)
-        with Stack(self.run_dir) as stack:
+        with Stack(self.run_dir) as stack, contextlib.ExitStack() as jobs:
             with self.steps.step("start Kafka (KRaft, single node) and create the topics") as t:
                 self.bootstrap = stack.start_kafka(None if c.free_ports else KAFKA_PORT)
                 t.note = self.bootstrap
+            if c.account_features == "flink":
+                jobs.enter_context(
+                    flink_job(
+                        self.run_dir, self.bootstrap, self.steps, c.free_ports, c.keep_running
+                    )
+                )
             with self.steps.step("make a token per service and analyst") as t:
                 creds = DemoCredentials.create(
                     self.run_dir / "auth", tls=c.tls, analyst_token=self.token
@@ -135,6 +143,8 @@ class LiveRun:
                 scorer.address,
                 "--feedback-addr",
                 feedback.address,
+                "--account-features",
+                c.account_features,
             )
             self.services = {s.name: s for s in (feedback, learner, scorer, ingest)}
             outcome = self._replay_and_watch(stack, truth, truth_column)
@@ -188,6 +198,8 @@ class LiveRun:
                 rate=c.rate,
                 run_id=self.run_id,
                 limit=c.rows,
+                # The Flink job reads JSON values only (docs/flink.md).
+                content_type=FORMATS["json" if c.account_features == "flink" else "protobuf"],
             ),
             progress,
         )
