@@ -54,7 +54,8 @@ def frozen_decisions(replay_csv: Path, rows: int, models: Path) -> np.ndarray:
     """
     import pandas as pd
 
-    from fraudstream.model.ensemble import frame_scores, load_ensemble
+    from fraudstream.model.ensemble import load_ensemble
+    from fraudstream.model.schema import frame_scores
 
     frame = pd.read_csv(replay_csv, nrows=rows)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):

@@ -38,7 +38,8 @@ def _recall(flags: np.ndarray) -> float | None:
 
 def frozen_flags(frame: pd.DataFrame, models: Path) -> np.ndarray:
     """Which rows the bundle alone, never updated, sends to REVIEW or BLOCK."""
-    from fraudstream.model.ensemble import frame_scores, load_ensemble
+    from fraudstream.model.ensemble import load_ensemble
+    from fraudstream.model.schema import frame_scores
 
     return np.isin(frame_scores(load_ensemble(models), frame).decision, _FLAGGED)
 

@@ -28,7 +28,7 @@ from fraudstream.model.linear import (
     risk_from_logit,
     top_reasons,
 )
-from fraudstream.model.schema import frame_features, schema_of
+from fraudstream.model.schema import schema_of
 
 logger = logging.getLogger(__name__)
 
@@ -312,11 +312,6 @@ def _dense_or_sklearn(detector: AutoencoderDetector) -> AutoencoderDetector:
     except (ValueError, AttributeError) as exc:
         logger.warning("autoencoder scored by scikit-learn: %s", exc)
         return detector
-
-
-def frame_scores(ensemble: Ensemble, frame: Any) -> EnsembleScores:
-    """Scores of PaySim rows (a DataFrame in file order) with the features of its schema."""
-    return ensemble.score(frame_features(frame, schema_of(ensemble.feature_schema_hash)))
 
 
 def load_ensemble(directory: Path | str, forest: str | None = None) -> Ensemble:

@@ -27,6 +27,7 @@ from fraudstream.model.features import FEATURE_NAMES, FEATURE_SCHEMA_HASH, featu
 from fraudstream.model.validity import feature_limits
 
 if TYPE_CHECKING:
+    from fraudstream.model.ensemble import Ensemble, EnsembleScores
     from fraudstream.v1.transaction_pb2 import Transaction
 
 logger = logging.getLogger(__name__)
@@ -104,6 +105,11 @@ def frame_features(
         return features
     stream = accounts if accounts is not None else ChunkedAccountFeatures()
     return with_account_features(features, stream.update_frame(frame))
+
+
+def frame_scores(ensemble: Ensemble, frame: pd.DataFrame) -> EnsembleScores:
+    """An ensemble's scores of PaySim rows (in file order) with the features of its schema."""
+    return ensemble.score(frame_features(frame, schema_of(ensemble.feature_schema_hash)))
 
 
 def account_problem(width: int, got: int) -> str:
