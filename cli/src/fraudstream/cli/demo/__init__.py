@@ -13,8 +13,6 @@ import click
 from rich.console import Console
 
 from fraudstream.cli.demo.build import Builder, BuildError, Steps
-from fraudstream.cli.flink.job import FlinkJobError
-from fraudstream.cli.flink.runtime import FlinkSetupError
 from fraudstream.cli.kafka.admin import TopicError
 from fraudstream.cli.kafka.broker import BrokerError
 from fraudstream.cli.kafka.jars import KafkaSetupError
@@ -63,10 +61,9 @@ def _run(
     else:
         train_csv = replay_csv = input_csv
     accounts = account_features != "off"
-    suffix = "-accounts" if accounts else ""
-    parquet = builder.features(
-        train_csv, data / f"{train_csv.name.split('.')[0]}{suffix}.parquet", accounts
-    )
+    suffix = "-accounts" if accounts else ""  # a bundle of each schema, each reused
+    name = train_csv.name.split(".")[0] + suffix
+    parquet = builder.features(train_csv, data / f"{name}.parquet", accounts)
     models = builder.train(parquet, workdir / f"models{suffix}", accounts)
     with steps.step(f"read the ground truth of {replay_csv.name} for the simulated analysts") as t:
         import pandas as pd
@@ -213,13 +210,12 @@ def _on_sigterm(_signum: int, _frame: FrameType | None) -> None:
 @click.option(
     "--flink",
     is_flag=True,
-    help="Run the Flink account-feature job too (docs/flink.md): the bundle is trained with "
-    "account features and the bridge consumes transactions.enriched.",
+    help="Bundle with account features, from the Flink job's transactions.enriched.",
 )
 @click.option(
     "--accounts",
     is_flag=True,
-    help="Train the bundle with account features, computed by the bridge's embedded state.",
+    help="Bundle with account features, from the bridge's embedded state.",
 )
 @click.option(
     "--stop",
@@ -293,10 +289,7 @@ def demo(
     except KeyboardInterrupt:
         console.print("[yellow]interrupted: every process the demo started is stopped[/]")
         raise SystemExit(130) from None
-    except (
-        BuildError, BrokerError, KafkaSetupError, TopicError, StackError, FlinkJobError,
-        FlinkSetupError,
-    ) as exc:  # fmt: skip
+    except (BuildError, BrokerError, KafkaSetupError, TopicError, StackError) as exc:
         raise click.ClickException(
             f"{exc}\n(every process the demo started is stopped; logs in {run_dir / 'logs'})"
         ) from None

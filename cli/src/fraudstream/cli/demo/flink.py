@@ -8,16 +8,20 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from fraudstream.cli.demo.build import Steps
+from fraudstream.cli.demo.config import LiveConfig
 from fraudstream.cli.flink import account_specs
 from fraudstream.cli.flink.job import (
     DEFAULT_METRICS_PORT,
     DEFAULT_REST_PORT,
     FlinkJobConfig,
+    FlinkJobError,
     LocalFlinkJob,
 )
+from fraudstream.cli.flink.runtime import FlinkSetupError
 from fraudstream.cli.flink.sql import KafkaTopics
 from fraudstream.cli.kafka.admin import ensure_topics, list_topics
 from fraudstream.cli.ports import free_port
+from fraudstream.cli.stack import StackError
 from fraudstream.common.names import TRANSACTIONS, TRANSACTIONS_ENRICHED
 
 logger = logging.getLogger(__name__)
@@ -25,10 +29,12 @@ logger = logging.getLogger(__name__)
 
 @contextmanager
 def flink_job(
-    run_dir: Path, bootstrap: str, steps: Steps, free_ports: bool, keep_running: bool
+    run_dir: Path, bootstrap: str, steps: Steps, live: LiveConfig
 ) -> Iterator[LocalFlinkJob]:
     """Run the Flink job (`transactions` -> `transactions.enriched`) for the block; it stops
-    after it unless `keep_running` (then: `fraudstream flink stop --data-dir <run>/var/flink`)."""
+    after it unless `live.keep_running` (then: `fraudstream flink stop --data-dir
+    <run>/var/flink`)."""
+    free_ports = live.free_ports
     partitions = list_topics(bootstrap, timeout=10.0).get(TRANSACTIONS, 1)
     ensure_topics(bootstrap, {TRANSACTIONS_ENRICHED: partitions})
     config = FlinkJobConfig(
@@ -39,6 +45,20 @@ def flink_job(
         metrics_port=free_port() if free_ports else DEFAULT_METRICS_PORT,
     )
     job = LocalFlinkJob(config)
+    try:
+        _start(job, steps)
+    except (FlinkJobError, FlinkSetupError) as exc:  # the demo stops everything and says why
+        job.stop(timeout=30)
+        raise StackError(f"the Flink job did not start: {exc}") from exc
+    try:
+        yield job
+    finally:
+        if not live.keep_running:
+            job.stop(timeout=30)
+
+
+def _start(job: LocalFlinkJob, steps: Steps) -> None:
+    """Install the runtime when missing, launch the job, wait until its tasks run."""
     with steps.step("install the Flink runtime (the first run only)") as timer:
         job.runtime.ensure(lambda message: logger.info("flink: %s", message))
         timer.note = str(job.runtime.venv)
@@ -50,8 +70,3 @@ def flink_job(
             f"pid {pid}, ready in {seconds:.0f} s, {TRANSACTIONS} -> {TRANSACTIONS_ENRICHED}, "
             f"web UI {job.rest.url}"
         )
-    try:
-        yield job
-    finally:
-        if not keep_running:
-            job.stop(timeout=30)

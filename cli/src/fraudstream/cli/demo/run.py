@@ -113,11 +113,7 @@ class LiveRun:
                 self.bootstrap = stack.start_kafka(None if c.free_ports else KAFKA_PORT)
                 t.note = self.bootstrap
             if c.account_features == "flink":
-                jobs.enter_context(
-                    flink_job(
-                        self.run_dir, self.bootstrap, self.steps, c.free_ports, c.keep_running
-                    )
-                )
+                jobs.enter_context(flink_job(self.run_dir, self.bootstrap, self.steps, c))
             with self.steps.step("make a token per service and analyst") as t:
                 creds = DemoCredentials.create(
                     self.run_dir / "auth", tls=c.tls, analyst_token=self.token
