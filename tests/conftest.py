@@ -138,6 +138,38 @@ def model_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return models
 
 
+@pytest.fixture(scope="session")
+def account_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A bundle trained with the account features (`--accounts`) on simulated data with the
+    stateful patterns; its parent also holds `paysim.csv`."""
+    work = tmp_path_factory.mktemp("account-bundle")
+    csv, parquet, models = work / "paysim.csv", work / "features.parquet", work / "models"
+    patterns = [f"--pattern={p}=0.002" for p in ("mule_fan_in", "takeover_burst", "structuring")]
+    for args in (
+        [
+            "data",
+            "simulate",
+            "--rows",
+            str(_BUNDLE_ROWS),
+            "--seed",
+            "11",
+            "--out",
+            str(csv),
+            *patterns,
+        ],
+        ["data", "features", "--accounts", "--input", str(csv), "--output", str(parquet)],
+        ["train", "all", "--accounts", "--input", str(parquet), "--models", str(models)],
+    ):
+        result = subprocess.run(
+            [sys.executable, "-m", "fraudstream.cli.main", *args],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert result.returncode == 0, f"fraudstream {' '.join(args)} failed:\n{result.stderr}"
+    return models
+
+
 # --- credentials: tokens and certificates every process test runs with ----------
 
 # The token tests drive services with: an admin that may also speak for the services whose

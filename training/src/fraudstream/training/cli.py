@@ -15,6 +15,12 @@ logger = logging.getLogger(__name__)
 
 _existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 _quiet = click.option("--quiet", is_flag=True, help="No progress bars.")
+_accounts = click.option(
+    "--accounts",
+    is_flag=True,
+    help="Add the 14 account features (docs/account-features.md), computed over the file in "
+    "row order; the scorer then needs them with every transaction.",
+)
 
 
 def _setup_logging(level: str = "INFO") -> None:
@@ -139,14 +145,16 @@ def validate(source: Path, as_json: bool, quiet: bool) -> None:
     required=True,
     help="Parquet to write.",
 )
+@_accounts
 @_quiet
-def features(source: Path, output: Path, quiet: bool) -> None:
+def features(source: Path, output: Path, accounts: bool, quiet: bool) -> None:
     """Compute the feature vector of every row into a parquet file."""
+    from fraudstream.model.schema import schema_for
     from fraudstream.training.csvio import DataFileError
     from fraudstream.training.featurize import write_features
 
     try:
-        rows = write_features(source, output, quiet=quiet)
+        rows = write_features(source, output, quiet=quiet, features=schema_for(accounts))
     except DataFileError as exc:  # names the file already
         raise click.ClickException(str(exc)) from exc
     except ValueError as exc:
@@ -201,6 +209,7 @@ def features(source: Path, output: Path, quiet: bool) -> None:
     help="Ed25519 private key (PEM, `fraudstream certs` writes model-signing.key) that signs "
     "the bundle into manifest.sig; scorers with verify keys serve only signed bundles.",
 )
+@_accounts
 @_quiet
 def train(
     which: str,
@@ -211,6 +220,7 @@ def train(
     block_budget: float,
     fraud_weight: float,
     signing_key: Path | None,
+    accounts: bool,
     quiet: bool,
 ) -> None:
     """Train all models, or one (if, ae, sgd), and write the bundle to --models.
@@ -226,7 +236,7 @@ def train(
     config = TrainConfig(
         input=source, models=models, which=which, seed=seed, alert_budget=alert_budget,
         block_budget=block_budget, fraud_weight=fraud_weight, quiet=quiet,
-        signing_key=signing_key,
+        signing_key=signing_key, account_features=accounts,
     )  # fmt: skip
     try:
         manifest = run(config)

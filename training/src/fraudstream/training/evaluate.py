@@ -11,6 +11,7 @@ import numpy as np
 
 from fraudstream.model.detectors import COMBINED
 from fraudstream.model.ensemble import FEATURES_ONLY, Ensemble, load_ensemble
+from fraudstream.model.schema import schema_of
 from fraudstream.training.featurize import iter_labeled
 from fraudstream.training.metrics import detection_metrics
 from fraudstream.training.progress import stderr_progress
@@ -39,7 +40,7 @@ def score_file(
     labels: list[np.ndarray] = []
     with stderr_progress(quiet) as bar:
         task = bar.add_task("evaluate", total=None)
-        for chunk in iter_labeled(path):
+        for chunk in iter_labeled(path, schema=schema_of(ensemble.feature_schema_hash)):
             parts.append(score_rows(ensemble, chunk.features))
             labels.append(chunk.label)
             bar.update(task, advance=chunk.label.size)

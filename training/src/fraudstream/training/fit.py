@@ -14,14 +14,15 @@ from sklearn.neural_network import MLPRegressor
 from sklearn.preprocessing import StandardScaler
 
 from fraudstream.model.detectors import (
-    AUTOENCODER_INPUTS,
     ISOLATION_FOREST_INPUTS,
     AutoencoderDetector,
     IsolationForestDetector,
     ScoreMap,
+    autoencoder_inputs,
     columns_of,
 )
-from fraudstream.model.ensemble import CLASSIFIER_INPUTS
+from fraudstream.model.ensemble import classifier_inputs_of
+from fraudstream.model.features import FEATURE_NAMES
 from fraudstream.model.linear import LinearModel, linear_from_sklearn
 
 logger = logging.getLogger(__name__)
@@ -34,12 +35,17 @@ def _sample(rng: np.random.Generator, rows: np.ndarray, size: int) -> np.ndarray
 
 
 def fit_isolation_forest(
-    features: np.ndarray, seed: int, sample_rows: int = 200_000, max_samples: int = 1024
+    features: np.ndarray,
+    seed: int,
+    sample_rows: int = 200_000,
+    max_samples: int = 1024,
+    names: tuple[str, ...] = FEATURE_NAMES,
 ) -> IsolationForestDetector:
-    """Unsupervised: fit on a random sample of all training rows (labels unused)."""
+    """Unsupervised: fit on a random sample of all training rows (labels unused); `names` are
+    the columns of `features` (a fraudstream.model.schema)."""
     rng = np.random.default_rng(seed)
     rows = _sample(rng, np.arange(features.shape[0]), sample_rows)
-    columns = columns_of(ISOLATION_FOREST_INPUTS)
+    columns = columns_of(ISOLATION_FOREST_INPUTS, names)
     model = IsolationForest(
         n_estimators=100, max_samples=min(max_samples, rows.size), random_state=seed, n_jobs=1
     )
@@ -50,12 +56,18 @@ def fit_isolation_forest(
 
 
 def fit_autoencoder(
-    features: np.ndarray, legit: np.ndarray, seed: int, sample_rows: int = 200_000, epochs: int = 20
+    features: np.ndarray,
+    legit: np.ndarray,
+    seed: int,
+    sample_rows: int = 200_000,
+    epochs: int = 20,
+    names: tuple[str, ...] = FEATURE_NAMES,
 ) -> AutoencoderDetector:
-    """Fit an autoencoder-style MLPRegressor on legitimate rows to reproduce its own inputs."""
+    """Fit an autoencoder-style MLPRegressor on legitimate rows to reproduce its own inputs
+    (`autoencoder_inputs` of the columns `names`: with account features, those too)."""
     rng = np.random.default_rng(seed)
     rows = _sample(rng, np.flatnonzero(legit), sample_rows)
-    columns = columns_of(AUTOENCODER_INPUTS)
+    columns = columns_of(autoencoder_inputs(names), names)
     x = features[rows][:, columns].astype(np.float64)
     scaler = StandardScaler().fit(x)
     z = scaler.transform(x)
@@ -82,8 +94,10 @@ def fit_classifier(
     fraud_weight: float,
     epochs: int = 10,
     alpha: float = 3e-4,
+    names: tuple[str, ...] = FEATURE_NAMES,
 ) -> tuple[LinearModel, StandardScaler, SGDClassifier]:
-    """StandardScaler + SGDClassifier(log loss) with frauds weighted up; returns its numbers too."""
+    """StandardScaler + SGDClassifier(log loss) with frauds weighted up; returns its numbers too.
+    `inputs` are the features `names`, then the detector scores (classifier_inputs_of)."""
     scaler = StandardScaler().fit(inputs)
     # A constant input (a type never seen, say) would have scale 0; StandardScaler sets it to 1.
     model = SGDClassifier(
@@ -96,4 +110,4 @@ def fit_classifier(
         average=True,
     )
     model.fit(scaler.transform(inputs), labels)
-    return linear_from_sklearn(CLASSIFIER_INPUTS, scaler, model), scaler, model
+    return linear_from_sklearn(classifier_inputs_of(names), scaler, model), scaler, model

@@ -10,10 +10,11 @@ from typing import Any
 
 import numpy as np
 
+from fraudstream.model.accounts import ACCOUNT_FEATURES
 from fraudstream.model.bundle import BundleError, file_sha256, load_bundle, write_bundle
 from fraudstream.model.detectors import AUTOENCODER, CLASSIFIER, COMBINED, ISOLATION_FOREST
 from fraudstream.model.ensemble import Ensemble, Thresholds, ensemble_from_bundle
-from fraudstream.model.features import FEATURE_NAMES, FEATURE_SCHEMA_HASH
+from fraudstream.model.schema import schema_for
 from fraudstream.model.signing import Signer
 from fraudstream.training.featurize import LabeledFeatures, load_labeled
 from fraudstream.training.finish import sign_or_unsign, warm_compiled_forest, warm_engine_cache
@@ -53,6 +54,9 @@ class TrainConfig:
     # Build the compiled forest and the engines' arrays into the engine cache once the bundle
     # is written (the first scorer start is then a warm one).
     warm_compiled: bool = True
+    # Train on the transaction features followed by the account features (schema.py): the
+    # scorer then needs them with every transaction (the ingest bridge or the Flink job).
+    account_features: bool = False
 
 
 @dataclass(frozen=True)
@@ -105,7 +109,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
     started = time.perf_counter()
     # Loaded first: a bad key must fail before the training run, not after it.
     signer = Signer.from_file(config.signing_key) if config.signing_key is not None else None
-    data = load_labeled(config.input)
+    schema = schema_for(config.account_features)
+    data = load_labeled(config.input, schema)
     labeled = bool(data.label.min() >= 0)
     split = time_split(data.step, config.validation_share, config.test_share)
     logger.info(
@@ -114,14 +119,28 @@ def train(config: TrainConfig) -> dict[str, Any]:
         int(split.validation.sum()), int(split.test.sum()),
     )  # fmt: skip
     previous = _existing(config.models) if config.which != "all" else None
-    ensemble = previous or Ensemble(version="training", thresholds=Thresholds(0.5, 0.5))
+    if previous is not None and previous.feature_schema_hash != schema.hash:
+        raise ValueError(
+            f"the bundle in {config.models} was trained on another feature schema (account "
+            f"features: {previous.account_features}); retrain `all`"
+        )
+    ensemble = previous or Ensemble(
+        version="training",
+        thresholds=Thresholds(0.5, 0.5),
+        feature_schema_hash=schema.hash,
+        feature_names=schema.names,
+    )
     train_x = data.features[split.train]
     train_y = data.label[split.train]
     if config.which in ("all", "if"):
-        ensemble = replace(ensemble, isolation_forest=fit_isolation_forest(train_x, config.seed))
+        ensemble = replace(
+            ensemble,
+            isolation_forest=fit_isolation_forest(train_x, config.seed, names=schema.names),
+        )
     if config.which in ("all", "ae"):
         legit = train_y == 0 if labeled else np.ones(train_y.size, dtype=bool)
-        ensemble = replace(ensemble, autoencoder=fit_autoencoder(train_x, legit, config.seed))
+        autoencoder = fit_autoencoder(train_x, legit, config.seed, names=schema.names)
+        ensemble = replace(ensemble, autoencoder=autoencoder)
     classifier_parts = None
     if config.which in ("all", "sgd"):
         if not labeled:
@@ -140,8 +159,14 @@ def train(config: TrainConfig) -> dict[str, Any]:
     ensemble = _choose_thresholds(ensemble, validation, config)
     test = score_batches(ensemble, data.features[split.test], "test", config.quiet)
     manifest = {
-        "feature_names": list(FEATURE_NAMES),
-        "feature_schema_hash": FEATURE_SCHEMA_HASH,
+        "feature_names": list(schema.names),
+        "feature_schema_hash": schema.hash,
+        "account_features": schema.account_features,
+        **(
+            {"account_definition": ACCOUNT_FEATURES.fingerprint()}
+            if schema.account_features
+            else {}
+        ),
         "thresholds": {
             "review": ensemble.thresholds.review,
             "block": ensemble.thresholds.block,
@@ -204,7 +229,9 @@ def _fit_classifier(
         rows = np.sort(np.concatenate([kept, rows[labels == 1]]))
     scores = score_batches(ensemble, data.features[rows], "classifier inputs", config.quiet)
     inputs = ensemble.classifier_inputs(data.features[rows].astype(np.float64), scores.scores)
-    return fit_classifier(inputs, data.label[rows], config.seed, fraud_weight)
+    return fit_classifier(
+        inputs, data.label[rows], config.seed, fraud_weight, names=ensemble.feature_names
+    )
 
 
 def _choose_thresholds(
@@ -245,7 +272,7 @@ def _detector_specs(ensemble: Ensemble) -> dict[str, Any]:
         if detector is not None:
             specs[name] = {
                 "artifact": ARTIFACTS[name],
-                "inputs": [FEATURE_NAMES[c] for c in detector.columns],
+                "inputs": [ensemble.feature_names[c] for c in detector.columns],
                 "score_map": detector.score_map.to_dict(),
                 "fire_threshold": ensemble.fire_thresholds.get(name),
             }

@@ -7,7 +7,6 @@ import signal
 import time
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -17,9 +16,6 @@ from fraudstream.cli.kafka.admin import TopicError
 from fraudstream.cli.kafka.broker import BrokerError
 from fraudstream.cli.kafka.jars import KafkaSetupError
 from fraudstream.cli.stack import PIDS_FILE, StackError, stop_detached
-
-if TYPE_CHECKING:
-    from fraudstream.cli.demo.run import LiveRun
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +43,7 @@ def _run(
     keep_running: bool,
     tls: bool,
     scorers: int = 1,
+    account_features: str = "off",
 ) -> None:
     from fraudstream.cli.analysts import GroundTruth
     from fraudstream.cli.demo.config import LiveConfig
@@ -60,9 +57,12 @@ def _run(
         replay_csv = builder.simulate(rows, seed + 1, data / f"replay-{rows}-s{seed + 1}.csv")
     else:
         train_csv = replay_csv = input_csv
-    parquet = builder.features(train_csv, data / f"{train_csv.name.split('.')[0]}.parquet")
+    accounts = account_features != "off"
+    suffix = "-accounts" if accounts else ""  # a bundle of each schema, each reused
+    name = train_csv.name.split(".")[0] + suffix
+    parquet = builder.features(train_csv, data / f"{name}.parquet", accounts)
     signing = SigningKey.in_directory(workdir / "signing")
-    models = builder.train(parquet, workdir / "models", signing)
+    models = builder.train(parquet, workdir / f"models{suffix}", signing, accounts)
     with steps.step(f"read the ground truth of {replay_csv.name} for the simulated analysts") as t:
         import pandas as pd
 
@@ -85,6 +85,7 @@ def _run(
         tls=tls,
         signing=signing,
         scorers=scorers,
+        account_features=account_features,
     )
     live = LiveRun(config, steps, console)
     summary = live.execute(truth, column[:rows])
@@ -96,27 +97,7 @@ def _run(
     if input_csv is not None:
         console.print("[dim]note: with --input the replayed rows are also the training data[/]")
     if live.pids_file is not None:
-        _print_how_to_use(console, live, workdir)
-
-
-def _print_how_to_use(console: Console, live: LiveRun, workdir: Path) -> None:
-    s = live.services
-    creds = live.credentials
-    tls = creds.tls_flags() if creds is not None else ""
-    tokens = creds.tokens_file if creds is not None else "-"
-    scorers = ", ".join(h.address for n, h in s.items() if n.startswith("scorer"))
-    console.print(
-        f"""[bold green]the pipeline keeps running[/] (pids in {live.pids_file})
-  Kafka         {live.bootstrap}
-  scorer        {scorers}  (reflection: grpcurl list; data RPCs need a token)
-  feedback      {s["feedback"].address}  (analyst token: {live.token})
-  learner       {s["learner"].address}
-  tokens        {tokens} (hashes; add people with `fraudstream tokens --file`)
-  metrics       {", ".join(f"{n} :{h.metrics_port}" for n, h in s.items())}
-  console       {s["console"].url}  (sign in with the analyst token)
-  analyst UI    fraudstream review --addr {s["feedback"].address} --token {live.token}{tls}
-  stop it all   fraudstream demo --stop --workdir {workdir}"""
-    )
+        console.print(live.how_to_use(workdir))
 
 
 def _on_sigterm(_signum: int, _frame: FrameType | None) -> None:
@@ -217,6 +198,16 @@ def _on_sigterm(_signum: int, _frame: FrameType | None) -> None:
     "spreads batches over them and the learner pushes models to each.",
 )
 @click.option(
+    "--flink",
+    is_flag=True,
+    help="Bundle with account features, from the Flink job's transactions.enriched.",
+)
+@click.option(
+    "--accounts",
+    is_flag=True,
+    help="Bundle with account features, from the bridge's embedded state.",
+)
+@click.option(
     "--stop",
     "stop_only",
     is_flag=True,
@@ -237,6 +228,8 @@ def demo(
     keep_running: bool,
     tls: bool,
     scorers: int,
+    flink: bool,
+    accounts: bool,
     stop_only: bool,
 ) -> None:
     """Run the whole pipeline on this machine: data, training, Kafka, the four services, replay.
@@ -283,6 +276,7 @@ def demo(
             keep_running=keep_running,
             tls=tls,
             scorers=scorers,
+            account_features="flink" if flink else "embedded" if accounts else "off",
         )
     except KeyboardInterrupt:
         console.print("[yellow]interrupted: every process the demo started is stopped[/]")

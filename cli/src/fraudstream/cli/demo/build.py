@@ -105,14 +105,22 @@ class Builder:
         title = f"simulate {rows:,} PaySim rows (seed {seed}) -> {out}"
         return self._run(title, [*args, "--quiet"], out, inputs=[])
 
-    def features(self, csv: Path, out: Path) -> Path:
+    def features(self, csv: Path, out: Path, accounts: bool = False) -> Path:
         args = ["data", "features", "--input", str(csv), "--output", str(out), "--quiet"]
+        args += ["--accounts"] if accounts else []
         return self._run(f"features of {csv.name} -> {out}", args, out, inputs=[csv])
 
-    def train(self, parquet: Path, models: Path, signing: SigningKey | None = None) -> Path:
-        """Train the bundle; with `signing`, signed by its private key (and a bundle that its
-        public key does not verify is trained again rather than reused)."""
+    def train(
+        self,
+        parquet: Path,
+        models: Path,
+        signing: SigningKey | None = None,
+        accounts: bool = False,
+    ) -> Path:
+        """Train the bundle (with account features when `accounts`); with `signing`, signed by
+        its private key (a bundle its public key does not verify is trained again, not reused)."""
         args = ["train", "all", "--input", str(parquet), "--models", str(models), "--quiet"]
+        args += ["--accounts"] if accounts else []
         if signing is not None:
             args += ["--signing-key", str(signing.private)]
         title = f"train the ensemble on {parquet.name} -> {models}"

@@ -40,6 +40,9 @@ class LiveConfig:
     # half, the learner signs its snapshots with the private one. None: nothing is checked.
     signing: SigningKey | None = None
     scorers: int = 1  # scorer processes; the bridge spreads batches over them
+    # Where the bridge gets account features: "off" (a bundle without them), "embedded" (its
+    # own state) or "flink" (the Flink job's transactions.enriched).
+    account_features: str = "off"
 
     def ports(self, service: str) -> tuple[int | None, int | None]:
         """(gRPC, metrics) port of a service: the fixed ones, or (None, None) for OS-picked."""

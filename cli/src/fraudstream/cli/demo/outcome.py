@@ -55,11 +55,11 @@ def frozen_decisions(replay_csv: Path, rows: int, models: Path) -> np.ndarray:
     import pandas as pd
 
     from fraudstream.model.ensemble import load_ensemble
-    from fraudstream.model.features import features_from_frame
+    from fraudstream.model.schema import frame_scores
 
     frame = pd.read_csv(replay_csv, nrows=rows)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        return load_ensemble(models).score(features_from_frame(frame)).decision
+        return frame_scores(load_ensemble(models), frame).decision
 
 
 class ScoredReader:

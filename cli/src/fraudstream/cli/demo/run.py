@@ -18,6 +18,7 @@ from fraudstream.cli.analysts import GroundTruth, SimulatedAnalysts
 from fraudstream.cli.demo.build import Steps
 from fraudstream.cli.demo.config import KAFKA_PORT, LiveConfig, check_ports_free
 from fraudstream.cli.demo.credentials import DemoCredentials
+from fraudstream.cli.demo.flink import flink_job
 from fraudstream.cli.demo.outcome import ScoredReader
 from fraudstream.cli.demo.services import start_services
 from fraudstream.cli.demo.summary import summarise
@@ -25,6 +26,7 @@ from fraudstream.cli.demo.view import Progress, render, status_line
 from fraudstream.cli.demo.watch import Endpoints, PipelineProbe, PipelineSample, total
 from fraudstream.cli.replay.producer import ReplayConfig, replay
 from fraudstream.cli.stack import ServiceHandle, Stack, StackError
+from fraudstream.common.codec import FORMATS
 
 _STALL_SECONDS = 60.0  # no new score for this long after the replay ended: give up waiting
 _CATCH_UP_SECONDS = 15.0  # how long the learner may take to consume the labels given
@@ -83,10 +85,12 @@ class LiveRun:
             check_ports_free(c.scorers)
         shutil.rmtree(self.run_dir, ignore_errors=True)  # each run starts from empty state
         self.run_dir.mkdir(parents=True)
-        with Stack(self.run_dir) as stack:
+        with Stack(self.run_dir) as stack, contextlib.ExitStack() as jobs:
             with self.steps.step("start Kafka (KRaft, single node) and create the topics") as t:
                 self.bootstrap = stack.start_kafka(None if c.free_ports else KAFKA_PORT)
                 t.note = self.bootstrap
+            if c.account_features == "flink":
+                jobs.enter_context(flink_job(self.run_dir, self.bootstrap, self.steps, c))
             with self.steps.step("make a token per service and analyst") as t:
                 creds = DemoCredentials.create(
                     self.run_dir / "auth", tls=c.tls, analyst_token=self.token
@@ -103,6 +107,24 @@ class LiveRun:
             if c.keep_running:
                 self.pids_file = stack.detach()
         return outcome
+
+    def how_to_use(self, workdir: Path) -> str:
+        """What --keep-running leaves behind and how to reach each piece (rich markup)."""
+        s = self.services
+        creds = self.credentials
+        tls = creds.tls_flags() if creds is not None else ""
+        tokens = creds.tokens_file if creds is not None else "-"
+        scorers = ", ".join(h.address for n, h in s.items() if n.startswith("scorer"))
+        return f"""[bold green]the pipeline keeps running[/] (pids in {self.pids_file})
+  Kafka         {self.bootstrap}
+  scorer        {scorers}  (reflection: grpcurl list; data RPCs need a token)
+  feedback      {s["feedback"].address}  (analyst token: {self.token})
+  learner       {s["learner"].address}
+  tokens        {tokens} (hashes; add people with `fraudstream tokens --file`)
+  metrics       {", ".join(f"{n} :{h.metrics_port}" for n, h in s.items())}
+  console       {s["console"].url}  (sign in with the analyst token)
+  analyst UI    fraudstream review --addr {s["feedback"].address} --token {self.token}{tls}
+  stop it all   fraudstream demo --stop --workdir {workdir}"""
 
     def _env(self) -> dict[str, str]:
         return {
@@ -150,6 +172,8 @@ class LiveRun:
                 rate=c.rate,
                 run_id=self.run_id,
                 limit=c.rows,
+                # The Flink job reads JSON values only (docs/flink.md).
+                content_type=FORMATS["json" if c.account_features == "flink" else "protobuf"],
             ),
             progress,
         )

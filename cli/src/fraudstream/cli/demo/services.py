@@ -49,7 +49,15 @@ def start_services(
         for index in range(config.scorers)
     ]
     addresses = ",".join(scorer.address for scorer in scorers)
-    ingest = start("ingest", "--scorer-addr", addresses, "--feedback-addr", feedback.address)
+    ingest = start(
+        "ingest",
+        "--scorer-addr",
+        addresses,
+        "--feedback-addr",
+        feedback.address,
+        "--account-features",
+        config.account_features,
+    )
     console = start(
         "console",
         "--feedback-addr",

@@ -25,13 +25,22 @@ def _reference_path(option: Path | None) -> Path | None:
     return Path(configured) if configured else DEFAULT_REFERENCE
 
 
-def _bundle_figure(reference: Path, workdir: Path, seed: int, steps: Steps) -> dict[str, Any]:
-    """The project's own `train` on the reference (labels, per-transaction features only)."""
+def _bundle_figure(
+    reference: Path, workdir: Path, seed: int, steps: Steps, accounts: bool = False
+) -> dict[str, Any]:
+    """The project's own `train` on the reference (labels; `accounts`: `train --accounts`)."""
     from fraudstream.training.api import TrainConfig, train
 
-    with steps.step("reference: the bundle as `fraudstream train` builds it"):
+    how = "train --accounts" if accounts else "train"
+    with steps.step(f"reference: the bundle as `fraudstream {how}` builds it"):
         manifest = train(
-            TrainConfig(input=reference, models=workdir / "reference-bundle", seed=seed, quiet=True)
+            TrainConfig(
+                input=reference,
+                models=workdir / ("reference-bundle-accounts" if accounts else "reference-bundle"),
+                seed=seed,
+                quiet=True,
+                account_features=accounts,
+            )
         )
     test = manifest["metrics"]["test"]
     return {
@@ -41,8 +50,13 @@ def _bundle_figure(reference: Path, workdir: Path, seed: int, steps: Steps) -> d
             for name in ("isolation_forest", "autoencoder", "classifier")
             if name in test
         },
-        "note": "`fraudstream train` on the reference: the autoencoder fits on legitimate rows "
-        "(labels), the classifier's probability is the combined risk; no account features",
+        "note": f"`fraudstream {how}` on the reference: the autoencoder fits on legitimate "
+        "rows (labels), the classifier's probability is the combined risk; "
+        + (
+            "account features (file order) in the autoencoder and the classifier"
+            if accounts
+            else "no account features"
+        ),
     }
 
 
@@ -70,6 +84,9 @@ def _reference(
     }
     if bundle:
         result["bundle"] = _bundle_figure(path, workdir, seeds[0], steps)
+        result["bundle_with_account_features"] = _bundle_figure(
+            path, workdir, seeds[0], steps, accounts=True
+        )
     return result
 
 

@@ -79,6 +79,11 @@ def verdicts(worst: dict[str, Any], reference_result: dict[str, Any]) -> dict[st
         result[f"reference_pr_auc_bundle_combined_at_least_{TARGET_PR_AUC}"] = _met(
             bundle, TARGET_PR_AUC
         )
+    if "bundle_with_account_features" in reference_result:
+        bundle = reference_result["bundle_with_account_features"]["pr_auc_combined"]
+        result[f"reference_pr_auc_account_bundle_combined_at_least_{TARGET_PR_AUC}"] = _met(
+            bundle, TARGET_PR_AUC
+        )
     return result
 
 

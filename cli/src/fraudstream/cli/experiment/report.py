@@ -39,9 +39,9 @@ def _recall(flags: np.ndarray) -> float | None:
 def frozen_flags(frame: pd.DataFrame, models: Path) -> np.ndarray:
     """Which rows the bundle alone, never updated, sends to REVIEW or BLOCK."""
     from fraudstream.model.ensemble import load_ensemble
-    from fraudstream.model.features import features_from_frame
+    from fraudstream.model.schema import frame_scores
 
-    return np.isin(load_ensemble(models).score(features_from_frame(frame)).decision, _FLAGGED)
+    return np.isin(frame_scores(load_ensemble(models), frame).decision, _FLAGGED)
 
 
 def analyse(

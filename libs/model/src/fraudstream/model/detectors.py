@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from fraudstream.model.accounts import ACCOUNT_FEATURE_NAMES
 from fraudstream.model.features import FEATURE_NAMES
 
 logger = logging.getLogger(__name__)
@@ -29,6 +30,17 @@ AUTOENCODER_INPUTS: tuple[str, ...] = (
     "dest_error_ratio",
     "amount_over_balance",
 )
+
+
+def autoencoder_inputs(feature_names: tuple[str, ...] = FEATURE_NAMES) -> tuple[str, ...]:
+    """The autoencoder's inputs over a schema: AUTOENCODER_INPUTS, then any account features.
+
+    The Isolation Forest keeps its three inputs: its random splits spread over the account
+    features lose the balance signature it isolates (docs/account-features.md, Experiment).
+    """
+    return (*AUTOENCODER_INPUTS, *(n for n in feature_names if n in ACCOUNT_FEATURE_NAMES))
+
+
 # The reconstruction error is floored before its log so a perfect reconstruction stays finite.
 _ERROR_FLOOR = 1e-6
 

@@ -32,6 +32,7 @@ from fraudstream.model.detectors import (
     ScoreMap,
     columns_of,
 )
+from fraudstream.model.features import FEATURE_NAMES
 from fraudstream.model.forest import CompactForest
 from fraudstream.model.warm import EngineCache
 
@@ -101,12 +102,16 @@ def _cached_forest(cache: EngineCache, sha256: str) -> tuple[CompactForest | Non
 
 
 def bundle_autoencoder(
-    bundle: Bundle, spec: dict[str, Any], cache: EngineCache | None = None
+    bundle: Bundle,
+    spec: dict[str, Any],
+    cache: EngineCache | None = None,
+    feature_names: tuple[str, ...] = FEATURE_NAMES,
 ) -> AutoencoderDetector | DenseAutoencoder:
     """The autoencoder of the manifest's `spec` in numpy (scikit-learn's when it has no numpy
-    form); its inputs and score map are the manifest's, its arrays the cache's when warm."""
+    form); its inputs (columns of `feature_names`, the bundle's schema) and score map are the
+    manifest's, its arrays the cache's when warm."""
     cache = cache or EngineCache.default()
-    columns = columns_of(tuple(spec["inputs"]))
+    columns = columns_of(tuple(spec["inputs"]), feature_names)
     score_map = ScoreMap(**spec["score_map"])
     sha256 = bundle.sha256(spec["artifact"])
     stored = cache.load(AUTOENCODER, sha256)

@@ -28,6 +28,7 @@ from fraudstream.model.linear import (
     risk_from_logit,
     top_reasons,
 )
+from fraudstream.model.schema import schema_of
 from fraudstream.model.warm import EngineCache
 
 logger = logging.getLogger(__name__)
@@ -42,7 +43,14 @@ DETECTOR_INPUT_NAMES = {
     ISOLATION_FOREST: "isolation_forest_score",
     AUTOENCODER: "autoencoder_score",
 }
-CLASSIFIER_INPUTS: tuple[str, ...] = (*FEATURE_NAMES, *DETECTOR_INPUT_NAMES.values())
+
+
+def classifier_inputs_of(feature_names: tuple[str, ...]) -> tuple[str, ...]:
+    """The classifier's inputs over a feature schema: its features, then the detector scores."""
+    return (*feature_names, *DETECTOR_INPUT_NAMES.values())
+
+
+CLASSIFIER_INPUTS: tuple[str, ...] = classifier_inputs_of(FEATURE_NAMES)
 # Key in EnsembleScores.raw of the classifier's log-odds without the detector-score inputs.
 FEATURES_ONLY = "classifier_features_only"
 
@@ -127,6 +135,13 @@ class Ensemble:
     classifier: LinearModel | None = None
     fire_thresholds: dict[str, float] = field(default_factory=dict)
     feature_schema_hash: str = FEATURE_SCHEMA_HASH
+    # The columns of the feature rows it scores (fraudstream.model.schema).
+    feature_names: tuple[str, ...] = FEATURE_NAMES
+
+    @property
+    def account_features(self) -> bool:
+        """Whether its feature rows end with the account features (schema_of says)."""
+        return schema_of(self.feature_schema_hash).account_features
 
     def detector_scores(
         self, features: np.ndarray
@@ -155,12 +170,11 @@ class Ensemble:
         return inputs
 
     def score(self, features: np.ndarray) -> EnsembleScores:
-        """Score a batch of feature rows (n, len(FEATURE_NAMES))."""
+        """Score a batch of feature rows (n, len(self.feature_names))."""
         features = np.asarray(features, dtype=np.float64)
-        if features.ndim != 2 or features.shape[1] != len(FEATURE_NAMES):
-            raise ValueError(
-                f"expected features of shape (n, {len(FEATURE_NAMES)}), got {features.shape}"
-            )
+        width = len(self.feature_names)
+        if features.ndim != 2 or features.shape[1] != width:
+            raise ValueError(f"expected features of shape (n, {width}), got {features.shape}")
         scores, raw = self.detector_scores(features)
         inputs = None
         if self.classifier is not None:
@@ -172,7 +186,7 @@ class Ensemble:
             logit = z @ model.coefficients + float(model.intercept)
             raw[CLASSIFIER] = logit
             # For analysis only: the log-odds with the detector-score inputs at their mean.
-            detector_part = z[:, len(FEATURE_NAMES) :] * model.coefficients[len(FEATURE_NAMES) :]
+            detector_part = z[:, width:] * model.coefficients[width:]
             raw[FEATURES_ONLY] = logit - detector_part.sum(axis=1)
             # The ensemble is stacked: the classifier weighs features and detector scores, so
             # its probability is the combined risk.
@@ -225,7 +239,11 @@ class Ensemble:
         self, classifier: LinearModel, thresholds: Thresholds | None = None
     ) -> Ensemble:
         """The same ensemble with a new linear classifier (an online snapshot), checked for fit."""
-        expected = self.classifier.input_names if self.classifier else CLASSIFIER_INPUTS
+        expected = (
+            self.classifier.input_names
+            if self.classifier
+            else classifier_inputs_of(self.feature_names)
+        )
         if classifier.input_names != expected:
             raise ValueError(
                 f"snapshot inputs {list(classifier.input_names)} do not match the ensemble's "
@@ -248,10 +266,14 @@ def ensemble_from_bundle(
     engine `cache` when it holds them (engines.py: no unpickling then).
     """
     manifest = bundle.manifest
-    if manifest.get("feature_schema_hash") != FEATURE_SCHEMA_HASH:
+    try:
+        schema = schema_of(str(manifest.get("feature_schema_hash", "")))
+    except ValueError as exc:
+        raise BundleError(f"bundle {bundle.directory} cannot be scored here: {exc}") from exc
+    if bool(manifest.get("account_features", False)) != schema.account_features:
         raise BundleError(
-            f"bundle {bundle.directory} was trained on feature schema "
-            f"{manifest.get('feature_schema_hash')}, this code computes {FEATURE_SCHEMA_HASH}"
+            f"bundle {bundle.directory}: its manifest's account_features flag contradicts its "
+            "feature schema"
         )
     detectors: dict[str, Any] = manifest.get("detectors", {})
     parts: dict[str, Any] = {}
@@ -260,11 +282,13 @@ def ensemble_from_bundle(
         parts["isolation_forest"] = IsolationForestDetector(
             # Same scores as the scikit-learn forest, without its per-call cost.
             model=bundle_forest(bundle, spec["artifact"], forest, cache),
-            columns=columns_of(tuple(spec["inputs"])),
+            columns=columns_of(tuple(spec["inputs"]), schema.names),
             score_map=ScoreMap(**spec["score_map"]),
         )
     if AUTOENCODER in detectors:
-        parts["autoencoder"] = bundle_autoencoder(bundle, detectors[AUTOENCODER], cache)
+        parts["autoencoder"] = bundle_autoencoder(
+            bundle, detectors[AUTOENCODER], cache, schema.names
+        )
     if CLASSIFIER in detectors:
         parts["classifier"] = LinearModel.from_dict(detectors[CLASSIFIER]["linear"])
     thresholds = manifest["thresholds"]
@@ -274,6 +298,8 @@ def ensemble_from_bundle(
         fire_thresholds={
             k: float(v["fire_threshold"]) for k, v in detectors.items() if "fire_threshold" in v
         },
+        feature_schema_hash=schema.hash,
+        feature_names=schema.names,
         **parts,
     )
 

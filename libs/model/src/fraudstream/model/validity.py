@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from fraudstream.model.accounts import ACCOUNT_FEATURES
 from fraudstream.model.features import FEATURE_NAMES
 
 logger = logging.getLogger(__name__)
@@ -18,21 +19,41 @@ logger = logging.getLogger(__name__)
 FEATURE_LIMIT = 1000.0
 
 
-def unscorable_rows(features: np.ndarray) -> dict[int, tuple[str, str]]:
-    """Row -> ("", why) for feature rows that cannot be scored; {} for a clean batch.
+# The range of each account feature (AccountFeature.bounds), by name.
+_ACCOUNT_BOUNDS = {f.name: f.bounds for f in ACCOUNT_FEATURES.features}
 
-    A row is unscorable when a computed feature is NaN, infinite or beyond FEATURE_LIMIT:
+
+def feature_limits(names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Lowest and highest servable value of each named feature: +-FEATURE_LIMIT for the
+    transaction features, the definition's range for an account feature."""
+    bounds = [_ACCOUNT_BOUNDS.get(name, (-FEATURE_LIMIT, FEATURE_LIMIT)) for name in names]
+    limits = np.asarray(bounds, dtype=np.float64).reshape(len(names), 2)
+    return limits[:, 0], limits[:, 1]
+
+
+def unscorable_rows(
+    features: np.ndarray, names: Sequence[str] = FEATURE_NAMES
+) -> dict[int, tuple[str, str]]:
+    """Row -> ("", why) for feature rows (columns: `names`) that cannot be scored; {} for a
+    clean batch.
+
+    A row is unscorable when a computed feature is NaN, infinite or beyond its limit
+    (FEATURE_LIMIT; an account feature's own range):
     finite raw values near the float64 maximum (amount 1e308, balances +-1e308) overflow in
     the balance arithmetic. The message names the features and says what to check.
     """
-    bad = ~np.isfinite(features) | (np.abs(features) > FEATURE_LIMIT)
+    if features.size == 0:
+        return {}
+    low, high = feature_limits(names)
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(features) | (features < low) | (features > high)
     problems: dict[int, tuple[str, str]] = {}
     for row in np.flatnonzero(bad.any(axis=1)).tolist():
-        names = ", ".join(FEATURE_NAMES[c] for c in np.flatnonzero(bad[row]).tolist())
+        named = ", ".join(names[c] for c in np.flatnonzero(bad[row]).tolist())
         # No one Transaction field is at fault (ItemError.field stays empty).
         problems[row] = (
             "",
-            f"computed features ({names}) are not finite numbers: the amount and balances are "
+            f"computed features ({named}) are not finite numbers: the amount and balances are "
             "too large to score (values near the float64 limit overflow); check the "
             "transaction's amount and balances",
         )
@@ -48,8 +69,13 @@ def unlearnable_input(values: Sequence[float], names: Sequence[str]) -> str | No
         return "dimensions"
     if not np.isfinite(row).all():
         return "non_finite"
-    is_feature = np.fromiter((name in FEATURE_NAMES for name in names), bool, len(names))
-    if (np.abs(row[is_feature]) > FEATURE_LIMIT).any():
+    is_feature = np.fromiter(
+        (name in FEATURE_NAMES or name in _ACCOUNT_BOUNDS for name in names), bool, len(names)
+    )
+    feature_names = [name for name, f in zip(names, is_feature.tolist(), strict=True) if f]
+    low, high = feature_limits(feature_names)
+    features = row[is_feature]
+    if ((features < low) | (features > high)).any():
         return "out_of_range"
     scores = row[~is_feature]
     if ((scores < 0.0) | (scores > 1.0)).any():

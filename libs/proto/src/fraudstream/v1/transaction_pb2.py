@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n fraudstream/v1/transaction.proto\x12\x0e\x66raudstream.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa6\x03\n\x0bTransaction\x12\x19\n\x08\x65vent_id\x18\x01 \x01(\tR\x07\x65ventId\x12\x39\n\nevent_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\teventTime\x12\x12\n\x04step\x18\x03 \x01(\x05R\x04step\x12\x33\n\x04type\x18\x04 \x01(\x0e\x32\x1f.fraudstream.v1.TransactionTypeR\x04type\x12\x16\n\x06\x61mount\x18\x05 \x01(\x01R\x06\x61mount\x12\x1b\n\tname_orig\x18\x06 \x01(\tR\x08nameOrig\x12(\n\x10old_balance_orig\x18\x07 \x01(\x01R\x0eoldBalanceOrig\x12(\n\x10new_balance_orig\x18\x08 \x01(\x01R\x0enewBalanceOrig\x12\x1b\n\tname_dest\x18\t \x01(\tR\x08nameDest\x12(\n\x10old_balance_dest\x18\n \x01(\x01R\x0eoldBalanceDest\x12(\n\x10new_balance_dest\x18\x0b \x01(\x01R\x0enewBalanceDest\"\xfd\x01\n\x13\x45nrichedTransaction\x12=\n\x0btransaction\x18\x01 \x01(\x0b\x32\x1b.fraudstream.v1.TransactionR\x0btransaction\x12\x63\n\x10\x61\x63\x63ount_features\x18\x02 \x03(\x0b\x32\x38.fraudstream.v1.EnrichedTransaction.AccountFeaturesEntryR\x0f\x61\x63\x63ountFeatures\x1a\x42\n\x14\x41\x63\x63ountFeaturesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x01R\x05value:\x02\x38\x01*\xc9\x01\n\x0fTransactionType\x12 \n\x1cTRANSACTION_TYPE_UNSPECIFIED\x10\x00\x12\x1c\n\x18TRANSACTION_TYPE_PAYMENT\x10\x01\x12\x1d\n\x19TRANSACTION_TYPE_TRANSFER\x10\x02\x12\x1d\n\x19TRANSACTION_TYPE_CASH_OUT\x10\x03\x12\x1c\n\x18TRANSACTION_TYPE_CASH_IN\x10\x04\x12\x1a\n\x16TRANSACTION_TYPE_DEBIT\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n fraudstream/v1/transaction.proto\x12\x0e\x66raudstream.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd1\x03\n\x0bTransaction\x12\x19\n\x08\x65vent_id\x18\x01 \x01(\tR\x07\x65ventId\x12\x39\n\nevent_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\teventTime\x12\x12\n\x04step\x18\x03 \x01(\x05R\x04step\x12\x33\n\x04type\x18\x04 \x01(\x0e\x32\x1f.fraudstream.v1.TransactionTypeR\x04type\x12\x16\n\x06\x61mount\x18\x05 \x01(\x01R\x06\x61mount\x12\x1b\n\tname_orig\x18\x06 \x01(\tR\x08nameOrig\x12(\n\x10old_balance_orig\x18\x07 \x01(\x01R\x0eoldBalanceOrig\x12(\n\x10new_balance_orig\x18\x08 \x01(\x01R\x0enewBalanceOrig\x12\x1b\n\tname_dest\x18\t \x01(\tR\x08nameDest\x12(\n\x10old_balance_dest\x18\n \x01(\x01R\x0eoldBalanceDest\x12(\n\x10new_balance_dest\x18\x0b \x01(\x01R\x0enewBalanceDest\x12)\n\x10\x61\x63\x63ount_features\x18\x0c \x03(\x01R\x0f\x61\x63\x63ountFeatures\"\xfd\x01\n\x13\x45nrichedTransaction\x12=\n\x0btransaction\x18\x01 \x01(\x0b\x32\x1b.fraudstream.v1.TransactionR\x0btransaction\x12\x63\n\x10\x61\x63\x63ount_features\x18\x02 \x03(\x0b\x32\x38.fraudstream.v1.EnrichedTransaction.AccountFeaturesEntryR\x0f\x61\x63\x63ountFeatures\x1a\x42\n\x14\x41\x63\x63ountFeaturesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x01R\x05value:\x02\x38\x01*\xc9\x01\n\x0fTransactionType\x12 \n\x1cTRANSACTION_TYPE_UNSPECIFIED\x10\x00\x12\x1c\n\x18TRANSACTION_TYPE_PAYMENT\x10\x01\x12\x1d\n\x19TRANSACTION_TYPE_TRANSFER\x10\x02\x12\x1d\n\x19TRANSACTION_TYPE_CASH_OUT\x10\x03\x12\x1c\n\x18TRANSACTION_TYPE_CASH_IN\x10\x04\x12\x1a\n\x16TRANSACTION_TYPE_DEBIT\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,12 +34,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ENRICHEDTRANSACTION_ACCOUNTFEATURESENTRY']._loaded_options = None
   _globals['_ENRICHEDTRANSACTION_ACCOUNTFEATURESENTRY']._serialized_options = b'8\001'
-  _globals['_TRANSACTIONTYPE']._serialized_start=767
-  _globals['_TRANSACTIONTYPE']._serialized_end=968
+  _globals['_TRANSACTIONTYPE']._serialized_start=810
+  _globals['_TRANSACTIONTYPE']._serialized_end=1011
   _globals['_TRANSACTION']._serialized_start=86
-  _globals['_TRANSACTION']._serialized_end=508
-  _globals['_ENRICHEDTRANSACTION']._serialized_start=511
-  _globals['_ENRICHEDTRANSACTION']._serialized_end=764
-  _globals['_ENRICHEDTRANSACTION_ACCOUNTFEATURESENTRY']._serialized_start=698
-  _globals['_ENRICHEDTRANSACTION_ACCOUNTFEATURESENTRY']._serialized_end=764
+  _globals['_TRANSACTION']._serialized_end=551
+  _globals['_ENRICHEDTRANSACTION']._serialized_start=554
+  _globals['_ENRICHEDTRANSACTION']._serialized_end=807
+  _globals['_ENRICHEDTRANSACTION_ACCOUNTFEATURESENTRY']._serialized_start=741
+  _globals['_ENRICHEDTRANSACTION_ACCOUNTFEATURESENTRY']._serialized_end=807
 # @@protoc_insertion_point(module_scope)

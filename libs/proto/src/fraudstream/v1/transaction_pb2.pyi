@@ -75,6 +75,7 @@ class Transaction(_message.Message):
     NAME_DEST_FIELD_NUMBER: _builtins.int
     OLD_BALANCE_DEST_FIELD_NUMBER: _builtins.int
     NEW_BALANCE_DEST_FIELD_NUMBER: _builtins.int
+    ACCOUNT_FEATURES_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     """event_id identifies this event uniquely and is the de-duplication key of
     every downstream consumer. Required.
@@ -101,6 +102,14 @@ class Transaction(_message.Message):
     def event_time(self) -> _timestamp_pb2.Timestamp:
         """event_time is when the transaction happened (the producer's clock)."""
 
+    @_builtins.property
+    def account_features(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """account_features are this event's per-account features (docs/account-features.md), in
+        the definition's order, as the ingest bridge's embedded state or the Flink job computed
+        them from the events before it. Empty when none were computed: a model trained with
+        account features refuses such a transaction (fail closed); a model without ignores them.
+        """
+
     def __init__(
         self,
         *,
@@ -115,10 +124,11 @@ class Transaction(_message.Message):
         name_dest: _builtins.str = ...,
         old_balance_dest: _builtins.float = ...,
         new_balance_dest: _builtins.float = ...,
+        account_features: _abc.Iterable[_builtins.float] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["event_time", b"event_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "event_id", b"event_id", "event_time", b"event_time", "name_dest", b"name_dest", "name_orig", b"name_orig", "new_balance_dest", b"new_balance_dest", "new_balance_orig", b"new_balance_orig", "old_balance_dest", b"old_balance_dest", "old_balance_orig", b"old_balance_orig", "step", b"step", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_features", b"account_features", "amount", b"amount", "event_id", b"event_id", "event_time", b"event_time", "name_dest", b"name_dest", "name_orig", b"name_orig", "new_balance_dest", b"new_balance_dest", "new_balance_orig", b"new_balance_orig", "old_balance_dest", b"old_balance_dest", "old_balance_orig", b"old_balance_orig", "step", b"step", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -14,6 +14,7 @@ from confluent_kafka import Consumer, Producer
 
 from fraudstream.common.kafka import kafka_config
 from fraudstream.common.transport import Transport
+from fraudstream.ingest.accounts import account_wiring
 from fraudstream.ingest.batch_flow import BatchFlow
 from fraudstream.ingest.consumer_loop import ConsumerLoop, report_lag
 from fraudstream.ingest.delivery import Deliveries
@@ -86,7 +87,7 @@ class IngestBridge:
                     "queued.max.messages.kbytes": 16384,
                     "statistics.interval.ms": 5000,
                     "stats_cb": functools.partial(
-                        report_lag, metrics, self.progress, settings.transactions_topic
+                        report_lag, metrics, self.progress, settings.consumed_topic()
                     ),
                     "logger": _LIBRDKAFKA_LOGGER,
                 },
@@ -125,7 +126,7 @@ class IngestBridge:
         )
         self.loop = ConsumerLoop(
             self._consumer,
-            settings.transactions_topic,
+            settings.consumed_topic(),
             metrics,
             flow.submit,
             settings.batch_size,
@@ -133,6 +134,7 @@ class IngestBridge:
             settings.max_in_flight,
             self.progress,
             drain_seconds=settings.grace_seconds,
+            **account_wiring(settings, metrics),
         )
         self.progress.in_flight = lambda: len(self.loop.window)
         self._stop_polling = threading.Event()

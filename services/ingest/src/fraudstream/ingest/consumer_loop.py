@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
@@ -17,6 +17,10 @@ from fraudstream.ingest.batch import Batch, Rejected
 from fraudstream.ingest.metrics import IngestMetrics
 from fraudstream.ingest.progress import Progress
 from fraudstream.ingest.window import BatchFailed, InFlightWindow
+from fraudstream.v1.transaction_pb2 import Transaction
+
+if TYPE_CHECKING:
+    from fraudstream.ingest.accounts import PartitionAccounts
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +49,8 @@ class ConsumerLoop:
         max_in_flight: int,
         progress: Progress,
         drain_seconds: float,
+        accounts: PartitionAccounts | None = None,
+        decode: Callable[[bytes, str | None], Transaction] = decode_transaction,
     ) -> None:
         self._consumer = consumer
         self._topic = topic
@@ -60,6 +66,9 @@ class ConsumerLoop:
         self._drain_seconds = drain_seconds
         self._closing = False
         self._stop = threading.Event()
+        # The embedded account state (None: features come with the messages, or none at all).
+        self._accounts = accounts
+        self._decode = decode
 
     # --- the consumer thread -------------------------------------------------------------
 
@@ -144,12 +153,14 @@ class ConsumerLoop:
             batch.timestamps_ms.append(timestamp)
             value = message.value() or b""
             try:
-                transaction = decode_transaction(value, _header(message, CONTENT_TYPE_HEADER))
+                transaction = self._decode(value, _header(message, CONTENT_TYPE_HEADER))
             except DecodeError as exc:
                 batch.rejected.append(Rejected(source, message.key(), value, exc.reason, str(exc)))
                 continue
             batch.transactions.append(transaction)
             batch.sources.append(source)
+        if self._accounts is not None:
+            self._accounts.enrich(batch)
         routed = self._submit_batch(batch)
         routed.add_done_callback(self._on_routed)
         self.window.add(batch, routed)
@@ -186,6 +197,9 @@ class ConsumerLoop:
             self._metrics.commits.inc()
         except Exception as exc:  # a failed commit only means redelivery
             logger.warning("offset commit failed (%s); those events may be consumed again", exc)
+            return
+        if self._accounts is not None:
+            self._accounts.committed(partitions)
 
     def _drain_and_commit(self, timeout: float, abort: threading.Event | None = None) -> None:
         if not self.window.wait_routed(timeout, abort):
@@ -212,6 +226,9 @@ class ConsumerLoop:
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         logger.info("assigned partitions %s", sorted(p.partition for p in partitions))
+        if self._accounts is not None:
+            # Each partition resumes where its restored account state left off.
+            partitions = self._accounts.assign(consumer, partitions)
         consumer.incremental_assign(partitions)
         if self._paused and partitions:
             consumer.pause(partitions)  # the window is still full
@@ -227,11 +244,15 @@ class ConsumerLoop:
             # and quick while the scorer answers), then commit while these are still ours.
             # A stop ends this wait: the stop's own drain, bounded by the grace period, follows.
             self._drain_and_commit(self._drain_seconds, abort=self._stop)
+        if self._accounts is not None:
+            self._accounts.revoke(partitions)
         self._forget(consumer, partitions)
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # Lost (session expired, fenced): another bridge may own them already; commit nothing.
         logger.warning("partitions %s lost", sorted(p.partition for p in partitions))
+        if self._accounts is not None:
+            self._accounts.lose(partitions)
         self._forget(consumer, partitions)
 
     def _forget(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:

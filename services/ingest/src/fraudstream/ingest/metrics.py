@@ -118,6 +118,36 @@ class IngestMetrics:
             "Messages produced again after a failed delivery.",
             registry=r,
         )
+        # The embedded account state (ingest/accounts.py), over the partitions held.
+        self.account_state_accounts = Gauge(
+            "ingest_account_state_accounts",
+            "Accounts held in the embedded account state (origins and destinations).",
+            registry=r,
+        )
+        self.account_evictions = Counter(
+            "ingest_account_state_evictions_total",
+            "Accounts dropped by the cap while still inside a window (their history restarts).",
+            registry=r,
+        )
+        self.account_expired = Counter(
+            "ingest_account_state_expired_total",
+            "Accounts dropped after idling past the longest window (the TTL; no feature changes).",
+            registry=r,
+        )
+        self.account_replayed = Counter(
+            "ingest_account_state_replayed_total",
+            "Events fed to a restored account state only, routed before the restart.",
+            registry=r,
+        )
+        self.account_snapshot_seconds = Histogram(
+            "ingest_account_snapshot_seconds",
+            "Time to save one partition's account state.",
+            buckets=_LATENCY_SECONDS,
+            registry=r,
+        )
+        self.account_snapshot_bytes = Gauge(
+            "ingest_account_snapshot_bytes", "Size of the last account snapshot saved.", registry=r
+        )
 
 
 def observe_all(histogram: Histogram, amounts: Sequence[float] | np.ndarray) -> None:

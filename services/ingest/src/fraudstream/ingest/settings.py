@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
@@ -95,6 +96,34 @@ class IngestSettings(ServiceSettings):
     scored_topic: str = Field(names.TRANSACTIONS_SCORED, description="Topic every score goes to.")
     alerts_topic: str = Field(names.FRAUD_ALERTS, description="Topic REVIEW/BLOCK alerts go to.")
     dlq_topic: str = Field(names.TRANSACTIONS_DLQ, description="Dead-letter topic.")
+    account_features: Literal["embedded", "flink", "off"] = Field(
+        "embedded",
+        description="Where each transaction's account features come from: embedded (an "
+        "account state per assigned partition, in this bridge), flink (consume "
+        "--enriched-topic, which the Flink job writes, instead of --transactions-topic), or "
+        "off (none: only for bundles trained without them).",
+    )
+    enriched_topic: str = Field(
+        names.TRANSACTIONS_ENRICHED,
+        description="Topic consumed with --account-features flink (transactions plus features).",
+    )
+    data_dir: Path = Field(
+        Path("var"),
+        description="Durable state: account state snapshots, saved with the committed offsets, "
+        "under <data_dir>/ingest/<group id>/accounts/<topic>-<partition>/.",
+    )
+    account_max_accounts: int = Field(
+        500_000,
+        ge=1,
+        description="Most accounts held per key and partition; beyond it the least recently "
+        "seen is evicted (ingest_account_state_evictions_total).",
+    )
+    account_snapshot_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="How often the account state is saved (and at every rebalance and stop); "
+        "a restart replays at most this much into the state, without scoring it again.",
+    )
     reconnect_max_seconds: float = Field(
         0.5,
         gt=0,
@@ -102,6 +131,14 @@ class IngestSettings(ServiceSettings):
         "bounds how long after a restarted peer is back the bridge still waits (an attempt "
         "to a peer that is down costs one refused connection).",
     )
+
+    def consumed_topic(self) -> str:
+        """The topic the bridge consumes: the Flink job's enriched one, or the transactions."""
+        return self.enriched_topic if self.account_features == "flink" else self.transactions_topic
+
+    def account_state_dir(self) -> Path:
+        """Where this group's account snapshots live."""
+        return self.data_dir / "ingest" / self.group_id / "accounts"
 
     def member_id(self) -> str:
         """The group.instance.id this bridge joins with."""

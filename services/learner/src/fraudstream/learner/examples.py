@@ -13,6 +13,7 @@ import numpy as np
 from fraudstream.model.detectors import AUTOENCODER, ISOLATION_FOREST
 from fraudstream.model.ensemble import DETECTOR_INPUT_NAMES
 from fraudstream.model.features import FEATURE_NAMES
+from fraudstream.model.schema import schema_of
 from fraudstream.model.validity import unlearnable_input
 from fraudstream.v1 import alert_pb2, score_pb2
 
@@ -70,10 +71,17 @@ class ExampleReader:
         self.audit_rate = audit_rate
         self.feature_schema_hash = feature_schema_hash
         self.bundle_version = bundle_version
+        # The served feature vector's columns: the bundle's schema (transaction features, then
+        # the account features when it was trained with them).
+        try:
+            self.feature_names = schema_of(feature_schema_hash).names
+        except ValueError:
+            self.feature_names = FEATURE_NAMES
+        names = self.feature_names
         unknown = [
             name
             for name in self.input_names
-            if name not in FEATURE_NAMES and name not in _DETECTOR_OF_INPUT
+            if name not in names and name not in _DETECTOR_OF_INPUT
         ]
         if unknown:
             raise ValueError(f"classifier inputs {unknown} are neither features nor detectors")
@@ -81,7 +89,7 @@ class ExampleReader:
         self._sources = [
             (
                 _DETECTOR_OF_INPUT.get(name),
-                FEATURE_NAMES.index(name) if name in FEATURE_NAMES else -1,
+                names.index(name) if name in names else -1,
             )
             for name in self.input_names
         ]
@@ -157,7 +165,7 @@ class ExampleReader:
             return "verdict"
         if example.features.schema_hash != self.feature_schema_hash:
             return "feature_schema"
-        if len(example.features.values) != len(FEATURE_NAMES):
+        if len(example.features.values) != len(self.feature_names):
             return "dimensions"
         served_by = example.score.model_version.rpartition("+s")[0]
         if served_by and served_by != self.bundle_version:

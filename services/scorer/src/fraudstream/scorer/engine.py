@@ -23,6 +23,7 @@ from fraudstream.model.features import (
     transaction_problems,
 )
 from fraudstream.model.linear import Contribution
+from fraudstream.model.schema import account_values, with_account_features
 from fraudstream.model.validity import unscorable_rows
 from fraudstream.scorer.metrics import ScorerMetrics
 from fraudstream.scorer.serving_model import ModelHolder, ServingModel
@@ -106,13 +107,21 @@ class ScoringEngine:
         columns = transaction_columns(transactions)
         event_ids = columns.event_ids
         problems = transaction_problems(columns)
+        accounts = None
+        if model.ensemble.account_features:
+            # Fail closed: a transaction without valid account features is not scored.
+            accounts, missing = account_values(transactions)
+            problems = {**missing, **problems}
         # `kept[j]` is the batch index of the j-th row still in play.
         kept = np.arange(n)
         if problems:
             kept = np.setdiff1d(kept, list(problems))
             columns = columns.take(kept)
         features = features_from_columns(columns) if len(kept) else np.empty((0, 0))
-        kept, features = _drop(kept, features, unscorable_rows(features), problems)
+        if accounts is not None and len(kept):
+            features = with_account_features(features, accounts[kept])
+        names = model.ensemble.feature_names
+        kept, features = _drop(kept, features, unscorable_rows(features, names), problems)
         scores, explained, reasons = None, np.empty(0, dtype=np.int64), []
         if len(kept):
             scores, failed = _score_per_item(model, features)

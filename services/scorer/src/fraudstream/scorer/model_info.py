@@ -5,7 +5,6 @@ from __future__ import annotations
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from fraudstream.model.detectors import AUTOENCODER, CLASSIFIER, ISOLATION_FOREST
-from fraudstream.model.features import FEATURE_NAMES
 from fraudstream.scorer.serving_model import ServingModel
 from fraudstream.v1 import model_pb2, score_pb2, scoring_service_pb2
 
@@ -26,7 +25,7 @@ def model_info(
         bundle_version=model.bundle_version,
         snapshot_version=model.snapshot_version,
         model_version=model.model_version,
-        feature_names=list(FEATURE_NAMES),
+        feature_names=list(model.ensemble.feature_names),
         feature_schema_hash=model.ensemble.feature_schema_hash,
         thresholds=model_pb2.Thresholds(
             review=model.ensemble.thresholds.review, block=model.ensemble.thresholds.block

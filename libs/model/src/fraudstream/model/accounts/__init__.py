@@ -6,7 +6,11 @@ from fraudstream.model.accounts.definition import (
     AccountDefinition,
     AccountFeature,
 )
-from fraudstream.model.accounts.offline import account_features_from_frame, compute_account_features
+from fraudstream.model.accounts.offline import (
+    ChunkedAccountFeatures,
+    account_features_from_frame,
+    compute_account_features,
+)
 from fraudstream.model.accounts.state import AccountState, StateCounters
 
 __all__ = [
@@ -15,6 +19,7 @@ __all__ = [
     "AccountDefinition",
     "AccountFeature",
     "AccountState",
+    "ChunkedAccountFeatures",
     "StateCounters",
     "account_features_from_frame",
     "compute_account_features",

@@ -43,6 +43,28 @@ class AccountFeature:
             return float(self.window + 1)
         return 0.0
 
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """The closed range every path's value lies in; a value outside was not computed by
+        this definition (a model refuses it rather than score it).
+
+        count and distinct include the event itself (>= 1); log_sum and amount_vs_history are
+        logs of `1 + x` for finite non-negative x (|value| < 710); since_last is a step gap
+        within the window, or the sentinel one past it.
+        """
+        if self.aggregate in ("count", "distinct"):
+            return 1.0, _MAX_COUNT
+        if self.aggregate == "log_sum":
+            return 0.0, _MAX_LOG
+        if self.aggregate == "since_last":
+            return 0.0, float(self.window + 1)
+        return -_MAX_LOG, _MAX_LOG
+
+
+# log1p of the largest float64 is about 709.8; counts stay far below this (a day of events).
+_MAX_LOG = 710.0
+_MAX_COUNT = 1e9
+
 
 @dataclass(frozen=True)
 class AccountDefinition:
@@ -107,6 +129,12 @@ ACCOUNT_FEATURES = AccountDefinition(
     )
 )
 ACCOUNT_FEATURE_NAMES: tuple[str, ...] = ACCOUNT_FEATURES.names
+
+
+# The largest amount the account paths add up: window sums of int64 cents stay exact for
+# millions of such events. A larger (or negative, or non-finite) amount is no payment any
+# path can count; the bridge keeps it out of the state and the scorer refuses the event.
+MAX_AMOUNT = 1e12
 
 
 def to_cents(amount: float) -> int:

@@ -130,3 +130,45 @@ def account_features_from_frame(
         frame["amount"].to_numpy(dtype=np.float64),
         definition,
     )
+
+
+class ChunkedAccountFeatures:
+    """The offline path over a stream read in chunks (a CSV too large to hold at once).
+
+    Each chunk is computed together with the tail of earlier events still inside a window
+    (effective step >= clock - horizon): a feature only reads events of the last `horizon`
+    steps, so the chunk's rows come out exactly as over the whole stream at once.
+    """
+
+    def __init__(self, definition: AccountDefinition = ACCOUNT_FEATURES):
+        self.definition = definition
+        self._tail: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def update(self, step: Any, name_orig: Any, name_dest: Any, amount: Any) -> np.ndarray:
+        """The account features of the chunk's events (in order), after every earlier chunk."""
+        chunk = (
+            np.asarray(step, dtype=np.int64),
+            np.asarray(name_orig, dtype=object),
+            np.asarray(name_dest, dtype=object),
+            np.asarray(amount, dtype=np.float64),
+        )
+        if self._tail is not None:
+            chunk = tuple(  # type: ignore[assignment]
+                np.concatenate([old, new]) for old, new in zip(self._tail, chunk, strict=True)
+            )
+        held = 0 if self._tail is None else self._tail[0].size
+        steps = effective_steps(chunk[0])
+        out = compute_account_features(steps, chunk[1], chunk[2], chunk[3], self.definition)
+        if steps.size:
+            keep = steps >= steps[-1] - self.definition.horizon
+            self._tail = (steps[keep], chunk[1][keep], chunk[2][keep], chunk[3][keep])
+        return out[held:]
+
+    def update_frame(self, frame: pd.DataFrame) -> np.ndarray:
+        """`update` of a DataFrame chunk in PaySim layout (Kaggle column names)."""
+        return self.update(
+            frame["step"].to_numpy(),
+            frame["nameOrig"].to_numpy(dtype=object),
+            frame["nameDest"].to_numpy(dtype=object),
+            frame["amount"].to_numpy(dtype=np.float64),
+        )
