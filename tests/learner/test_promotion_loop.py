@@ -82,12 +82,10 @@ def test_a_challenger_flagging_audited_legits_is_refused_though_it_ties_on_alert
     assert status.refusals >= 1
     assert "IPW precision" in status.last_judgement, status.last_judgement
     metrics = under.metrics.registry
-    assert (
-        metrics.get_sample_value("learner_promotion_judgements_total", {"outcome": "refuse"}) >= 1
-    )
-    assert (
-        metrics.get_sample_value("learner_promotion_judgements_total", {"outcome": "promote"}) == 0
-    )
+    refused = {"outcome": "refuse", "cause": "precision_lower_bound"}
+    assert metrics.get_sample_value("learner_promotion_judgements_total", refused) >= 1
+    promoted = {"outcome": "promote", "cause": "not_worse"}
+    assert metrics.get_sample_value("learner_promotion_judgements_total", promoted) is None
     champion_precision = metrics.get_sample_value(
         "learner_ipw_precision", {"model": "champion", "bound": "estimate"}
     )

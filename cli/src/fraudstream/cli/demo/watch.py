@@ -49,11 +49,13 @@ def total(samples: Samples, name: str, **labels: str) -> float:
     )
 
 
-def buckets(samples: Samples, histogram: str) -> dict[float, float]:
-    """Cumulative bucket counts of a histogram, by upper bound."""
+def buckets(samples: Samples, histogram: str, **labels: str) -> dict[float, float]:
+    """Cumulative bucket counts of a histogram, by upper bound, over its samples whose labels
+    include `labels`."""
     counts: dict[float, float] = defaultdict(float)
     for sample_labels, value in samples.get(f"{histogram}_bucket", []):
-        counts[float(sample_labels["le"])] += value
+        if all(sample_labels.get(k) == v for k, v in labels.items()):
+            counts[float(sample_labels["le"])] += value
     return dict(counts)
 
 

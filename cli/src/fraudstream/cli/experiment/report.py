@@ -130,9 +130,34 @@ def analyse(
             "count": int(total(learner_metrics, "learner_label_to_served_seconds_count")),
             "note": "learner histogram: label time to the first scorer applying the snapshot",
         },
+        "snapshot_to_every_scorer_seconds": {
+            kind: {
+                "p50": quantile(fleet, 0.5),
+                "p99": quantile(fleet, 0.99),
+                "count": int(
+                    total(learner_metrics, "learner_snapshot_to_fleet_seconds_count", kind=kind)
+                ),
+            }
+            for kind in ("promotion", "rollback")
+            if (fleet := buckets(learner_metrics, "learner_snapshot_to_fleet_seconds", kind=kind))
+        },
         "promotions": int(total(learner_metrics, "learner_promotions_total")),
         "refusals": int(total(learner_metrics, "learner_promotion_refusals_total")),
+        "rollbacks": {
+            labels["reason"]: int(value)
+            for labels, value in learner_metrics.get("learner_rollbacks_total", [])
+        },
+        "judgements": judgement_causes(learner_metrics),
     }
+
+
+def judgement_causes(learner_metrics: Samples) -> dict[str, dict[str, int]]:
+    """The learner's promotion judgements: outcome -> cause -> count."""
+    causes: dict[str, dict[str, int]] = {}
+    for labels, value in learner_metrics.get("learner_promotion_judgements_total", []):
+        outcome = causes.setdefault(labels["outcome"], {})
+        outcome[labels["cause"]] = outcome.get(labels["cause"], 0) + int(value)
+    return causes
 
 
 def write(result: dict[str, Any], reports: Path) -> tuple[Path, Path]:

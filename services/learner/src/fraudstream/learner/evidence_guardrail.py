@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from fraudstream.learner import calibration
 from fraudstream.learner.guardrail import Judgement
 from fraudstream.learner.intervals import PairedEvidence
-from fraudstream.learner.promotion import PromotionRule
+from fraudstream.learner.promotion import NO_GAIN, PromotionRule
 from fraudstream.learner.window import PrequentialWindow
 from fraudstream.model.ensemble import Thresholds
 
@@ -46,8 +46,11 @@ class EvidenceGuardrail:
             reason: str,
             evidence: PairedEvidence | None = None,
             thresholds: Thresholds | None = None,
+            cause: str = "",
         ) -> Judgement:
-            return Judgement(promote, refused, reason, champion, challenger, thresholds, evidence)
+            return Judgement(
+                promote, refused, reason, champion, challenger, thresholds, evidence, cause
+            )
 
         if updates_since_promotion == 0:
             return answer(False, False, "")
@@ -56,7 +59,13 @@ class EvidenceGuardrail:
         sample = window.sample(serving, since_promotion=True)
         at_serving = self.rule.judge(sample)
         if not at_serving.promote:
-            return answer(False, at_serving.refused, at_serving.reason, at_serving.evidence)
+            return answer(
+                False,
+                at_serving.refused,
+                at_serving.reason,
+                at_serving.evidence,
+                cause=at_serving.cause,
+            )
         evidence = at_serving.evidence
         assert evidence is not None  # a promotion always rests on evidence
         precision_gain = evidence.precision_difference.estimate
@@ -71,6 +80,7 @@ class EvidenceGuardrail:
                 f"no gain shown on {evidence.labels} labels (IPW precision {precision_gain:+.4f}, "
                 f"recall {recall_gain:+.4f}): nothing to promote for",
                 evidence,
+                cause=NO_GAIN,
             )
         choice = calibration.thresholds_after_promotion(
             evidence,
@@ -88,6 +98,7 @@ class EvidenceGuardrail:
                     at_matched.refused,
                     f"at its rate-matched review {thresholds.review:.4f}: {at_matched.reason}",
                     evidence,
+                    cause=f"matched_{at_matched.cause}",
                 )
         return answer(
             True,
@@ -95,6 +106,7 @@ class EvidenceGuardrail:
             f"{at_serving.reason}; {choice.reason}",
             evidence,
             thresholds,
+            at_serving.cause,
         )
 
 

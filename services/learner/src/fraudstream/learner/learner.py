@@ -15,6 +15,7 @@ from fraudstream.learner.challenger import Challenger, class_weights
 from fraudstream.learner.champion import ChampionChanges
 from fraudstream.learner.config import Baseline, LearnerConfig, guardrail_of, rollback_rule_of
 from fraudstream.learner.examples import LabelBatch
+from fraudstream.learner.fleet import PROMOTION, ROLLBACK
 from fraudstream.learner.guardrail import Guardrail, Judgement
 from fraudstream.learner.metrics import LearnerMetrics
 from fraudstream.learner.rollback import (
@@ -31,7 +32,9 @@ from fraudstream.v1 import model_pb2
 
 logger = logging.getLogger(__name__)
 
-OnPromotion = Callable[[model_pb2.ModelSnapshot, float | None], None]
+# Announces a new champion snapshot: (snapshot, newest label time or None, kind), kind being
+# fleet.PROMOTION or fleet.ROLLBACK.
+OnPromotion = Callable[[model_pb2.ModelSnapshot, float | None, str], None]
 OnBatch = Callable[[LabelBatch], None]
 
 
@@ -145,7 +148,7 @@ class Learner(ChampionChanges):
                 raise
         self.publish_gauges()
         if self._on_promotion is not None:
-            self._on_promotion(snapshot, None)
+            self._on_promotion(snapshot, None, ROLLBACK)
         return record
 
     def apply(self, batch: LabelBatch) -> int:
@@ -169,6 +172,7 @@ class Learner(ChampionChanges):
                 self._resume()
                 raise
             position, served_label_time = state.label_position, state.served_label_time
+            kind = PROMOTION
             # A rollback's content reflects older labels: it has no label-to-served latency.
             rollback = RollbackRecord.of(state.last_rollback)
             if (
@@ -176,13 +180,13 @@ class Learner(ChampionChanges):
                 and rollback is not None
                 and rollback.version == snapshot.version
             ):
-                served_label_time = None
+                served_label_time, kind = None, ROLLBACK
             done = Tally.of(state).since(before)
         count_batch(self._metrics, batch, done)
         self.publish_gauges()
         # Only the newest snapshot of a batch is announced: scorers need the latest only.
         if snapshot is not None and self._on_promotion is not None:
-            self._on_promotion(snapshot, served_label_time)
+            self._on_promotion(snapshot, served_label_time, kind)
         if self._on_batch is not None:  # shadow challenger and label drift (learner/shadow.py)
             self._on_batch(batch)
         return position
@@ -232,8 +236,9 @@ class Learner(ChampionChanges):
         state.last_judgement = judgement.reason
         if judgement.evidence is not None:
             state.evidence = estimates_of(judgement.evidence)
+        if judgement.cause:
             outcome = "promote" if judgement.promote else "refuse" if judgement.refused else "wait"
-            self._metrics.judgements.labels(outcome).inc()
+            self._metrics.judgements.labels(outcome, judgement.cause).inc()
         if judgement.refused:
             state.refusals += 1
             logger.info("challenger not promoted: %s", judgement.reason)

@@ -11,22 +11,41 @@ from fraudstream.learner.evidence import LabeledSample
 from fraudstream.learner.intervals import (
     Interval,
     PairedEvidence,
-    model_intervals,
     paired_evidence,
+    rate_intervals,
 )
 
 logger = logging.getLogger(__name__)
+
+# Why a judgement came out as it did, in a word (a metric label; the reason says the rest).
+NOT_WORSE = "not_worse"
+FEW_LABELS = "few_labels"
+FEW_AUDITS = "few_audits"
+NO_INTERVAL = "no_interval"
+PRECISION_LOWER_BOUND = "precision_lower_bound"
+RECALL_LOWER_BOUND = "recall_lower_bound"
+NO_GAIN = "no_gain"
+CAUSES = (
+    NOT_WORSE,
+    FEW_LABELS,
+    FEW_AUDITS,
+    NO_INTERVAL,
+    PRECISION_LOWER_BOUND,
+    RECALL_LOWER_BOUND,
+    NO_GAIN,
+)
 
 
 @dataclass(frozen=True)
 class PromotionJudgement:
     """Promote, refuse (the challenger was shown or not shown to be not worse), or wait
-    (too little evidence to say)."""
+    (too little evidence to say); `cause` is one of CAUSES."""
 
     promote: bool
     refused: bool
     reason: str
     evidence: PairedEvidence | None = None
+    cause: str = ""
 
 
 @dataclass(frozen=True)
@@ -59,6 +78,7 @@ class PromotionRule:
                 False,
                 f"{len(sample)} labels and {sample.frauds} frauds; "
                 f"needs {self.min_labels} and {self.min_frauds}",
+                cause=FEW_LABELS,
             )
         if sample.audits < self.min_audits:
             return PromotionJudgement(
@@ -66,6 +86,7 @@ class PromotionRule:
                 False,
                 f"{sample.audits} audit labels; needs {self.min_audits} to see the "
                 "traffic nobody alerted",
+                cause=FEW_AUDITS,
             )
         evidence = paired_evidence(
             sample, challenger_review, self.confidence, self.resamples, self.seed
@@ -76,7 +97,11 @@ class PromotionRule:
         ):
             if not math.isfinite(difference.low):
                 return PromotionJudgement(
-                    False, False, f"no {name} interval (no flagged or fraud label)", evidence
+                    False,
+                    False,
+                    f"no {name} interval (no flagged or fraud label)",
+                    evidence,
+                    NO_INTERVAL,
                 )
             if difference.low < -self.margin:
                 return PromotionJudgement(
@@ -85,6 +110,7 @@ class PromotionRule:
                     f"challenger - champion IPW {name} {_describe(difference)} at "
                     f"{self.confidence:.0%}: lower bound < -margin {self.margin}",
                     evidence,
+                    PRECISION_LOWER_BOUND if name == "precision" else RECALL_LOWER_BOUND,
                 )
         return PromotionJudgement(
             True,
@@ -93,6 +119,7 @@ class PromotionRule:
             f"{_describe(evidence.precision_difference)}, recall difference "
             f"{_describe(evidence.recall_difference)} (n_eff {evidence.effective_size:.0f})",
             evidence,
+            NOT_WORSE,
         )
 
 
@@ -113,7 +140,8 @@ class RollbackJudgement:
 class RollbackRule:
     """Roll back when the promoted model's IPW precision on labels that arrived after the
     promotion falls below the previous champion's lower confidence bound (recorded at
-    promotion as `PairedEvidence.champion_precision.low`).
+    promotion as `PairedEvidence.champion_precision.low`, a weighted Wilson bound: below 1
+    even when the previous champion flagged no legit label).
 
     The comparison uses the point estimate against a lower bound, so ordinary noise around
     an equally good model rarely trips it; the minimum-evidence guards keep the first few
@@ -123,8 +151,6 @@ class RollbackRule:
     min_labels: int = 100
     min_flagged: int = 30
     confidence: float = 0.95
-    resamples: int = 400
-    seed: int = 0
 
     def judge(
         self, sample: LabeledSample, promoted_at: float, previous_precision_low: float
@@ -139,9 +165,7 @@ class RollbackRule:
                 f"{len(after)} labels and {int(flagged.sum())} flagged since the promotion; "
                 f"needs {self.min_labels} and {self.min_flagged}",
             )
-        precision, _ = model_intervals(
-            after.fraud, flagged, after.ipw, self.confidence, self.resamples, self.seed
-        )
+        precision, _ = rate_intervals(after.fraud, flagged, after.ipw, self.confidence)
         if precision.estimate < previous_precision_low:
             return RollbackJudgement(
                 True,
