@@ -165,9 +165,10 @@ def test_promotion_waits_for_evidence() -> None:
     sample = hand_sample()
     judgement = PromotionRule().judge(sample)
     assert not judgement.promote and not judgement.refused
-    assert "needs 200 and 20" in judgement.reason
+    assert "needs 100 and 20" in judgement.reason and judgement.cause == "few_labels"
     no_audits = PromotionRule(min_labels=1, min_frauds=1).judge(sample)
     assert not no_audits.refused and "audit" in no_audits.reason
+    assert no_audits.cause == "few_audits"
 
 
 def test_promotes_a_challenger_that_is_better_everywhere() -> None:

@@ -49,6 +49,15 @@ def total(samples: Samples, name: str, **labels: str) -> float:
     )
 
 
+def judgement_causes(learner: Samples) -> dict[str, dict[str, int]]:
+    """The learner's promotion judgements as outcome -> cause -> count."""
+    causes: dict[str, dict[str, int]] = {}
+    for labels, value in learner.get("learner_promotion_judgements_total", []):
+        outcome = causes.setdefault(labels["outcome"], {})
+        outcome[labels["cause"]] = outcome.get(labels["cause"], 0) + int(value)
+    return causes
+
+
 def buckets(samples: Samples, histogram: str, **labels: str) -> dict[float, float]:
     """Cumulative bucket counts of a histogram, by upper bound, over its samples whose labels
     include `labels`."""

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from fraudstream.cli.analysts import row_of
-from fraudstream.cli.demo.watch import Samples, buckets, quantile, total
+from fraudstream.cli.demo.watch import Samples, buckets, judgement_causes, quantile, total
 
 JSON_FILE = "experiment_drift.json"
 PNG_FILE = "experiment_drift.png"
@@ -149,15 +149,6 @@ def analyse(
         },
         "judgements": judgement_causes(learner_metrics),
     }
-
-
-def judgement_causes(learner_metrics: Samples) -> dict[str, dict[str, int]]:
-    """The learner's promotion judgements: outcome -> cause -> count."""
-    causes: dict[str, dict[str, int]] = {}
-    for labels, value in learner_metrics.get("learner_promotion_judgements_total", []):
-        outcome = causes.setdefault(labels["outcome"], {})
-        outcome[labels["cause"]] = outcome.get(labels["cause"], 0) + int(value)
-    return causes
 
 
 def write(result: dict[str, Any], reports: Path) -> tuple[Path, Path]:

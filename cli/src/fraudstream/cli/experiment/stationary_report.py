@@ -38,6 +38,7 @@ def run_record(error_rate: float, seed: int, summary: dict[str, Any]) -> dict[st
         "refusals": learner.get("refusals"),
         "rollbacks": learner.get("rollbacks"),
         "judgements": learner.get("judgements"),
+        "judgement_causes": learner.get("judgement_causes"),
         "last_judgement": learner.get("last_judgement"),
     }
 

@@ -61,9 +61,9 @@ class PromotionRule:
 
     margin: float = 0.0
     confidence: float = 0.95
-    min_labels: int = 200
+    min_labels: int = 100
     min_frauds: int = 20
-    min_audits: int = 50
+    min_audits: int = 20
     resamples: int = 400
     seed: int = 0
 

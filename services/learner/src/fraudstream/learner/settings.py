@@ -73,13 +73,17 @@ class LearnerSettings(ServiceSettings):
         "precision and recall differences may lie for a promotion.",
     )
     promotion_min_labels: int = Field(
-        200, ge=1, description="Labels since the last promotion before the evidence is judged."
+        100, ge=1, description="Labels since the last promotion before the evidence is judged."
     )
     promotion_min_frauds: int = Field(
         20, ge=1, description="FRAUD labels since the last promotion before it is judged."
     )
     promotion_min_audits: int = Field(
-        50, ge=0, description="Audit labels since the last promotion before it is judged."
+        20,
+        ge=0,
+        description="Audit labels since the last promotion before it is judged (a weak screen "
+        "of the traffic nobody alerted; the rollback watch sees every alert of a promoted "
+        "model).",
     )
     judge_every: int = Field(
         100, ge=1, description="New labels between two promotion judgements on the evidence."
