@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 
 from fraudstream.learner import calibration
+from fraudstream.learner.evidence import LabeledSample
 from fraudstream.learner.guardrail import Judgement
 from fraudstream.learner.intervals import PairedEvidence
 from fraudstream.learner.promotion import NO_GAIN, PromotionRule
@@ -54,9 +55,11 @@ class EvidenceGuardrail:
 
         if updates_since_promotion == 0:
             return answer(False, False, "")
-        if not _crossed(window.scored, window.last_added, self.judge_every):
-            return answer(False, False, "")
         sample = window.sample(serving, since_promotion=True)
+        if not _crossed(window.scored, window.last_added, self.judge_every) and not (
+            self._evidence_just_met(sample, window.last_added)
+        ):
+            return answer(False, False, "")
         at_serving = self.rule.judge(sample)
         if not at_serving.promote:
             return answer(
@@ -108,6 +111,13 @@ class EvidenceGuardrail:
             thresholds,
             at_serving.cause,
         )
+
+    def _evidence_just_met(self, sample: LabeledSample, last_added: int) -> bool:
+        """Whether the newest `last_added` labels brought `sample` to the rule's minimum
+        evidence. A wait for evidence tests nothing, so it spends none of the looks' error
+        budget: the look it postponed happens then, not at the next `judge_every`."""
+        before = sample.first(len(sample) - last_added)
+        return self.rule.waits_for(sample) is None and self.rule.waits_for(before) is not None
 
 
 def _crossed(scored: int, last_added: int, every: int) -> bool:

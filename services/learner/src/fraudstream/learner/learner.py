@@ -11,7 +11,7 @@ from collections.abc import Callable
 import numpy as np
 
 from fraudstream.common.errors import DomainError
-from fraudstream.learner.challenger import Challenger, class_weights
+from fraudstream.learner.challenger import Challenger, class_weights, selection_weights
 from fraudstream.learner.champion import ChampionChanges
 from fraudstream.learner.config import Baseline, LearnerConfig, guardrail_of, rollback_rule_of
 from fraudstream.learner.examples import LabelBatch
@@ -218,7 +218,7 @@ class Learner(ChampionChanges):
                 promoted = rolled_back
             elif (judgement := self._judge()).promote:
                 promoted = self._promote(judgement)
-            self._train(inputs, fraud)
+            self._train(inputs, fraud, propensity)
             state.learned_position = int(batch.positions[chunk][-1])
             label_time = float(batch.label_times[chunk][-1])
             state.learned_label_time = label_time if math.isfinite(label_time) else None
@@ -244,15 +244,19 @@ class Learner(ChampionChanges):
             logger.info("challenger not promoted: %s", judgement.reason)
         return judgement
 
-    def _train(self, inputs: np.ndarray, fraud: np.ndarray) -> None:
+    def _train(self, inputs: np.ndarray, fraud: np.ndarray, propensity: np.ndarray | None) -> None:
         state = self._state
         frauds = int(fraud.sum())
         state.labels["fraud"] += frauds
         state.labels["legit"] += len(fraud) - frauds
+        cap = self._config.max_class_weight
         fraud_weight, legit_weight = class_weights(
-            state.labels["fraud"], state.labels["legit"], self._config.max_class_weight
+            state.labels["fraud"], state.labels["legit"], cap
         )
-        self._challenger.learn(inputs, fraud, np.where(fraud, fraud_weight, legit_weight))
+        weights = np.where(fraud, fraud_weight, legit_weight)
+        if propensity is not None:
+            weights = weights * selection_weights(fraud, propensity, cap)
+        self._challenger.learn(inputs, fraud, weights)
         self._challenger.restart_if_diverged(self._champion)
         state.updates += 1
         state.updates_since_promotion += 1

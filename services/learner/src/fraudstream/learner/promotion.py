@@ -72,22 +72,9 @@ class PromotionRule:
     ) -> PromotionJudgement:
         """The judgement on `sample` (labels both models scored), the challenger flagging at
         `challenger_review` (default: the serving review threshold)."""
-        if len(sample) < self.min_labels or sample.frauds < self.min_frauds:
-            return PromotionJudgement(
-                False,
-                False,
-                f"{len(sample)} labels and {sample.frauds} frauds; "
-                f"needs {self.min_labels} and {self.min_frauds}",
-                cause=FEW_LABELS,
-            )
-        if sample.audits < self.min_audits:
-            return PromotionJudgement(
-                False,
-                False,
-                f"{sample.audits} audit labels; needs {self.min_audits} to see the "
-                "traffic nobody alerted",
-                cause=FEW_AUDITS,
-            )
+        waiting = self.waits_for(sample)
+        if waiting is not None:
+            return waiting
         evidence = paired_evidence(
             sample, challenger_review, self.confidence, self.resamples, self.seed
         )
@@ -121,6 +108,26 @@ class PromotionRule:
             evidence,
             NOT_WORSE,
         )
+
+    def waits_for(self, sample: LabeledSample) -> PromotionJudgement | None:
+        """The judgement "wait" when `sample` holds less than the minimum evidence, else None."""
+        if len(sample) < self.min_labels or sample.frauds < self.min_frauds:
+            return PromotionJudgement(
+                False,
+                False,
+                f"{len(sample)} labels and {sample.frauds} frauds; "
+                f"needs {self.min_labels} and {self.min_frauds}",
+                cause=FEW_LABELS,
+            )
+        if sample.audits < self.min_audits:
+            return PromotionJudgement(
+                False,
+                False,
+                f"{sample.audits} audit labels; needs {self.min_audits} to see the "
+                "traffic nobody alerted",
+                cause=FEW_AUDITS,
+            )
+        return None
 
 
 def _describe(interval: Interval) -> str:
