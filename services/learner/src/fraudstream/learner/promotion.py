@@ -54,12 +54,13 @@ class PromotionRule:
 
     Promote when the lower bound of the paired bootstrap interval of (challenger -
     champion) is >= -margin for IPW precision and for IPW recall at the review threshold.
-    With margin 0 a challenger must show it is at least as good; a challenger that flags
+    The default margin, 0.2 points, is the smallest loss the stationary targets allow; with
+    margin 0 a challenger must show a bound of exactly 0 or better; a challenger that flags
     audited legit traffic pays 1/audit_rate per such label, so winning on alerts cannot
     hide losing on the traffic nobody alerted.
     """
 
-    margin: float = 0.0
+    margin: float = 0.002
     confidence: float = 0.95
     min_labels: int = 100
     min_frauds: int = 20

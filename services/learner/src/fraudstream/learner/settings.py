@@ -66,11 +66,12 @@ class LearnerSettings(ServiceSettings):
         0.95, gt=0.5, lt=1.0, description="Confidence of the promotion and rollback intervals."
     )
     evidence_margin: float = Field(
-        0.0,
+        0.002,
         ge=0.0,
         le=1.0,
         description="How far below 0 the lower bounds of the challenger-minus-champion IPW "
-        "precision and recall differences may lie for a promotion.",
+        "precision and recall differences may lie for a promotion (the non-inferiority "
+        "margin: 0.002 is 0.2 points; 0 demands a bound of exactly 0 or better).",
     )
     promotion_min_labels: int = Field(
         100, ge=1, description="Labels since the last promotion before the evidence is judged."
