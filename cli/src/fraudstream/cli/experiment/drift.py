@@ -11,14 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import click
+import grpc
 import pandas as pd
 from rich.console import Console
 
 from fraudstream.cli.demo.build import Builder, Steps
 from fraudstream.cli.demo.credentials import DemoCredentials
-from fraudstream.cli.demo.watch import scrape
+from fraudstream.cli.demo.watch import scrape, total
 from fraudstream.cli.experiment.loop import label_events, run_loop
-from fraudstream.cli.stack import Stack
+from fraudstream.cli.stack import ServiceHandle, Stack
+from fraudstream.v1 import learner_service_pb2, learner_service_pb2_grpc
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +126,7 @@ def run_seed(run: DriftRun, seed: int, steps: Steps) -> dict[str, Any]:
             run.analyst_delay,
             _TOKEN,
         )
+        rollback = _time_a_rollback(learner)
         events = label_events(bootstrap)
         learner_metrics = scrape(learner.metrics_url)
     with steps.step("score the replayed rows with the frozen bundle and compare"):
@@ -131,7 +134,38 @@ def run_seed(run: DriftRun, seed: int, steps: Steps) -> dict[str, Any]:
         result = analyse(frame, run.drift_step, frozen, run_id, outcome, events, learner_metrics)
     result["seed"] = seed
     result["replayed_rows"] = len(frame)
+    result["operator_rollback"] = rollback
     return result
+
+
+_ROLLED_BACK = "learner_snapshot_to_fleet_seconds_count"
+
+
+def _time_a_rollback(learner: ServiceHandle, timeout: float = 10.0) -> dict[str, Any]:
+    """After the replay, roll back once as an operator would (`fraudstream model rollback`),
+    so every run measures a rollback reaching every scorer; the learner's
+    learner_snapshot_to_fleet_seconds{kind="rollback"} times it (decisions are already in)."""
+    request = learner_service_pb2.RollbackRequest(
+        reason="experiment: time a rollback to every scorer"
+    )
+    with learner.transport.channel(learner.address) as channel:
+        stub = learner_service_pb2_grpc.LearnerServiceStub(channel)
+        try:
+            record = stub.Rollback(request, timeout=timeout).rollback
+        except grpc.RpcError as exc:
+            # No earlier champion (nothing was promoted): nothing to roll back to.
+            return {"done": False, "why": exc.details()}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if total(scrape(learner.metrics_url), _ROLLED_BACK, kind="rollback") >= 1:
+            break
+        time.sleep(0.1)
+    return {
+        "done": True,
+        "version": record.version,
+        "rolled_back_from": record.rolled_back_from,
+        "restored_version": record.restored_version,
+    }
 
 
 @click.command("drift")
