@@ -16,10 +16,11 @@ import pandas as pd
 from rich.console import Console
 
 from fraudstream.cli.demo.build import Builder, Steps
-from fraudstream.cli.demo.credentials import DemoCredentials
+from fraudstream.cli.demo.credentials import ADMINISTRATOR, DemoCredentials
 from fraudstream.cli.demo.watch import scrape, total
 from fraudstream.cli.experiment.loop import label_events, run_loop
 from fraudstream.cli.stack import ServiceHandle, Stack
+from fraudstream.common.transport import Transport
 from fraudstream.v1 import learner_service_pb2, learner_service_pb2_grpc
 
 logger = logging.getLogger(__name__)
@@ -85,7 +86,9 @@ def run_seed(run: DriftRun, seed: int, steps: Steps) -> dict[str, Any]:
                 "FRAUDSTREAM_MODELS": str(models.resolve()),
                 "FRAUDSTREAM_GRACE_SECONDS": "3",
             }
-            creds = DemoCredentials.create(run_dir / "auth", tls=False, analyst_token=_TOKEN)
+            creds = DemoCredentials.create(
+                run_dir / "auth", tls=False, analyst_token=_TOKEN, admin=True
+            )
             # The experiment reports chargebacks to feedback as the bridge does (its token).
             feedback = stack.start_service(
                 "feedback",
@@ -126,7 +129,7 @@ def run_seed(run: DriftRun, seed: int, steps: Steps) -> dict[str, Any]:
             run.analyst_delay,
             _TOKEN,
         )
-        rollback = _time_a_rollback(learner)
+        rollback = _time_a_rollback(learner, creds.transport(ADMINISTRATOR))
         events = label_events(bootstrap)
         learner_metrics = scrape(learner.metrics_url)
     with steps.step("score the replayed rows with the frozen bundle and compare"):
@@ -141,14 +144,16 @@ def run_seed(run: DriftRun, seed: int, steps: Steps) -> dict[str, Any]:
 _ROLLED_BACK = "learner_snapshot_to_fleet_seconds_count"
 
 
-def _time_a_rollback(learner: ServiceHandle, timeout: float = 10.0) -> dict[str, Any]:
+def _time_a_rollback(
+    learner: ServiceHandle, admin: Transport, timeout: float = 10.0
+) -> dict[str, Any]:
     """After the replay, roll back once as an operator would (`fraudstream model rollback`),
     so every run measures a rollback reaching every scorer; the learner's
     learner_snapshot_to_fleet_seconds{kind="rollback"} times it (decisions are already in)."""
     request = learner_service_pb2.RollbackRequest(
         reason="experiment: time a rollback to every scorer"
     )
-    with learner.transport.channel(learner.address) as channel:
+    with admin.channel(learner.address) as channel:
         stub = learner_service_pb2_grpc.LearnerServiceStub(channel)
         try:
             record = stub.Rollback(request, timeout=timeout).rollback
