@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fraudstream.cli.experiment.report import analyse, new_pattern, write
+from fraudstream.cli.experiment.report import analyse, combine, new_pattern, write
 
 DRIFT = 10
 
@@ -54,6 +54,12 @@ def test_recall_over_time_and_labels_to_reach_the_target(tmp_path: Path):
     assert result["over_time"][-1]["new_pattern_labels_learned"] == 12
     assert result["label_to_served_seconds"]["count"] == 4 and result["promotions"] == 1
 
-    json_path, png_path = write(result, tmp_path)
-    assert json.loads(json_path.read_text())["new_pattern"]["rows"] == 30
+    combined = combine([result, {**result, "labels_to_recall": {"new_pattern_labels": 30}}])
+    assert combined["worst"]["new_pattern_labels_to_recall"] == 30
+    assert combined["checks"]["recall_within_labels"] and combined["verdict"] == "holds"
+    assert combine([{**result, "labels_to_recall": {"new_pattern_labels": None}}])["verdict"] == (
+        "missed"
+    )
+    json_path, png_path = write(combined, tmp_path)
+    assert json.loads(json_path.read_text())["runs"][0]["new_pattern"]["rows"] == 30
     assert png_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

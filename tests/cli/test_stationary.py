@@ -28,6 +28,8 @@ def _run(error_rate: float, seed: int, online: tuple[float | None, float]) -> di
             k: None if online_pr[k] is None else round((online_pr[k] - frozen[k]) * 100, 2)
             for k in frozen
         },
+        "promotions": seed - 1,
+        "rollbacks": 0,
     }
 
 
@@ -47,6 +49,7 @@ def test_the_verdict_is_taken_on_the_worst_of_three_seeds(tmp_path: Path):
     result = summarise(runs)
     by_rate = {g["error_rate"]: g for g in result["by_error_rate"]}
     assert by_rate[0.03]["verdict"] == "fails"
+    assert by_rate[0.03]["promotions_by_seed"] == {"1": 0, "2": 1, "3": 2}
     assert by_rate[0.03]["worst"]["recall"] == {"points": -0.3, "seed": 3}
     assert by_rate[0.03]["worst"]["precision"] == {"points": 0.0, "seed": 1}
     assert by_rate[0.10]["verdict"] == "holds"

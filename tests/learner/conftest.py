@@ -164,7 +164,7 @@ def make_learner(model_bundle: Path, tmp_path: Path) -> MakeLearner:
             store,
             LearnerConfig(**config),  # type: ignore[arg-type]
             metrics,
-            on_promotion=lambda snapshot, label_time: promoted.append(snapshot),
+            on_promotion=lambda snapshot, label_time, kind: promoted.append(snapshot),
             guardrail=guardrail,
             signer=signer,
         )

@@ -15,7 +15,7 @@ from fraudstream.learner.evidence import (
     ipw_rates,
     kish_effective_size,
 )
-from fraudstream.learner.intervals import model_intervals, paired_evidence
+from fraudstream.learner.intervals import model_intervals, paired_evidence, rate_intervals
 from fraudstream.learner.promotion import PromotionRule, RollbackRule
 from fraudstream.learner.verdicts import (
     CONTRADICTION_WEIGHT,
@@ -165,9 +165,10 @@ def test_promotion_waits_for_evidence() -> None:
     sample = hand_sample()
     judgement = PromotionRule().judge(sample)
     assert not judgement.promote and not judgement.refused
-    assert "needs 200 and 20" in judgement.reason
+    assert "needs 100 and 20" in judgement.reason and judgement.cause == "few_labels"
     no_audits = PromotionRule(min_labels=1, min_frauds=1).judge(sample)
     assert not no_audits.refused and "audit" in no_audits.reason
+    assert no_audits.cause == "few_audits"
 
 
 def test_promotes_a_challenger_that_is_better_everywhere() -> None:
@@ -260,12 +261,10 @@ def test_rollback_follows_precision_not_noise(after: float, most: int, least: in
     rollbacks = 0
     for seed in range(20):
         before = LabeledSample.of(alert_precision_sample(seed, 0.8, time=0.0))
-        baseline, _ = model_intervals(
-            before.fraud, before.champion_risk >= REVIEW, before.ipw, resamples=200, seed=seed
-        )
+        baseline, _ = rate_intervals(before.fraud, before.champion_risk >= REVIEW, before.ipw)
         sample = LabeledSample.of(
             alert_precision_sample(seed, 0.8, 0.0)
             + alert_precision_sample(1000 + seed, after, time=10.0)
         )
-        rollbacks += RollbackRule(resamples=50).judge(sample, 10.0, baseline.low).rollback
+        rollbacks += RollbackRule().judge(sample, 10.0, baseline.low).rollback
     assert least <= rollbacks <= most

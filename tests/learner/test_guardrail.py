@@ -126,10 +126,26 @@ def test_the_evidence_guardrail_promotes_at_thresholds_keeping_the_champions_ale
 
 
 def test_the_evidence_guardrail_judges_once_per_judge_every_labels():
-    window = _evidence_window()  # 600 labels: the add crossed multiples of 100
+    window = _evidence_window()  # 600 labels in one add: it met the minimum evidence
     guardrail = EvidenceGuardrail(PromotionRule(), judge_every=1000)
+    # The look a wait for evidence postponed happens when the minimum is met...
+    assert guardrail.judge(window, SERVING, 1).reason != ""
+    window.add(np.array([False]), np.array([-5.0]), np.array([-5.0]), np.ones(1), np.zeros(1))
+    # ...after that only every judge_every labels.
     assert guardrail.judge(window, SERVING, 1).reason == ""  # not due: not judged
     assert guardrail.judge(window, SERVING, 0).reason == ""  # nothing learned
+
+
+def test_a_look_postponed_for_evidence_happens_when_the_minimum_is_met():
+    rule = PromotionRule(min_labels=100, min_frauds=1, min_audits=0)
+    guardrail = EvidenceGuardrail(rule, judge_every=1000)
+    window = PrequentialWindow(1000)
+    looks = []
+    for _ in range(8):  # 8 adds of 30 labels: the minimum of 100 is met by the 4th
+        fraud = np.arange(30) % 3 == 0
+        window.add(fraud, np.where(fraud, 5.0, -5.0), np.where(fraud, 5.0, -5.0))
+        looks.append(guardrail.judge(window, SERVING, 1).reason != "")
+    assert looks == [False, False, False, True, False, False, False, False]
 
 
 def test_a_promoted_snapshot_serves_with_the_thresholds_the_guardrail_chose(

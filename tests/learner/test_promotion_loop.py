@@ -6,11 +6,12 @@ import logging
 from pathlib import Path
 
 import numpy as np
+from sklearn.linear_model import LogisticRegression
 
 from fraudstream.learner.challenger import ChallengerWeights
 from fraudstream.learner.store import LearnerState, SnapshotStore
 from fraudstream.model.linear import LinearModel
-from fraudstream.v1 import alert_pb2
+from fraudstream.v1 import alert_pb2, score_pb2
 
 BATCH = 32
 # The seeded fault must still be there when it is judged: learn slowly.
@@ -82,12 +83,10 @@ def test_a_challenger_flagging_audited_legits_is_refused_though_it_ties_on_alert
     assert status.refusals >= 1
     assert "IPW precision" in status.last_judgement, status.last_judgement
     metrics = under.metrics.registry
-    assert (
-        metrics.get_sample_value("learner_promotion_judgements_total", {"outcome": "refuse"}) >= 1
-    )
-    assert (
-        metrics.get_sample_value("learner_promotion_judgements_total", {"outcome": "promote"}) == 0
-    )
+    refused = {"outcome": "refuse", "cause": "precision_lower_bound"}
+    assert metrics.get_sample_value("learner_promotion_judgements_total", refused) >= 1
+    promoted = {"outcome": "promote", "cause": "not_worse"}
+    assert metrics.get_sample_value("learner_promotion_judgements_total", promoted) is None
     champion_precision = metrics.get_sample_value(
         "learner_ipw_precision", {"model": "champion", "bound": "estimate"}
     )
@@ -185,3 +184,58 @@ def test_the_evidence_compares_the_ensembles_risks_with_the_classifier_swapped(
     assert np.allclose(sample.champion_risk[-32:], champion_risk, rtol=1e-9, atol=0)
     assert np.allclose(sample.challenger_risk[-32:], challenger_risk, rtol=1e-9, atol=0)
     assert not np.allclose(champion_risk, challenger_risk, rtol=1e-6, atol=0)
+
+
+def _production_labels(stream) -> list[alert_pb2.LabeledExample]:
+    """The drift stream as production labels it: alerts at propensity 1; among non-alerts,
+    missed frauds reported back (all of them) and legits from a uniform sample (LEGIT_PER_FRAUD
+    per fraud, about 2% of the legit traffic)."""
+    examples = []
+    for example in stream.examples:
+        labeled = alert_pb2.LabeledExample()
+        labeled.CopyFrom(example)
+        labeled.selection_probability = 1.0
+        if example.score.decision == score_pb2.DECISION_ALLOW:
+            labeled.kind = alert_pb2.ALERT_KIND_AUDIT
+            if example.verdict == alert_pb2.VERDICT_LEGIT:
+                labeled.selection_probability = 0.02
+        examples.append(labeled)
+    return examples
+
+
+def test_a_challenger_better_on_the_evidence_is_promoted_and_kept(
+    make_learner, drift_stream, tmp_path
+):
+    """A challenger that knows the new fraud pattern the bundle misses, and is as precise on
+    the traffic, is promoted by the evidence rule (default minimums), kept by the rollback
+    watch, and the served model catches the pattern. The challenger is a logistic regression
+    fitted on the stream (better by construction), held still by a tiny learning rate."""
+    examples = _production_labels(drift_stream)
+    config = dict(batch_size=BATCH, learning_rate=1e-9)
+    under = make_learner(tmp_path / "better", **config)
+    bundle = under.learner.baseline
+    everything = under.read(examples)
+    champion = bundle.classifier
+    standardised = (everything.inputs - champion.mean) / champion.scale
+    fitted = LogisticRegression(C=10.0, max_iter=2000).fit(standardised, everything.fraud)
+    state = LearnerState.start(bundle.bundle_version, bundle.feature_schema_hash, champion)
+    state.challenger = ChallengerWeights(fitted.coef_[0].tolist(), float(fitted.intercept_[0]))
+    SnapshotStore(tmp_path / "better").save_state(state)
+    under = make_learner(tmp_path / "better", **config)
+    # From a little before the new pattern: the evidence then holds frauds the champion misses.
+    first = int(np.flatnonzero(drift_stream.drift_fraud)[0]) - 100
+    for start in range(first, len(examples), BATCH):
+        under.feed(examples[start : start + BATCH])
+
+    status = under.learner.status()
+    assert status.promotions >= 1 and status.rollbacks == 0, status.last_judgement
+    promoted = {"outcome": "promote", "cause": "not_worse"}
+    assert (
+        under.metrics.registry.get_sample_value("learner_promotion_judgements_total", promoted)
+        == status.promotions
+    )
+    drift = under.read(drift_stream.new_pattern())
+    review = under.learner.serving_thresholds.review
+    bundle_recall = float(np.mean(champion.risk(drift.inputs) >= bundle.thresholds.review))
+    served_recall = float(np.mean(under.learner.champion.risk(drift.inputs) >= review))
+    assert served_recall >= 0.8 > bundle_recall

@@ -359,6 +359,10 @@ def test_a_rollback_reaches_two_scorers_within_a_second_as_a_new_version(
     assert status.last_rollback == answer
     metrics = learner.deps.metrics.registry
     assert metrics.get_sample_value("learner_rollbacks_total", {"reason": "operator"}) == 1
+    # The learner timed it too: published to applied by both scorers, within a second.
+    fleet = "learner_snapshot_to_fleet_seconds"
+    assert metrics.get_sample_value(f"{fleet}_count", {"kind": "rollback"}) == 1
+    assert metrics.get_sample_value(f"{fleet}_bucket", {"kind": "rollback", "le": "1.0"}) == 1
 
     # Rolling back to what serves now, or to a version never promoted, is refused.
     for to_version in (answer.version, answer.version + 5):

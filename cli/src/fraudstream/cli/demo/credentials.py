@@ -3,7 +3,7 @@
 Everything lives under the run directory and is made fresh each run: each service gets its
 own service token (and, with --tls, its own certificate from the same local CA as
 `fraudstream certs` makes), the simulated analysts a labeler token, and the demo's own
-probes an operator token (viewer).
+probes an operator token (viewer); an experiment that rolls back asks for an admin token.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fraudstream.common import certs
-from fraudstream.common.auth import LABELER, SERVICE_NAMES, VIEWER, token_digest
+from fraudstream.common.auth import ADMIN, LABELER, SERVICE_NAMES, VIEWER, token_digest
 from fraudstream.common.transport import Transport
 
-ANALYST, OPERATOR = "demo-analyst", "demo-operator"
+ANALYST, OPERATOR, ADMINISTRATOR = "demo-analyst", "demo-operator", "demo-admin"
 
 
 @dataclass(frozen=True)
@@ -28,8 +28,11 @@ class DemoCredentials:
     tls: bool
 
     @classmethod
-    def create(cls, directory: Path, *, tls: bool, analyst_token: str) -> DemoCredentials:
-        """Write `<directory>/tokens` (and `<directory>/certs/` with `tls`)."""
+    def create(
+        cls, directory: Path, *, tls: bool, analyst_token: str, admin: bool = False
+    ) -> DemoCredentials:
+        """Write `<directory>/tokens` (and `<directory>/certs/` with `tls`); with `admin`, also
+        an ADMINISTRATOR token (the Rollback RPC needs the admin role)."""
         # Absolute: the services run in the stack's own working directory.
         directory = directory.resolve()
         directory.mkdir(parents=True, exist_ok=True)
@@ -38,6 +41,9 @@ class DemoCredentials:
         lines = [f"{n} service:{n} {token_digest(tokens[n])}" for n in SERVICE_NAMES]
         lines.append(f"{OPERATOR} {VIEWER} {token_digest(tokens[OPERATOR])}")
         lines.append(f"{ANALYST} {LABELER} {token_digest(analyst_token)}")
+        if admin:
+            tokens[ADMINISTRATOR] = secrets.token_urlsafe(24)
+            lines.append(f"{ADMINISTRATOR} {ADMIN} {token_digest(tokens[ADMINISTRATOR])}")
         tokens_file = directory / "tokens"
         tokens_file.write_text("\n".join(lines) + "\n")
         tokens_file.chmod(0o600)

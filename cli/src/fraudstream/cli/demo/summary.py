@@ -13,7 +13,13 @@ from fraudstream.cli.analysts import SimulatedAnalysts
 from fraudstream.cli.demo.config import LiveConfig
 from fraudstream.cli.demo.outcome import ScoredReader, frozen_decisions
 from fraudstream.cli.demo.view import Progress
-from fraudstream.cli.demo.watch import PipelineSample, buckets, quantile, total
+from fraudstream.cli.demo.watch import (
+    PipelineSample,
+    buckets,
+    judgement_causes,
+    quantile,
+    total,
+)
 
 SUMMARY_FILE = "demo_summary.json"
 
@@ -61,6 +67,7 @@ def summarise(
         outcome: int(total(final.learner, "learner_promotion_judgements_total", outcome=outcome))
         for outcome in ("promote", "refuse", "wait")
     }
+    learner["judgement_causes"] = judgement_causes(final.learner)
     learner["label_to_served_seconds"] = _quantiles(
         final, "learner", "learner_label_to_served_seconds"
     )

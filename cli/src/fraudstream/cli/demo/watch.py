@@ -49,11 +49,22 @@ def total(samples: Samples, name: str, **labels: str) -> float:
     )
 
 
-def buckets(samples: Samples, histogram: str) -> dict[float, float]:
-    """Cumulative bucket counts of a histogram, by upper bound."""
+def judgement_causes(learner: Samples) -> dict[str, dict[str, int]]:
+    """The learner's promotion judgements as outcome -> cause -> count."""
+    causes: dict[str, dict[str, int]] = {}
+    for labels, value in learner.get("learner_promotion_judgements_total", []):
+        outcome = causes.setdefault(labels["outcome"], {})
+        outcome[labels["cause"]] = outcome.get(labels["cause"], 0) + int(value)
+    return causes
+
+
+def buckets(samples: Samples, histogram: str, **labels: str) -> dict[float, float]:
+    """Cumulative bucket counts of a histogram, by upper bound, over its samples whose labels
+    include `labels`."""
     counts: dict[float, float] = defaultdict(float)
     for sample_labels, value in samples.get(f"{histogram}_bucket", []):
-        counts[float(sample_labels["le"])] += value
+        if all(sample_labels.get(k) == v for k, v in labels.items()):
+            counts[float(sample_labels["le"])] += value
     return dict(counts)
 
 

@@ -38,6 +38,7 @@ def run_record(error_rate: float, seed: int, summary: dict[str, Any]) -> dict[st
         "refusals": learner.get("refusals"),
         "rollbacks": learner.get("rollbacks"),
         "judgements": learner.get("judgements"),
+        "judgement_causes": learner.get("judgement_causes"),
         "last_judgement": learner.get("last_judgement"),
     }
 
@@ -84,6 +85,9 @@ def _group(error_rate: float, runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "error_rate": error_rate,
         "seeds": [r["seed"] for r in runs],
+        # Whether the loop changed the served model at all, per seed.
+        "promotions_by_seed": {str(r["seed"]): r["promotions"] for r in runs},
+        "rollbacks_by_seed": {str(r["seed"]): r["rollbacks"] for r in runs},
         "mean": mean,
         "worst": worst,
         "target_max_loss_points": target,

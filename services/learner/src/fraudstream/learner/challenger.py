@@ -127,3 +127,20 @@ def class_weights(frauds: int, legits: int, cap: float) -> tuple[float, float]:
     fraud = min(total / (2.0 * frauds), cap) if frauds else 1.0
     legit = min(total / (2.0 * legits), cap) if legits else 1.0
     return fraud, legit
+
+
+def selection_weights(fraud: np.ndarray, propensity: np.ndarray, cap: float) -> np.ndarray:
+    """Per-label multipliers that share each class's weight in a batch among its labels in
+    proportion to 1/propensity (each at most `cap`).
+
+    A label stands for 1/propensity events of the traffic: a fraud the champion missed
+    that came back through an audit or a report stands for many, an alerted fraud for one.
+    Giving it that share teaches the challenger most from what the champion gets wrong,
+    while each class's total weight in the batch, and so the step size, stays the same.
+    """
+    inverse = 1.0 / np.clip(propensity, 1e-9, 1.0)
+    multipliers = np.ones_like(inverse)
+    for members in (fraud, ~fraud):
+        if members.any():
+            multipliers[members] = np.minimum(inverse[members] / inverse[members].mean(), cap)
+    return multipliers

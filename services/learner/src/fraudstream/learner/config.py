@@ -40,10 +40,10 @@ class LearnerConfig:
     max_class_weight: float = 50.0
     audit_sample_rate: float = 0.002
     promotion_confidence: float = 0.95
-    evidence_margin: float = 0.0
-    promotion_min_labels: int = 200
+    evidence_margin: float = 0.002
+    promotion_min_labels: int = 100
     promotion_min_frauds: int = 20
-    promotion_min_audits: int = 50
+    promotion_min_audits: int = 20
     judge_every: int = 100
     rollback_min_labels: int = 100
     rollback_min_flagged: int = 30

@@ -97,6 +97,10 @@ class LabeledSample:
         keep = self.label_time >= label_time
         return LabeledSample(**{name: getattr(self, name)[keep] for name in _COLUMNS})
 
+    def first(self, count: int) -> LabeledSample:
+        """The `count` oldest labels (all but the newest len - count)."""
+        return LabeledSample(**{name: getattr(self, name)[: max(count, 0)] for name in _COLUMNS})
+
 
 _COLUMNS = tuple(LabeledSample.__dataclass_fields__)
 

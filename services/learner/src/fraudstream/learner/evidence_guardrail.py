@@ -7,9 +7,10 @@ import logging
 from dataclasses import dataclass
 
 from fraudstream.learner import calibration
+from fraudstream.learner.evidence import LabeledSample
 from fraudstream.learner.guardrail import Judgement
 from fraudstream.learner.intervals import PairedEvidence
-from fraudstream.learner.promotion import PromotionRule
+from fraudstream.learner.promotion import NO_GAIN, PromotionRule
 from fraudstream.learner.window import PrequentialWindow
 from fraudstream.model.ensemble import Thresholds
 
@@ -46,17 +47,28 @@ class EvidenceGuardrail:
             reason: str,
             evidence: PairedEvidence | None = None,
             thresholds: Thresholds | None = None,
+            cause: str = "",
         ) -> Judgement:
-            return Judgement(promote, refused, reason, champion, challenger, thresholds, evidence)
+            return Judgement(
+                promote, refused, reason, champion, challenger, thresholds, evidence, cause
+            )
 
         if updates_since_promotion == 0:
             return answer(False, False, "")
-        if not _crossed(window.scored, window.last_added, self.judge_every):
-            return answer(False, False, "")
         sample = window.sample(serving, since_promotion=True)
+        if not _crossed(window.scored, window.last_added, self.judge_every) and not (
+            self._evidence_just_met(sample, window.last_added)
+        ):
+            return answer(False, False, "")
         at_serving = self.rule.judge(sample)
         if not at_serving.promote:
-            return answer(False, at_serving.refused, at_serving.reason, at_serving.evidence)
+            return answer(
+                False,
+                at_serving.refused,
+                at_serving.reason,
+                at_serving.evidence,
+                cause=at_serving.cause,
+            )
         evidence = at_serving.evidence
         assert evidence is not None  # a promotion always rests on evidence
         precision_gain = evidence.precision_difference.estimate
@@ -71,6 +83,7 @@ class EvidenceGuardrail:
                 f"no gain shown on {evidence.labels} labels (IPW precision {precision_gain:+.4f}, "
                 f"recall {recall_gain:+.4f}): nothing to promote for",
                 evidence,
+                cause=NO_GAIN,
             )
         choice = calibration.thresholds_after_promotion(
             evidence,
@@ -88,6 +101,7 @@ class EvidenceGuardrail:
                     at_matched.refused,
                     f"at its rate-matched review {thresholds.review:.4f}: {at_matched.reason}",
                     evidence,
+                    cause=f"matched_{at_matched.cause}",
                 )
         return answer(
             True,
@@ -95,7 +109,15 @@ class EvidenceGuardrail:
             f"{at_serving.reason}; {choice.reason}",
             evidence,
             thresholds,
+            at_serving.cause,
         )
+
+    def _evidence_just_met(self, sample: LabeledSample, last_added: int) -> bool:
+        """Whether the newest `last_added` labels brought `sample` to the rule's minimum
+        evidence. A wait for evidence tests nothing, so it spends none of the looks' error
+        budget: the look it postponed happens then, not at the next `judge_every`."""
+        before = sample.first(len(sample) - last_added)
+        return self.rule.waits_for(sample) is None and self.rule.waits_for(before) is not None
 
 
 def _crossed(scored: int, last_added: int, every: int) -> bool:

@@ -19,6 +19,10 @@ logger = logging.getLogger(__name__)
 # Versions whose label-to-served latency is still waiting for a first applied ack.
 _PENDING_LATENCIES = 256
 
+# What a champion snapshot is: a promoted challenger or a rollback to an earlier model.
+PROMOTION = "promotion"
+ROLLBACK = "rollback"
+
 
 @dataclass(frozen=True)
 class ScorerHello:
@@ -122,6 +126,8 @@ class ScorerRegistry:
         self._ids = itertools.count(1)
         self._current: ModelSnapshot | None = None
         self._label_times: OrderedDict[int, float] = OrderedDict()
+        # Versions published and not yet applied by every connected scorer: (time, kind).
+        self._published: OrderedDict[int, tuple[float, str]] = OrderedDict()
         self._closed = False
         # Recent label-to-served latencies (seconds), for reports and tests.
         self.latencies: deque[float] = deque(maxlen=10_000)
@@ -130,8 +136,15 @@ class ScorerRegistry:
     def current(self) -> ModelSnapshot | None:
         return self._current
 
-    def publish(self, snapshot: ModelSnapshot, newest_label_time: float | None = None) -> None:
+    def publish(
+        self,
+        snapshot: ModelSnapshot,
+        newest_label_time: float | None = None,
+        kind: str = PROMOTION,
+    ) -> None:
         """Make `snapshot` current and queue it for every compatible connected scorer.
+
+        `kind` (promotion or rollback) labels the time until every scorer applied it.
 
         An older version than the current one is ignored: a rollback (Rollback RPC thread) and
         a promotion (label thread) may be announced in either order once both are saved.
@@ -143,6 +156,10 @@ class ScorerRegistry:
                 )
                 return
             self._current = snapshot
+            if self._sessions:
+                self._published[snapshot.version] = (self._clock(), kind)
+                while len(self._published) > _PENDING_LATENCIES:
+                    self._published.popitem(last=False)
             if newest_label_time is not None:
                 self._label_times[snapshot.version] = newest_label_time
                 while len(self._label_times) > _PENDING_LATENCIES:
@@ -185,10 +202,15 @@ class ScorerRegistry:
                 session.applied_version = version
                 session.last_rejection = ""
                 label_time = self._label_times.pop(version, None)
+                fleet = self._served_by_fleet(version)
             else:
                 session.last_rejection = reason or "rejected without a reason"
-                label_time = None
+                label_time = fleet = None
         self._metrics.snapshot_acks.labels("applied" if applied else "rejected").inc()
+        if fleet is not None:
+            seconds, kind = fleet
+            self._metrics.snapshot_to_fleet.labels(kind).observe(seconds)
+            logger.info("%s v%d served by every scorer after %.3f s", kind, version, seconds)
         if label_time is not None:
             latency = max(self._clock() - label_time, 0.0)
             self._metrics.label_to_served.observe(latency)
@@ -204,6 +226,16 @@ class ScorerRegistry:
             logger.warning(
                 "scorer %s rejected snapshot v%d: %s", session.hello.scorer_id, version, reason
             )
+
+    def _served_by_fleet(self, version: int) -> tuple[float, str] | None:
+        """(seconds since it was published, kind) once every compatible connected scorer has
+        applied `version` (or a newer one); None until then. Call under the lock."""
+        if version not in self._published or any(
+            s.applied_version < version for s in self._sessions.values() if not s.incompatible
+        ):
+            return None
+        published, kind = self._published.pop(version)
+        return max(self._clock() - published, 0.0), kind
 
     # The challenger last published for shadow scoring (see publish_challenger).
     _challenger: ModelSnapshot | None = None

@@ -30,6 +30,8 @@ class Judgement:
     thresholds: Thresholds | None = None
     # The paired IPW estimates behind the answer, when the guardrail computed them.
     evidence: PairedEvidence | None = None
+    # Why, in a word (promotion.CAUSES); empty for a guardrail that does not count its causes.
+    cause: str = ""
 
 
 class Guardrail(Protocol):

@@ -1,10 +1,12 @@
-"""Paired Poisson-bootstrap intervals of IPW precision and recall for champion and challenger."""
+"""Intervals of IPW precision and recall: Wilson score intervals on the effective number of
+labels for one model's rates, a paired Poisson bootstrap for champion-challenger differences."""
 
 from __future__ import annotations
 
 import logging
 import math
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
@@ -18,7 +20,7 @@ _BLOCK = 100
 
 @dataclass(frozen=True)
 class Interval:
-    """A point estimate and its two-sided percentile bootstrap interval."""
+    """A point estimate and its two-sided interval (Wilson score or percentile bootstrap)."""
 
     estimate: float
     low: float
@@ -44,6 +46,51 @@ class PairedEvidence:
     frauds: int
     audits: int
     effective_size: float
+
+
+def wilson_bounds(rate: float, trials: float, confidence: float = 0.95) -> tuple[float, float]:
+    """Two-sided Wilson score interval of a binomial proportion `rate` out of `trials`.
+
+    Unlike the percentile bootstrap or the Wald interval it is not degenerate at 0 or 1:
+    0 failures out of 100 give a lower bound of 0.963 at 95%, not 1. `trials` may be
+    fractional (an effective sample size). NaN bounds for no trials or no rate.
+    """
+    if not trials > 0 or not math.isfinite(rate):
+        return math.nan, math.nan
+    z = NormalDist().inv_cdf(0.5 + confidence / 2.0)
+    z2n = z * z / trials
+    centre = (rate + z2n / 2.0) / (1.0 + z2n)
+    half = z / (1.0 + z2n) * math.sqrt(rate * (1.0 - rate) / trials + z2n / (4.0 * trials))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def weighted_rate_interval(
+    success: np.ndarray, weights: np.ndarray, confidence: float = 0.95
+) -> Interval:
+    """The weighted share of `success` with a Wilson interval on Kish's effective size.
+
+    The estimate is sum(w s) / sum(w), an IPW ratio; the interval treats it as a proportion
+    out of (sum w)^2 / sum w^2 equal-weight trials, so a few audits of weight 500 among
+    thousands of alerts count as the few labels they are.
+    """
+    total = float(np.sum(weights))
+    if not total > 0:
+        return Interval(math.nan, math.nan, math.nan)
+    rate = float(np.sum(weights * success)) / total
+    low, high = wilson_bounds(rate, kish_effective_size(weights), confidence)
+    return Interval(rate, low, high)
+
+
+def rate_intervals(
+    fraud: np.ndarray, flagged: np.ndarray, ipw: np.ndarray, confidence: float = 0.95
+) -> tuple[Interval, Interval]:
+    """(precision, recall) of one model at its threshold, each with its weighted Wilson
+    interval: precision over the flagged labels, recall over the fraud labels. Promotion
+    (the models' levels) and rollback (the bound it compares with) both use these."""
+    return (
+        weighted_rate_interval(fraud[flagged], ipw[flagged], confidence),
+        weighted_rate_interval(flagged[fraud], ipw[fraud], confidence),
+    )
 
 
 def bootstrap_totals(columns: np.ndarray, resamples: int, seed: int) -> np.ndarray:
@@ -92,8 +139,10 @@ def model_intervals(
 ) -> tuple[Interval, Interval]:
     """(precision, recall) of one model with percentile Poisson-bootstrap intervals.
 
-    Resamples without a flagged (or fraud) label have no precision (recall) and are left
-    out of the percentiles; the minimum-evidence rules keep those rare.
+    Falsely certain where the sample has no counter-example (no flagged legit: precision
+    [1, 1]); the rules use `rate_intervals`, this measures the bootstrap itself (the audit
+    rate table of docs/learning.md). Resamples without a flagged (or fraud) label have no
+    precision (recall) and are left out of the percentiles.
     """
     columns = np.column_stack([ipw * (fraud & flagged), ipw * flagged, ipw * fraud])
     totals = bootstrap_totals(columns, resamples, seed)
@@ -111,7 +160,8 @@ def paired_evidence(
     resamples: int = 400,
     seed: int = 0,
 ) -> PairedEvidence:
-    """IPW precision and recall of champion and challenger, with a paired bootstrap.
+    """IPW precision and recall of champion and challenger: each model's with its weighted
+    Wilson interval, the differences with a paired bootstrap.
 
     The champion flags an event when its risk reached the review threshold it was served
     under; the challenger when its shadow risk reaches `challenger_review` (default: the
@@ -139,13 +189,13 @@ def paired_evidence(
     challenger_recall = _ratio(totals[:, 2], totals[:, 4])
     champion_point = ipw_rates(fraud, champion, ipw)
     challenger_point = ipw_rates(fraud, challenger, ipw)
+    champion_levels = rate_intervals(fraud, champion, ipw, confidence)
+    challenger_levels = rate_intervals(fraud, challenger, ipw, confidence)
     return PairedEvidence(
-        champion_precision=_interval(champion_point.precision, champion_precision, confidence),
-        champion_recall=_interval(champion_point.recall, champion_recall, confidence),
-        challenger_precision=_interval(
-            challenger_point.precision, challenger_precision, confidence
-        ),
-        challenger_recall=_interval(challenger_point.recall, challenger_recall, confidence),
+        champion_precision=champion_levels[0],
+        champion_recall=champion_levels[1],
+        challenger_precision=challenger_levels[0],
+        challenger_recall=challenger_levels[1],
         precision_difference=_interval(
             challenger_point.precision - champion_point.precision,
             challenger_precision - champion_precision,

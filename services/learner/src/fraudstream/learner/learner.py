@@ -11,10 +11,11 @@ from collections.abc import Callable
 import numpy as np
 
 from fraudstream.common.errors import DomainError
-from fraudstream.learner.challenger import Challenger, class_weights
+from fraudstream.learner.challenger import Challenger, class_weights, selection_weights
 from fraudstream.learner.champion import ChampionChanges
 from fraudstream.learner.config import Baseline, LearnerConfig, guardrail_of, rollback_rule_of
 from fraudstream.learner.examples import LabelBatch
+from fraudstream.learner.fleet import PROMOTION, ROLLBACK
 from fraudstream.learner.guardrail import Guardrail, Judgement
 from fraudstream.learner.metrics import LearnerMetrics
 from fraudstream.learner.rollback import (
@@ -31,7 +32,9 @@ from fraudstream.v1 import model_pb2
 
 logger = logging.getLogger(__name__)
 
-OnPromotion = Callable[[model_pb2.ModelSnapshot, float | None], None]
+# Announces a new champion snapshot: (snapshot, newest label time or None, kind), kind being
+# fleet.PROMOTION or fleet.ROLLBACK.
+OnPromotion = Callable[[model_pb2.ModelSnapshot, float | None, str], None]
 OnBatch = Callable[[LabelBatch], None]
 
 
@@ -145,7 +148,7 @@ class Learner(ChampionChanges):
                 raise
         self.publish_gauges()
         if self._on_promotion is not None:
-            self._on_promotion(snapshot, None)
+            self._on_promotion(snapshot, None, ROLLBACK)
         return record
 
     def apply(self, batch: LabelBatch) -> int:
@@ -169,6 +172,7 @@ class Learner(ChampionChanges):
                 self._resume()
                 raise
             position, served_label_time = state.label_position, state.served_label_time
+            kind = PROMOTION
             # A rollback's content reflects older labels: it has no label-to-served latency.
             rollback = RollbackRecord.of(state.last_rollback)
             if (
@@ -176,13 +180,13 @@ class Learner(ChampionChanges):
                 and rollback is not None
                 and rollback.version == snapshot.version
             ):
-                served_label_time = None
+                served_label_time, kind = None, ROLLBACK
             done = Tally.of(state).since(before)
         count_batch(self._metrics, batch, done)
         self.publish_gauges()
         # Only the newest snapshot of a batch is announced: scorers need the latest only.
         if snapshot is not None and self._on_promotion is not None:
-            self._on_promotion(snapshot, served_label_time)
+            self._on_promotion(snapshot, served_label_time, kind)
         if self._on_batch is not None:  # shadow challenger and label drift (learner/shadow.py)
             self._on_batch(batch)
         return position
@@ -214,7 +218,7 @@ class Learner(ChampionChanges):
                 promoted = rolled_back
             elif (judgement := self._judge()).promote:
                 promoted = self._promote(judgement)
-            self._train(inputs, fraud)
+            self._train(inputs, fraud, propensity)
             state.learned_position = int(batch.positions[chunk][-1])
             label_time = float(batch.label_times[chunk][-1])
             state.learned_label_time = label_time if math.isfinite(label_time) else None
@@ -232,22 +236,27 @@ class Learner(ChampionChanges):
         state.last_judgement = judgement.reason
         if judgement.evidence is not None:
             state.evidence = estimates_of(judgement.evidence)
+        if judgement.cause:
             outcome = "promote" if judgement.promote else "refuse" if judgement.refused else "wait"
-            self._metrics.judgements.labels(outcome).inc()
+            self._metrics.judgements.labels(outcome, judgement.cause).inc()
         if judgement.refused:
             state.refusals += 1
             logger.info("challenger not promoted: %s", judgement.reason)
         return judgement
 
-    def _train(self, inputs: np.ndarray, fraud: np.ndarray) -> None:
+    def _train(self, inputs: np.ndarray, fraud: np.ndarray, propensity: np.ndarray | None) -> None:
         state = self._state
         frauds = int(fraud.sum())
         state.labels["fraud"] += frauds
         state.labels["legit"] += len(fraud) - frauds
+        cap = self._config.max_class_weight
         fraud_weight, legit_weight = class_weights(
-            state.labels["fraud"], state.labels["legit"], self._config.max_class_weight
+            state.labels["fraud"], state.labels["legit"], cap
         )
-        self._challenger.learn(inputs, fraud, np.where(fraud, fraud_weight, legit_weight))
+        weights = np.where(fraud, fraud_weight, legit_weight)
+        if propensity is not None:
+            weights = weights * selection_weights(fraud, propensity, cap)
+        self._challenger.learn(inputs, fraud, weights)
         self._challenger.restart_if_diverged(self._champion)
         state.updates += 1
         state.updates_since_promotion += 1

@@ -69,6 +69,14 @@ class LearnerMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.snapshot_to_fleet = Histogram(
+            "learner_snapshot_to_fleet_seconds",
+            "From publishing a champion snapshot to the last connected scorer acking it "
+            "applied, by kind (promotion, rollback).",
+            ["kind"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self.snapshot_acks = Counter(
             "learner_snapshot_acks_total",
             "Scorer answers to pushed snapshots, by result (applied or rejected).",
@@ -114,8 +122,10 @@ class LearnerMetrics:
         )
         self.judgements = Counter(
             "learner_promotion_judgements_total",
-            "Promotion judgements on the evidence, by outcome (promote, refuse, wait).",
-            ["outcome"],
+            "Promotion judgements on the evidence, by outcome (promote, refuse, wait) and cause "
+            "(not_worse, few_labels, few_audits, no_interval, precision_lower_bound, "
+            "recall_lower_bound, no_gain; matched_* when refused at the rate-matched threshold).",
+            ["outcome", "cause"],
             registry=self.registry,
         )
         self.ipw_precision = Gauge(
@@ -147,8 +157,6 @@ class LearnerMetrics:
                 self.ipw_recall.labels(model, bound).set(float("nan"))
         for reason in ("precision_drop", "operator"):
             self.rollbacks.labels(reason)
-        for outcome in ("promote", "refuse", "wait"):
-            self.judgements.labels(outcome)
         for kind in ("alert", "audit"):
             self.evidence_labels.labels(kind)
         for verdict in ("fraud", "legit"):

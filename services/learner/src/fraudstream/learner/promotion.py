@@ -11,22 +11,41 @@ from fraudstream.learner.evidence import LabeledSample
 from fraudstream.learner.intervals import (
     Interval,
     PairedEvidence,
-    model_intervals,
     paired_evidence,
+    rate_intervals,
 )
 
 logger = logging.getLogger(__name__)
+
+# Why a judgement came out as it did, in a word (a metric label; the reason says the rest).
+NOT_WORSE = "not_worse"
+FEW_LABELS = "few_labels"
+FEW_AUDITS = "few_audits"
+NO_INTERVAL = "no_interval"
+PRECISION_LOWER_BOUND = "precision_lower_bound"
+RECALL_LOWER_BOUND = "recall_lower_bound"
+NO_GAIN = "no_gain"
+CAUSES = (
+    NOT_WORSE,
+    FEW_LABELS,
+    FEW_AUDITS,
+    NO_INTERVAL,
+    PRECISION_LOWER_BOUND,
+    RECALL_LOWER_BOUND,
+    NO_GAIN,
+)
 
 
 @dataclass(frozen=True)
 class PromotionJudgement:
     """Promote, refuse (the challenger was shown or not shown to be not worse), or wait
-    (too little evidence to say)."""
+    (too little evidence to say); `cause` is one of CAUSES."""
 
     promote: bool
     refused: bool
     reason: str
     evidence: PairedEvidence | None = None
+    cause: str = ""
 
 
 @dataclass(frozen=True)
@@ -35,16 +54,17 @@ class PromotionRule:
 
     Promote when the lower bound of the paired bootstrap interval of (challenger -
     champion) is >= -margin for IPW precision and for IPW recall at the review threshold.
-    With margin 0 a challenger must show it is at least as good; a challenger that flags
+    The default margin, 0.2 points, is the smallest loss the stationary targets allow; with
+    margin 0 a challenger must show a bound of exactly 0 or better; a challenger that flags
     audited legit traffic pays 1/audit_rate per such label, so winning on alerts cannot
     hide losing on the traffic nobody alerted.
     """
 
-    margin: float = 0.0
+    margin: float = 0.002
     confidence: float = 0.95
-    min_labels: int = 200
+    min_labels: int = 100
     min_frauds: int = 20
-    min_audits: int = 50
+    min_audits: int = 20
     resamples: int = 400
     seed: int = 0
 
@@ -53,20 +73,9 @@ class PromotionRule:
     ) -> PromotionJudgement:
         """The judgement on `sample` (labels both models scored), the challenger flagging at
         `challenger_review` (default: the serving review threshold)."""
-        if len(sample) < self.min_labels or sample.frauds < self.min_frauds:
-            return PromotionJudgement(
-                False,
-                False,
-                f"{len(sample)} labels and {sample.frauds} frauds; "
-                f"needs {self.min_labels} and {self.min_frauds}",
-            )
-        if sample.audits < self.min_audits:
-            return PromotionJudgement(
-                False,
-                False,
-                f"{sample.audits} audit labels; needs {self.min_audits} to see the "
-                "traffic nobody alerted",
-            )
+        waiting = self.waits_for(sample)
+        if waiting is not None:
+            return waiting
         evidence = paired_evidence(
             sample, challenger_review, self.confidence, self.resamples, self.seed
         )
@@ -76,7 +85,11 @@ class PromotionRule:
         ):
             if not math.isfinite(difference.low):
                 return PromotionJudgement(
-                    False, False, f"no {name} interval (no flagged or fraud label)", evidence
+                    False,
+                    False,
+                    f"no {name} interval (no flagged or fraud label)",
+                    evidence,
+                    NO_INTERVAL,
                 )
             if difference.low < -self.margin:
                 return PromotionJudgement(
@@ -85,6 +98,7 @@ class PromotionRule:
                     f"challenger - champion IPW {name} {_describe(difference)} at "
                     f"{self.confidence:.0%}: lower bound < -margin {self.margin}",
                     evidence,
+                    PRECISION_LOWER_BOUND if name == "precision" else RECALL_LOWER_BOUND,
                 )
         return PromotionJudgement(
             True,
@@ -93,7 +107,28 @@ class PromotionRule:
             f"{_describe(evidence.precision_difference)}, recall difference "
             f"{_describe(evidence.recall_difference)} (n_eff {evidence.effective_size:.0f})",
             evidence,
+            NOT_WORSE,
         )
+
+    def waits_for(self, sample: LabeledSample) -> PromotionJudgement | None:
+        """The judgement "wait" when `sample` holds less than the minimum evidence, else None."""
+        if len(sample) < self.min_labels or sample.frauds < self.min_frauds:
+            return PromotionJudgement(
+                False,
+                False,
+                f"{len(sample)} labels and {sample.frauds} frauds; "
+                f"needs {self.min_labels} and {self.min_frauds}",
+                cause=FEW_LABELS,
+            )
+        if sample.audits < self.min_audits:
+            return PromotionJudgement(
+                False,
+                False,
+                f"{sample.audits} audit labels; needs {self.min_audits} to see the "
+                "traffic nobody alerted",
+                cause=FEW_AUDITS,
+            )
+        return None
 
 
 def _describe(interval: Interval) -> str:
@@ -113,7 +148,8 @@ class RollbackJudgement:
 class RollbackRule:
     """Roll back when the promoted model's IPW precision on labels that arrived after the
     promotion falls below the previous champion's lower confidence bound (recorded at
-    promotion as `PairedEvidence.champion_precision.low`).
+    promotion as `PairedEvidence.champion_precision.low`, a weighted Wilson bound: below 1
+    even when the previous champion flagged no legit label).
 
     The comparison uses the point estimate against a lower bound, so ordinary noise around
     an equally good model rarely trips it; the minimum-evidence guards keep the first few
@@ -123,8 +159,6 @@ class RollbackRule:
     min_labels: int = 100
     min_flagged: int = 30
     confidence: float = 0.95
-    resamples: int = 400
-    seed: int = 0
 
     def judge(
         self, sample: LabeledSample, promoted_at: float, previous_precision_low: float
@@ -139,9 +173,7 @@ class RollbackRule:
                 f"{len(after)} labels and {int(flagged.sum())} flagged since the promotion; "
                 f"needs {self.min_labels} and {self.min_flagged}",
             )
-        precision, _ = model_intervals(
-            after.fraud, flagged, after.ipw, self.confidence, self.resamples, self.seed
-        )
+        precision, _ = rate_intervals(after.fraud, flagged, after.ipw, self.confidence)
         if precision.estimate < previous_precision_low:
             return RollbackJudgement(
                 True,

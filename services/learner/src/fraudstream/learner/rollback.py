@@ -9,7 +9,7 @@ from typing import Any
 
 from fraudstream.common.errors import FailedPrecondition, InvalidArgument, NotFound
 from fraudstream.learner.evidence import LabeledSample
-from fraudstream.learner.intervals import Interval, PairedEvidence, model_intervals
+from fraudstream.learner.intervals import Interval, PairedEvidence, rate_intervals
 from fraudstream.learner.promotion import RollbackRule
 from fraudstream.learner.store import LearnerState, SnapshotStore, StateError
 from fraudstream.model.ensemble import Thresholds
@@ -168,9 +168,7 @@ def outgoing_precision_low(
     if not len(sample):
         return math.nan
     flagged = sample.champion_risk >= sample.review
-    precision, _ = model_intervals(
-        sample.fraud, flagged, sample.ipw, rule.confidence, rule.resamples, rule.seed
-    )
+    precision, _ = rate_intervals(sample.fraud, flagged, sample.ipw, rule.confidence)
     return precision.low
 
 

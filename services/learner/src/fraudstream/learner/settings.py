@@ -66,20 +66,25 @@ class LearnerSettings(ServiceSettings):
         0.95, gt=0.5, lt=1.0, description="Confidence of the promotion and rollback intervals."
     )
     evidence_margin: float = Field(
-        0.0,
+        0.002,
         ge=0.0,
         le=1.0,
         description="How far below 0 the lower bounds of the challenger-minus-champion IPW "
-        "precision and recall differences may lie for a promotion.",
+        "precision and recall differences may lie for a promotion (the non-inferiority "
+        "margin: 0.002 is 0.2 points; 0 demands a bound of exactly 0 or better).",
     )
     promotion_min_labels: int = Field(
-        200, ge=1, description="Labels since the last promotion before the evidence is judged."
+        100, ge=1, description="Labels since the last promotion before the evidence is judged."
     )
     promotion_min_frauds: int = Field(
         20, ge=1, description="FRAUD labels since the last promotion before it is judged."
     )
     promotion_min_audits: int = Field(
-        50, ge=0, description="Audit labels since the last promotion before it is judged."
+        20,
+        ge=0,
+        description="Audit labels since the last promotion before it is judged (a weak screen "
+        "of the traffic nobody alerted; the rollback watch sees every alert of a promoted "
+        "model).",
     )
     judge_every: int = Field(
         100, ge=1, description="New labels between two promotion judgements on the evidence."

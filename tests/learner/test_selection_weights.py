@@ -1,0 +1,32 @@
+"""How a batch's class weight is shared among labels by selection probability."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fraudstream.learner.challenger import class_weights, selection_weights
+
+
+def test_a_reported_fraud_outweighs_alerted_ones_and_class_totals_stay() -> None:
+    # 3 alerted frauds (propensity 1), 1 fraud the champion missed that came back through
+    # an audit at 0.01, and 2 audited legits: the missed fraud stands for 100 frauds.
+    fraud = np.array([True, True, True, True, False, False])
+    propensity = np.array([1.0, 1.0, 1.0, 0.01, 0.01, 0.01])
+    multipliers = selection_weights(fraud, propensity, cap=50.0)
+    mean = (3 + 100) / 4
+    assert multipliers[:4] == pytest.approx([1 / mean] * 3 + [100 / mean])
+    assert multipliers[fraud].sum() == pytest.approx(4.0)  # the class's total is unchanged
+    # Legits drawn with the same probability share equally: nothing changes for them.
+    assert multipliers[~fraud].tolist() == [1.0, 1.0]
+
+
+def test_the_multiplier_is_capped() -> None:
+    fraud = np.ones(100, dtype=bool)
+    propensity = np.r_[np.ones(99), 0.001]
+    assert selection_weights(fraud, propensity, cap=50.0).max() == 50.0
+
+
+def test_class_weights_balance_and_cap() -> None:
+    assert class_weights(10, 90, cap=50.0) == (5.0, pytest.approx(100 / 180))
+    assert class_weights(1, 999, cap=50.0) == (50.0, pytest.approx(1000 / 1998))
