@@ -19,6 +19,7 @@ from fraudstream.feedback.limits import (
     MAX_REASONS,
     MAX_STRING_CHARS,
 )
+from fraudstream.feedback.settings import FeedbackSettings
 from fraudstream.v1 import alert_pb2, score_pb2
 from fraudstream.v1 import feedback_service_pb2 as pb
 
@@ -176,6 +177,8 @@ _ANY_FLOAT = st.one_of(
     st.floats(min_value=0.0, max_value=1.0),
     st.sampled_from([0.0, 1.0, -0.0, math.nextafter(1.0, 2.0), math.inf, -math.inf, math.nan]),
 )
+# The feedback service's default --max-message-bytes (FeedbackSettings.max_message_bytes).
+MAX_MESSAGE_BYTES = FeedbackSettings.model_fields["max_message_bytes"].default
 _SIZES = st.one_of(
     st.integers(0, 40),
     st.sampled_from([MAX_STRING_CHARS, MAX_STRING_CHARS + 1, 20_000, 2_000_000]),
@@ -221,6 +224,12 @@ def test_report_alerts_rejects_exactly_the_bad_alerts_of_any_request(serve_feedb
             for _ in range(values["reasons"]):
                 alert.score.reasons.add(code="r", text="t" * values["reason_size"])
             request.append(alert)
+        if pb.ReportAlertsRequest(alerts=request).ByteSize() > MAX_MESSAGE_BYTES:
+            # Larger than the server reads: the whole request is refused, nothing stored.
+            with pytest.raises(grpc.RpcError) as refused:
+                _report(served.stub, request)
+            assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            return
         acks = _report(served.stub, request)
         assert [a.event_id for a in acks] == [a.transaction.event_id for a in request]
         for values, alert, ack in zip(batch, request, acks, strict=True):
