@@ -109,7 +109,8 @@ def test_analyst_signs_in_takes_a_case_and_labels_it(
     expect(page.locator("#case-state")).to_have_text("leased")
     reason = alerts[0].score.reasons[0].text
     expect(page.locator("ol.reasons")).to_contain_text(reason)
-    expect(page.locator("#history")).to_have_count(0)  # no account features in the data yet
+    # The test alerts were scored without account features: no history section.
+    expect(page.locator("#history")).to_have_count(0)
     page.fill("#note", "origin emptied into a mule account")
     page.screenshot(path=shots / "case.png", full_page=True)
     page.click("button[value=fraud]")

@@ -36,8 +36,30 @@ def test_a_case_in_words() -> None:
     }
     assert ("origin balance", "181.00 → 0.00") in detail["transaction"]
     assert detail["alert_time"] == "2026-01-01 00:00:30 UTC"
-    # No account features in the contract yet: the history section stays hidden.
+    # Scored by a bundle without account features: the history section stays hidden.
     assert detail["history"] == []
+
+
+def test_the_account_features_an_alert_was_scored_with_are_its_history() -> None:
+    from fraudstream.model.accounts import ACCOUNT_FEATURES
+
+    case = _case(1)
+    values = [float(i) for i in range(len(ACCOUNT_FEATURES.features))]
+    values[3] = 8.517
+    case.alert.transaction.account_features.extend(values)
+    history = present.case_detail(case)["history"]
+    assert [row["feature"] for row in history] == list(ACCOUNT_FEATURES.names)
+    assert history[1] == {
+        "feature": "orig_count_24",
+        "meaning": "transactions the origin sent in the last 24 steps",
+        "value": "1",
+    }
+    assert history[3]["value"] == "8.517"
+    assert all(row["meaning"] for row in history)
+    # A vector of another length is not this definition's: nothing is shown rather than
+    # values under the wrong names.
+    case.alert.transaction.account_features.append(1.0)
+    assert present.case_detail(case)["history"] == []
 
 
 def test_an_audit_sample_and_a_reason_without_text() -> None:

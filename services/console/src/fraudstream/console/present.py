@@ -5,15 +5,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from google.protobuf import json_format
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from fraudstream.model.accounts import ACCOUNT_FEATURES
 from fraudstream.v1 import alert_pb2, learner_service_pb2, score_pb2, transaction_pb2
-
-# Fields that would carry an account's recent history, once the pipeline has account
-# features: the case page shows that section only when one of them is set on the alert.
-HISTORY_FIELDS = ("account_history", "account_features", "history")
 
 _DETECTOR_WORDS = {
     score_pb2.DETECTOR_ISOLATION_FOREST: "Isolation Forest",
@@ -54,25 +50,20 @@ def case_row(case: alert_pb2.Case) -> dict[str, Any]:
 
 
 def _history(alert: alert_pb2.Alert) -> list[dict[str, Any]]:
-    holders: list[Message] = [alert, alert.transaction, alert.score]
-    for holder in holders:
-        for name in HISTORY_FIELDS:
-            if name not in holder.DESCRIPTOR.fields_by_name:
-                continue
-            value = getattr(holder, name)
-            if isinstance(value, Message):
-                items: list[Any] = [value] if holder.HasField(name) else []
-            elif isinstance(value, str | bytes | int | float):
-                items = [value] if value else []
-            else:  # a repeated field
-                items = list(value)
-            rows = [
-                json_format.MessageToDict(item) if isinstance(item, Message) else {name: item}
-                for item in items
-            ]
-            if rows:
-                return rows
-    return []
+    """The account's recent behaviour: the account features the alert was scored with, each
+    with its meaning, in definition order (none when the bundle scores without them)."""
+    values = list(alert.transaction.account_features)
+    features = ACCOUNT_FEATURES.features
+    if len(values) != len(features):
+        return []
+    return [
+        {"feature": f.name, "meaning": f.meaning, "value": _feature_value(v)}
+        for f, v in zip(features, values, strict=True)
+    ]
+
+
+def _feature_value(value: float) -> str:
+    return f"{value:,.0f}" if value.is_integer() else f"{value:,.3f}"
 
 
 def case_detail(case: alert_pb2.Case) -> dict[str, Any]:

@@ -32,6 +32,22 @@ class AccountFeature:
     window: int
 
     @property
+    def meaning(self) -> str:
+        """What the value says, in words (the console shows it beside the value)."""
+        who = "origin" if self.key == "name_orig" else "destination"
+        other = "destinations" if self.key == "name_orig" else "senders"
+        span = f"{self.window} step" + ("s" if self.window != 1 else "")
+        moved = "sent" if self.key == "name_orig" else "received"
+        words = {
+            "count": f"transactions the {who} {moved} in the last {span}",
+            "log_sum": f"log(1 + the amounts the {who} {moved} in the last {span})",
+            "distinct": f"distinct {other} of the {who} in the last {span}",
+            "since_last": f"steps since the {who}'s previous transaction (max {span})",
+            "amount_vs_history": f"this amount against the {who}'s last {span} (log ratio)",
+        }
+        return words[self.aggregate]
+
+    @property
     def sentinel(self) -> float:
         """The value when the window holds no earlier event of the key (history aggregates only).
 
