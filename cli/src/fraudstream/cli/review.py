@@ -16,6 +16,7 @@ from rich.table import Table
 
 from fraudstream.cli.analysts import GroundTruth, SimulatedAnalysts
 from fraudstream.cli.credentials import client_transport, tls_options
+from fraudstream.common import names
 from fraudstream.common.transport import Transport
 from fraudstream.v1 import (
     alert_pb2,
@@ -35,7 +36,7 @@ _DECISION_STYLE = {"BLOCK": "bold red", "REVIEW": "yellow", "ALLOW": "green"}
 @click.option(
     "--addr",
     envvar="FRAUDSTREAM_FEEDBACK_ADDR",
-    default="localhost:50052",
+    default=names.FEEDBACK_ADDR,
     show_default=True,
     help="Feedback service address (env FRAUDSTREAM_FEEDBACK_ADDR).",
 )

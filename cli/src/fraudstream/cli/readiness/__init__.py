@@ -13,6 +13,7 @@ from rich.table import Table
 
 from fraudstream.cli.credentials import client_transport, tls_options
 from fraudstream.cli.readiness.checks import Check, Readiness, Targets
+from fraudstream.common import names
 
 logger = logging.getLogger(__name__)
 
@@ -38,35 +39,35 @@ def report_of(checks: list[Check]) -> dict[str, object]:
 @click.option(
     "--kafka-bootstrap",
     envvar="FRAUDSTREAM_KAFKA_BOOTSTRAP",
-    default="localhost:9092",
+    default=names.KAFKA_BOOTSTRAP,
     show_default=True,
     help="Kafka bootstrap servers (FRAUDSTREAM_KAFKA_BOOTSTRAP).",
 )
 @click.option(
     "--scorer-addr",
     envvar="FRAUDSTREAM_SCORER_ADDR",
-    default="localhost:50051",
+    default=names.SCORER_ADDR,
     show_default=True,
     help="Scorer address(es), comma-separated: each is checked (FRAUDSTREAM_SCORER_ADDR).",
 )
 @click.option(
     "--feedback-addr",
     envvar="FRAUDSTREAM_FEEDBACK_ADDR",
-    default="localhost:50052",
+    default=names.FEEDBACK_ADDR,
     show_default=True,
     help="Feedback address (FRAUDSTREAM_FEEDBACK_ADDR).",
 )
 @click.option(
     "--learner-addr",
     envvar="FRAUDSTREAM_LEARNER_ADDR",
-    default="localhost:50053",
+    default=names.LEARNER_ADDR,
     show_default=True,
     help="Learner address (FRAUDSTREAM_LEARNER_ADDR).",
 )
 @click.option(
     "--ingest-addr",
     envvar="FRAUDSTREAM_INGEST_ADDR",
-    default="localhost:50054",
+    default=names.INGEST_ADDR,
     show_default=True,
     help="Ingest health address (FRAUDSTREAM_INGEST_ADDR).",
 )

@@ -18,6 +18,7 @@ from rich.progress import (
 )
 
 from fraudstream.cli.replay.producer import ReplayConfig, count_rows, replay
+from fraudstream.common import names
 from fraudstream.common.codec import FORMATS
 
 logger = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ def _simulate(rows: int, seed: int, out: Path) -> Path:
 @click.option(
     "--bootstrap",
     envvar="FRAUDSTREAM_KAFKA_BOOTSTRAP",
-    default="localhost:9092",
+    default=names.KAFKA_BOOTSTRAP,
     show_default=True,
     help="Kafka bootstrap servers (FRAUDSTREAM_KAFKA_BOOTSTRAP).",
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -42,9 +42,6 @@ class GrpcService:
     health: health.HealthServicer
     port: int
     service_names: tuple[str, ...]
-    # Called on stop after health turns NOT_SERVING and before draining, so the service can
-    # end its own long-lived streams and loops (they would otherwise hold the grace period).
-    stop_hooks: list[Callable[[], None]] = field(default_factory=list)
 
     def start(self) -> None:
         self.server.start()
@@ -62,8 +59,6 @@ class GrpcService:
     def stop(self, grace: float) -> None:
         """NOT_SERVING first (balancers stop sending), then drain in-flight RPCs for `grace` s."""
         self.health.enter_graceful_shutdown()
-        for hook in self.stop_hooks:
-            hook()
         self.server.stop(grace).wait()
 
 

@@ -52,6 +52,7 @@ KAFKA_BOOTSTRAP = f"localhost:{KAFKA_PORT}"
 SCORER_ADDR = f"localhost:{SCORER_PORT}"
 FEEDBACK_ADDR = f"localhost:{FEEDBACK_PORT}"
 LEARNER_ADDR = f"localhost:{LEARNER_PORT}"
+INGEST_ADDR = f"localhost:{INGEST_PORT}"
 
 # The model signing key pair's file names (`fraudstream certs` writes them): training and the
 # learner sign with the private key, scorers and the learner verify with the public one.
