@@ -11,7 +11,7 @@ from fraudstream.learner.evidence_guardrail import EvidenceGuardrail
 from fraudstream.learner.guardrail import Judgement, MarginGuardrail
 from fraudstream.learner.promotion import PromotionRule
 from fraudstream.learner.window import PrequentialWindow
-from fraudstream.model.ensemble import Thresholds
+from fraudstream.model.scores import Thresholds
 
 BATCH = 32
 REVIEW = 0.5

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from fraudstream.model.ensemble import Thresholds
 from fraudstream.model.linear import LinearModel
+from fraudstream.model.scores import Thresholds
 from fraudstream.model.snapshot import (
     SnapshotRejected,
     check_snapshot,

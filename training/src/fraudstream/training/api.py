@@ -12,15 +12,16 @@ from fraudstream.training.simulate import SimulationConfig, SimulationSummary, s
 
 if TYPE_CHECKING:
     from fraudstream.training.metrics import recall_at_fpr
-    from fraudstream.training.train import TimeSplit, TrainConfig, time_split, train
+    from fraudstream.training.split import TimeSplit, time_split
+    from fraudstream.training.train import TrainConfig, train
 
 # Loaded on first use: they bring scikit-learn, which reading and simulating do not need (the
 # replay producer imports this module at start-up).
 _LAZY = {
     "recall_at_fpr": "fraudstream.training.metrics",
-    "TimeSplit": "fraudstream.training.train",
+    "TimeSplit": "fraudstream.training.split",
     "TrainConfig": "fraudstream.training.train",
-    "time_split": "fraudstream.training.train",
+    "time_split": "fraudstream.training.split",
     "train": "fraudstream.training.train",
 }
 

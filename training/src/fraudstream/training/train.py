@@ -13,14 +13,16 @@ import numpy as np
 from fraudstream.model.accounts import ACCOUNT_FEATURES
 from fraudstream.model.bundle import BundleError, file_sha256, load_bundle, write_bundle
 from fraudstream.model.detectors import AUTOENCODER, CLASSIFIER, COMBINED, ISOLATION_FOREST
-from fraudstream.model.ensemble import Ensemble, Thresholds, ensemble_from_bundle
+from fraudstream.model.ensemble import Ensemble, ensemble_from_bundle
 from fraudstream.model.schema import schema_for
+from fraudstream.model.scores import Thresholds
 from fraudstream.model.signing import Signer
 from fraudstream.training.featurize import LabeledFeatures, load_labeled
 from fraudstream.training.finish import sign_or_unsign, warm_compiled_forest, warm_engine_cache
 from fraudstream.training.fit import fit_autoencoder, fit_classifier, fit_isolation_forest
 from fraudstream.training.metrics import detection_metrics
 from fraudstream.training.scoring import BatchScores, score_batches
+from fraudstream.training.split import TimeSplit, time_split
 
 logger = logging.getLogger(__name__)
 
@@ -57,32 +59,6 @@ class TrainConfig:
     # Train on the transaction features followed by the account features (schema.py): the
     # scorer then needs them with every transaction (the ingest bridge or the Flink job).
     account_features: bool = False
-
-
-@dataclass(frozen=True)
-class TimeSplit:
-    """Row masks of the training, validation and test periods, and their last steps."""
-
-    train: np.ndarray
-    validation: np.ndarray
-    test: np.ndarray
-    train_last_step: int
-    validation_last_step: int
-
-
-def time_split(step: np.ndarray, validation_share: float, test_share: float) -> TimeSplit:
-    """Earlier steps train, later ones validate, the latest test: whole steps, never shuffled."""
-    counts = np.bincount(step)
-    share = np.cumsum(counts) / counts.sum()
-    train_last = int(np.searchsorted(share, 1.0 - validation_share - test_share))
-    validation_last = max(int(np.searchsorted(share, 1.0 - test_share)), train_last + 1)
-    return TimeSplit(
-        train=step <= train_last,
-        validation=(step > train_last) & (step <= validation_last),
-        test=step > validation_last,
-        train_last_step=train_last,
-        validation_last_step=validation_last,
-    )
 
 
 def _metrics(scores: BatchScores, labels: np.ndarray, ensemble: Ensemble) -> dict[str, Any]:

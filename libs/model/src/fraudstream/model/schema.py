@@ -27,7 +27,8 @@ from fraudstream.model.features import FEATURE_NAMES, FEATURE_SCHEMA_HASH, featu
 from fraudstream.model.validity import feature_limits
 
 if TYPE_CHECKING:
-    from fraudstream.model.ensemble import Ensemble, EnsembleScores
+    from fraudstream.model.ensemble import Ensemble
+    from fraudstream.model.scores import EnsembleScores
     from fraudstream.v1.transaction_pb2 import Transaction
 
 logger = logging.getLogger(__name__)

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from fraudstream.model.ensemble import Thresholds
 from fraudstream.model.linear import LinearModel
+from fraudstream.model.scores import Thresholds
 from fraudstream.model.signing import SignatureError, Signer, Verifier
 from fraudstream.v1 import model_pb2
 from fraudstream.v1.model_pb2 import ModelSnapshot, SnapshotMetrics

@@ -26,8 +26,8 @@ from fraudstream.learner.rollback import (
 )
 from fraudstream.learner.store import LearnerState, SnapshotStore
 from fraudstream.learner.window import PrequentialWindow, snapshot_metrics
-from fraudstream.model.ensemble import Thresholds
 from fraudstream.model.linear import LinearModel
+from fraudstream.model.scores import Thresholds
 from fraudstream.model.signing import Signer
 from fraudstream.model.snapshot import snapshot_of, thresholds_from_snapshot
 from fraudstream.v1 import model_pb2

@@ -9,8 +9,8 @@ from fraudstream.learner.evidence_guardrail import EvidenceGuardrail
 from fraudstream.learner.guardrail import Guardrail, MarginGuardrail
 from fraudstream.learner.promotion import PromotionRule, RollbackRule
 from fraudstream.learner.settings import LearnerSettings
-from fraudstream.model.ensemble import Thresholds
 from fraudstream.model.linear import LinearModel
+from fraudstream.model.scores import Thresholds
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from fraudstream.learner.guardrail import Judgement
 from fraudstream.learner.intervals import PairedEvidence
 from fraudstream.learner.promotion import NO_GAIN, PromotionRule
 from fraudstream.learner.window import PrequentialWindow
-from fraudstream.model.ensemble import Thresholds
+from fraudstream.model.scores import Thresholds
 
 logger = logging.getLogger(__name__)
 

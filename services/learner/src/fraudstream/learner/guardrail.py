@@ -8,7 +8,7 @@ from typing import Protocol
 
 from fraudstream.learner.intervals import PairedEvidence
 from fraudstream.learner.window import PrequentialWindow, WindowMetrics
-from fraudstream.model.ensemble import Thresholds
+from fraudstream.model.scores import Thresholds
 
 logger = logging.getLogger(__name__)
 

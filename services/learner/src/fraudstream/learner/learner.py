@@ -18,6 +18,7 @@ from fraudstream.learner.examples import LabelBatch
 from fraudstream.learner.fleet import PROMOTION, ROLLBACK
 from fraudstream.learner.guardrail import Guardrail, Judgement
 from fraudstream.learner.metrics import LearnerMetrics
+from fraudstream.learner.resume import resume
 from fraudstream.learner.rollback import (
     RollbackRecord,
     estimates_of,
@@ -27,7 +28,7 @@ from fraudstream.learner.store import LearnerState, SnapshotStore
 from fraudstream.learner.window import PrequentialWindow
 from fraudstream.model.linear import LinearModel
 from fraudstream.model.signing import Signer
-from fraudstream.model.snapshot import linear_from_snapshot, seal, snapshot_of
+from fraudstream.model.snapshot import seal, snapshot_of
 from fraudstream.v1 import model_pb2
 
 logger = logging.getLogger(__name__)
@@ -270,36 +271,9 @@ class Learner(ChampionChanges):
 
     def _resume(self) -> None:
         """Load the saved state, or start from the bundle's classifier at label position 0."""
-        baseline, config = self.baseline, self._config
-        state = saved = self._store.load_state(baseline.bundle_version)
-        if state is None:
-            logger.info(
-                "no saved state in %s: starting from the bundle's classifier", self._store.directory
-            )
-            state = LearnerState.start(
-                baseline.bundle_version, baseline.feature_schema_hash, baseline.classifier
-            )
-        snapshot = None
-        champion = baseline.classifier
-        if state.champion_version > 0:
-            snapshot = self._store.load_snapshot(state.champion_version)
-            champion = linear_from_snapshot(snapshot)
-        if state.served_versions[-1] != state.champion_version:
-            state.served_versions.append(state.champion_version)  # saved before it was kept
-        challenger = Challenger(champion, config.learning_rate, config.l2_penalty)
-        challenger.restore(state.challenger)
-        window = PrequentialWindow(config.window_size)
-        window.restore(state.window)
-        self._state, self._snapshot, self._champion = state, snapshot, champion
-        self._challenger, self._window = challenger, window
-        if saved is not None:
-            logger.info(
-                "resumed at snapshot v%d, label position %d (%d labels seen)",
-                state.champion_version,
-                state.label_position,
-                state.labels_seen,
-                extra={"version": state.champion_version, "label_position": state.label_position},
-            )
+        r = resume(self._store, self.baseline, self._config)
+        self._state, self._snapshot, self._champion = r.state, r.snapshot, r.champion
+        self._challenger, self._window = r.challenger, r.window
 
     def publish_gauges(self) -> None:
         """Set the gauges from the current state (also at start, after a restore)."""

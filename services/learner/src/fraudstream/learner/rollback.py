@@ -12,8 +12,8 @@ from fraudstream.learner.evidence import LabeledSample
 from fraudstream.learner.intervals import Interval, PairedEvidence, rate_intervals
 from fraudstream.learner.promotion import RollbackRule
 from fraudstream.learner.store import LearnerState, SnapshotStore, StateError
-from fraudstream.model.ensemble import Thresholds
 from fraudstream.model.linear import LinearModel
+from fraudstream.model.scores import Thresholds
 from fraudstream.model.snapshot import linear_from_snapshot, thresholds_from_snapshot
 from fraudstream.v1.model_pb2 import SnapshotMetrics
 

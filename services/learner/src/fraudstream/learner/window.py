@@ -12,8 +12,8 @@ import numpy as np
 
 from fraudstream.learner.evidence import LabeledSample
 from fraudstream.learner.verdicts import verdict_weight
-from fraudstream.model.ensemble import Thresholds
 from fraudstream.model.linear import risk_from_logit
+from fraudstream.model.scores import Thresholds
 from fraudstream.v1 import model_pb2
 
 logger = logging.getLogger(__name__)

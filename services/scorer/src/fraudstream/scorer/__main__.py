@@ -10,9 +10,10 @@ from fraudstream.common.logs import setup_logging
 from fraudstream.common.runner import start_metrics_server
 from fraudstream.common.settings import parse_settings
 from fraudstream.scorer.applied import AppliedSnapshots
+from fraudstream.scorer.loader import model_verifier
 from fraudstream.scorer.metrics import ScorerMetrics
 from fraudstream.scorer.server import ScorerDeps, build_server, scorer_id
-from fraudstream.scorer.serving_model import ModelHolder, model_verifier
+from fraudstream.scorer.serving_model import ModelHolder
 from fraudstream.scorer.settings import ScorerSettings
 
 logger = logging.getLogger(__name__)

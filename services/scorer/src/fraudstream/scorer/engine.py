@@ -11,12 +11,6 @@ import numpy as np
 
 from fraudstream.common.errors import FailedPrecondition, InvalidArgument
 from fraudstream.model.drift import RiskDriftMonitor
-from fraudstream.model.ensemble import (
-    DECISION_ALLOW,
-    DECISION_NAMES,
-    EnsembleScores,
-    concat_scores,
-)
 from fraudstream.model.features import (
     features_from_columns,
     transaction_columns,
@@ -24,6 +18,7 @@ from fraudstream.model.features import (
 )
 from fraudstream.model.linear import Contribution
 from fraudstream.model.schema import account_values, with_account_features
+from fraudstream.model.scores import DECISION_ALLOW, DECISION_NAMES, EnsembleScores, concat_scores
 from fraudstream.model.validity import unscorable_rows
 from fraudstream.scorer.metrics import ScorerMetrics
 from fraudstream.scorer.serving_model import ModelHolder, ServingModel

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from fraudstream.model.bundle import Bundle
 from fraudstream.model.compiled import AUTO, NUMPY, engine_choice
 from fraudstream.model.detectors import ISOLATION_FOREST
 from fraudstream.model.engines import bundle_forest
+from fraudstream.model.signing import Verifier
 from fraudstream.scorer.metrics import ScorerMetrics
 from fraudstream.scorer.serving_model import (
     ModelHolder,
@@ -106,3 +107,17 @@ def _compile_forest_after_ready(bundle: Bundle, holder: ModelHolder) -> None:
         return
     if holder.replace_forest(bundle.version, forest):
         logger.info("isolation forest now scored by %s", type(forest).__name__)
+
+
+def model_verifier(keys: Sequence[str | Path]) -> Verifier | None:
+    """A Verifier trusting the public keys at `keys` (PEM paths); None, with one warning, when
+    none are given (SignatureError when a key cannot be loaded: a scorer must not start)."""
+    if not keys:
+        logger.warning(
+            "model signatures are not checked (no model verify keys): any bundle and snapshot "
+            "with a matching checksum is served"
+        )
+        return None
+    verifier = Verifier.from_files(Path(key) for key in keys)
+    logger.info("bundles and snapshots must be signed by key %s", ", ".join(verifier.key_ids))
+    return verifier

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from fraudstream.model.bundle import Bundle, BundleError, load_bundle
 from fraudstream.model.compiled import ForestScorer
-from fraudstream.model.ensemble import Ensemble, Thresholds, ensemble_from_bundle
+from fraudstream.model.ensemble import Ensemble, ensemble_from_bundle
 from fraudstream.model.linear import LinearModel
+from fraudstream.model.scores import Thresholds
 from fraudstream.model.signing import Verifier
 from fraudstream.model.snapshot import (
     SnapshotRejected,
@@ -143,20 +143,6 @@ def with_snapshot(
         snapshot_checksum=snapshot.checksum,
         loaded_at=datetime.now(UTC),
     )
-
-
-def model_verifier(keys: Sequence[str | Path]) -> Verifier | None:
-    """A Verifier trusting the public keys at `keys` (PEM paths); None, with one warning, when
-    none are given (SignatureError when a key cannot be loaded: a scorer must not start)."""
-    if not keys:
-        logger.warning(
-            "model signatures are not checked (no model verify keys): any bundle and snapshot "
-            "with a matching checksum is served"
-        )
-        return None
-    verifier = Verifier.from_files(Path(key) for key in keys)
-    logger.info("bundles and snapshots must be signed by key %s", ", ".join(verifier.key_ids))
-    return verifier
 
 
 class ModelHolder:

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fraudstream.model.ensemble import EnsembleScores, decide
 from fraudstream.model.linear import risk_from_logit
+from fraudstream.model.scores import EnsembleScores, decide
 from fraudstream.scorer.serving_model import ShadowModel
 
 logger = logging.getLogger(__name__)
