@@ -245,7 +245,10 @@ def demo(
     console = Console(highlight=False)
     run_dir = workdir / "run"
     if stop_only:
-        stopped = stop_detached(run_dir)
+        from fraudstream.cli.demo.flink import stop_flink_job
+
+        flink_job = stop_flink_job(run_dir)  # first: it reads from the broker stopped below
+        stopped = ([flink_job] if flink_job else []) + stop_detached(run_dir)
         click.echo(f"stopped: {', '.join(stopped)}" if stopped else f"nothing runs from {run_dir}")
         return
     if (run_dir / PIDS_FILE).is_file():

@@ -70,3 +70,13 @@ def _start(job: LocalFlinkJob, steps: Steps) -> None:
             f"pid {pid}, ready in {seconds:.0f} s, {TRANSACTIONS} -> {TRANSACTIONS_ENRICHED}, "
             f"web UI {job.rest.url}"
         )
+
+
+def stop_flink_job(run_dir: Path, timeout: float = 30.0) -> str | None:
+    """Stop the Flink job a `--keep-running --flink` demo left in `run_dir`; what was stopped."""
+    job = LocalFlinkJob(FlinkJobConfig(data_dir=run_dir / "var" / "flink"))
+    pid = job.pid()
+    if pid is None:
+        return None
+    job.stop(timeout=timeout)
+    return f"flink job (pid {pid})"
