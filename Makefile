@@ -4,7 +4,10 @@ SHELL := /bin/bash
 # Go's default GOPATH when go itself is not installed yet (bootstrap installs it).
 GOBIN ?= $(or $(shell go env GOPATH 2>/dev/null),$(HOME)/go)/bin
 export GOBIN
-export PATH := $(CURDIR)/.venv/bin:$(GOBIN):$(PATH)
+# Where tools/bootstrap.sh installs uv when the machine has none (the user's site, ~/.local/bin):
+# tests that build the service images' environments call it by name.
+USER_BIN := $(shell python3 -m site --user-base 2>/dev/null || echo $(HOME)/.local)/bin
+export PATH := $(CURDIR)/.venv/bin:$(GOBIN):$(PATH):$(USER_BIN)
 PROTO_OUT := libs/proto/src/fraudstream/v1
 # The released contract `buf breaking` compares against (make contract-release writes it).
 CONTRACT_TAG := contract-v1.0.0
