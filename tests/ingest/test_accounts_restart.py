@@ -84,8 +84,14 @@ def test_a_killed_bridge_resumes_its_account_state(
         "--account-snapshot-seconds", "0.5", "--batch-size", "64", "--max-in-flight", "2",
     ]  # fmt: skip
     first = start_service("ingest", *args)
-    # Killed (no drain, no final snapshot) once a good part of the stream is scored.
+    # Killed (no drain, no final snapshot) once a good part of the stream is scored and a
+    # periodic snapshot was saved (on a loaded machine the first sixth can be scored before
+    # the first one is due).
     read_topic(scored, lambda m: len(m) >= EVENTS // 6, timeout=120)
+    state_dir = tmp_path / "var" / "ingest"
+    deadline = time.monotonic() + 30
+    while not list(state_dir.rglob("*.state")) and time.monotonic() < deadline:
+        time.sleep(0.05)
     first.process.kill()
     first.process.wait(timeout=10)
     before = read_topic(scored, lambda m: False, timeout=3)
