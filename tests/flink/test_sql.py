@@ -36,9 +36,11 @@ SPECS = (
 
 def test_one_view_per_key_and_window_plus_the_previous_step_of_keys_with_since_last() -> None:
     views = feature_views(SPECS)
-    # base view, previous step of name_orig, then (orig, 1), (orig, 24), (dest, 24)
-    assert len(views) == 5
-    frames = [re.search(r"PARTITION BY (\w+) ORDER BY `rt` (.*)\)$", v) for v in views[1:]]
+    # base view, its narrow projection, previous step of name_orig, (orig, 1), (orig, 24),
+    # (dest, 24)
+    assert len(views) == 6
+    assert "event_time" not in views[1] and "FROM accounts_0" in views[1]
+    frames = [re.search(r"PARTITION BY (\w+) ORDER BY `rt` (.*)\)$", v) for v in views[2:]]
     assert [(m.group(1), m.group(2)) for m in frames if m] == [
         ("f_name_orig", "ROWS BETWEEN 1 PRECEDING AND CURRENT ROW"),
         ("f_name_orig", "RANGE BETWEEN INTERVAL '2' DAY PRECEDING AND CURRENT ROW"),
@@ -47,18 +49,25 @@ def test_one_view_per_key_and_window_plus_the_previous_step_of_keys_with_since_l
     ]
 
 
+def test_the_transaction_joins_its_features_by_kafka_record() -> None:
+    insert = job_statements(SPECS, KafkaTopics("b:1"))[-1]
+    assert "FROM accounts_0 AS t JOIN accounts_5 AS f" in insert
+    assert "t.`k_partition` = f.`k_partition` AND t.`k_offset` = f.`k_offset`" in insert
+    assert "f.`rt` BETWEEN t.`rt` AND t.`rt`" in insert
+
+
 def test_every_spec_is_one_column_and_one_map_entry_in_spec_order() -> None:
     statements = job_statements(SPECS, TOPICS)
     insert = statements[-1]
     assert insert.startswith("INSERT INTO transactions_enriched")
-    assert re.findall(r"'(\w+)', `a_\1`", insert) == [s.name for s in SPECS]
+    assert re.findall(r"'(\w+)', f\.`a_\1`", insert) == [s.name for s in SPECS]
     for spec in SPECS:
         assert sum(f"AS `a_{spec.name}`" in s for s in statements) == 1
 
 
 def test_the_account_feature_definition_generates_the_job() -> None:
     statements = job_statements(ACCOUNT_FEATURES.features, TOPICS)
-    assert re.findall(r"'(\w+)', `a_\1`", statements[-1]) == list(ACCOUNT_FEATURES.names)
+    assert re.findall(r"'(\w+)', f\.`a_\1`", statements[-1]) == list(ACCOUNT_FEATURES.names)
 
 
 def test_topics_and_json_values_are_configured() -> None:

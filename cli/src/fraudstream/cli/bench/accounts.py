@@ -2,6 +2,7 @@
 
     python -m fraudstream.cli.bench.accounts --models models --input data.csv --events 100000 \
         [--flink] --out reports/accounts_paths.json
+    python -m fraudstream.cli.bench.accounts --input data.csv --flink-only   # the Flink job alone
 
 One broker, one scorer (the given bundle), a backlog of `--events` transactions (JSON values,
 so the Flink job reads them too). Then, for each mode in turn (off, embedded, off, embedded),
@@ -110,18 +111,19 @@ def _bridge(
 
 def _flink(workdir: Path, bootstrap: str, events: int) -> dict[str, Any]:
     from fraudstream.cli.flink import account_specs
-    from fraudstream.cli.flink.job import FlinkJobConfig, LocalFlinkJob
+    from fraudstream.cli.flink.job import FlinkJobConfig, LocalFlinkJob, default_parallelism
     from fraudstream.cli.flink.sql import KafkaTopics
     from fraudstream.cli.ports import free_port
 
     partitions = list_topics(bootstrap).get(TRANSACTIONS, 1)
     ensure_topics(bootstrap, {TRANSACTIONS_ENRICHED: partitions})
+    parallelism = default_parallelism(partitions)
     job = LocalFlinkJob(
         FlinkJobConfig(
             data_dir=workdir / "flink",
             topics=KafkaTopics(bootstrap=bootstrap),
             rest_port=free_port(),
-            parallelism=partitions,
+            parallelism=parallelism,
             metrics_port=0,
         )
     )
@@ -132,38 +134,46 @@ def _flink(workdir: Path, bootstrap: str, events: int) -> dict[str, Any]:
         result = _drain(bootstrap, TRANSACTIONS_ENRICHED, events, timeout=1800, idle=30)
     finally:
         job.stop(timeout=30)
-    result.update(parallelism=partitions, start_seconds=round(started, 1))
+    result.update(parallelism=parallelism, start_seconds=round(started, 1))
     say(f"accounts bench: flink: {result}")
     return result
 
 
-def run(models: Path, csv: Path, events: int, flink: bool, workdir: Path) -> dict[str, Any]:
-    """Every measurement of the module docstring, as one report."""
+def run(
+    models: Path | None, csv: Path, events: int, flink: bool, workdir: Path, bridges: bool = True
+) -> dict[str, Any]:
+    """Every measurement of the module docstring, as one report (without `bridges`: no scorer
+    and no bridge runs, only the Flink job on the backlog)."""
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     report: dict[str, Any] = {"events": events, "load_average_before": os.getloadavg()}
     with Stack(workdir) as stack:
         bootstrap = stack.start_kafka()
-        creds = DemoCredentials.create(
-            workdir / "auth", tls=False, analyst_token=secrets.token_urlsafe(16)
-        )
-        scorer = stack.start_service(
-            "scorer", "--models", str(models.resolve()), "--learner-addr", "",
-            env=creds.env("scorer"),
-        )  # fmt: skip
-        scorer.wait_serving(120)
+        if bridges:
+            if models is None:
+                raise SystemExit("--models is required unless --flink-only")
+            creds = DemoCredentials.create(
+                workdir / "auth", tls=False, analyst_token=secrets.token_urlsafe(16)
+            )
+            scorer = stack.start_service(
+                "scorer", "--models", str(models.resolve()), "--learner-addr", "",
+                env=creds.env("scorer"),
+            )  # fmt: skip
+            scorer.wait_serving(120)
         say(f"accounts bench: replaying {events:,} events (JSON) into {TRANSACTIONS}")
         replay(ReplayConfig(csv, bootstrap, 0.0, FORMATS["json"], "acc", events))
         report["partitions"] = list_topics(bootstrap).get(TRANSACTIONS)
-        bridges = [
-            _bridge(stack, creds, bootstrap, scorer.address, mode, i, events)
-            for i, mode in enumerate(_MODES)
-        ]
-        report["bridges"] = [{"mode": m, **b} for m, b in zip(_MODES, bridges, strict=True)]
+        if bridges:
+            runs = [
+                _bridge(stack, creds, bootstrap, scorer.address, mode, i, events)
+                for i, mode in enumerate(_MODES)
+            ]
+            report["bridges"] = [{"mode": m, **b} for m, b in zip(_MODES, runs, strict=True)]
         if flink:
             report["flink"] = _flink(workdir, bootstrap, events)
     report["load_average_after"] = os.getloadavg()
-    report["summary"] = _summary(report["bridges"])
+    if bridges:
+        report["summary"] = _summary(report["bridges"])
     return report
 
 
@@ -189,17 +199,32 @@ def _summary(bridges: list[dict[str, Any]]) -> dict[str, Any]:
 def main() -> None:
     """Parse the flags, run, write the JSON report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", type=Path, required=True)
+    parser.add_argument("--models", type=Path)
     parser.add_argument("--input", type=Path, required=True)
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--flink", action="store_true")
+    parser.add_argument(
+        "--flink-only",
+        action="store_true",
+        help="only the Flink job (no scorer, no bridges): replaces the flink entry of --out",
+    )
     parser.add_argument("--workdir", type=Path, default=Path("var/bench-accounts"))
     parser.add_argument("--out", type=Path, default=Path("reports/accounts_paths.json"))
     args = parser.parse_args()
-    report = run(args.models, args.input, args.events, args.flink, args.workdir)
+    report = run(
+        args.models, args.input, args.events, args.flink or args.flink_only, args.workdir,
+        bridges=not args.flink_only,
+    )  # fmt: skip
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    if args.flink_only:
+        flink = report["flink"]
+        flink["load_average"] = [report["load_average_before"], report["load_average_after"]]
+        report = json.loads(args.out.read_text()) if args.out.is_file() else {}
+        report["flink"] = flink
+        print(json.dumps(flink, indent=2))
+    else:
+        print(json.dumps(report["summary"], indent=2))
     args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report["summary"], indent=2))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from fraudstream.cli.flink.job import (
     FlinkJobConfig,
     FlinkJobError,
     LocalFlinkJob,
+    default_parallelism,
 )
 from fraudstream.cli.flink.runtime import FlinkSetupError
 from fraudstream.cli.flink.sql import KafkaTopics
@@ -41,7 +42,7 @@ def flink_job(
         data_dir=run_dir / "var" / "flink",
         topics=KafkaTopics(bootstrap=bootstrap),
         rest_port=free_port() if free_ports else DEFAULT_REST_PORT,
-        parallelism=partitions,
+        parallelism=default_parallelism(partitions),
         metrics_port=free_port() if free_ports else DEFAULT_METRICS_PORT,
     )
     job = LocalFlinkJob(config)

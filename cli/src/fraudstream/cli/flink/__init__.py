@@ -22,6 +22,7 @@ from fraudstream.cli.flink.job import (
     FlinkJobError,
     LocalFlinkJob,
     default_data_dir,
+    default_parallelism,
 )
 from fraudstream.cli.flink.rest import RestError
 from fraudstream.cli.flink.runtime import FlinkRuntime, FlinkSetupError
@@ -107,7 +108,8 @@ def flink() -> None:
     "--parallelism",
     type=click.IntRange(1, 256),
     default=None,
-    help="Parallel tasks per operator [default: the partitions of `transactions`].",
+    help="Parallel tasks per operator [default: the partitions of `transactions`, at most "
+    "one per core].",
 )
 @click.option(
     "--checkpoint-interval",
@@ -130,6 +132,11 @@ def flink() -> None:
     show_default=True,
     help="Milliseconds a network buffer may wait at each shuffle (latency against CPU).",
 )
+@click.option(
+    "--jvm-options",
+    default="",
+    help="Extra JVM options of the job, e.g. -XX:TieredStopAtLevel=1 (docs/flink.md).",
+)
 @click.option("--timeout", type=click.FloatRange(5), default=180.0, show_default=True)
 def start(
     bootstrap: str,
@@ -139,6 +146,7 @@ def start(
     checkpoint_interval: float,
     metrics_port: int,
     buffer_timeout: int,
+    jvm_options: str,
     timeout: float,
 ) -> None:
     """Start the job in the background, resuming from its newest checkpoint.
@@ -157,10 +165,11 @@ def start(
             data_dir=data_dir,
             topics=KafkaTopics(bootstrap=bootstrap),
             rest_port=rest_port,
-            parallelism=parallelism or partitions,
+            parallelism=parallelism or default_parallelism(partitions),
             checkpoint_interval_s=checkpoint_interval,
             metrics_port=metrics_port,
             buffer_timeout_ms=buffer_timeout,
+            jvm_options=jvm_options,
         )
         job = LocalFlinkJob(config)
         if (pid := job.pid()) is not None:

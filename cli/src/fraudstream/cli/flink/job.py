@@ -37,6 +37,12 @@ def default_data_dir() -> Path:
     return Path(os.environ.get("FRAUDSTREAM_DATA_DIR", "var")) / "flink"
 
 
+def default_parallelism(partitions: int) -> int:
+    """One task per partition, at most one per core: each of the job's stages runs `parallelism`
+    tasks, and more tasks than cores only share them (a source task reads several partitions)."""
+    return max(1, min(partitions, os.cpu_count() or 1))
+
+
 @dataclass(frozen=True)
 class FlinkJobConfig:
     """How the local job runs: where its files go, what it reads, how parallel it is."""
@@ -51,6 +57,9 @@ class FlinkJobConfig:
     buffer_timeout_ms: int = 100
     # Flink's Prometheus reporter (the plugin ships in the apache-flink wheel); 0 turns it off.
     metrics_port: int = DEFAULT_METRICS_PORT
+    # Extra options of the job's JVM (PyFlink's JVM_ARGS), e.g. `-XX:TieredStopAtLevel=1`:
+    # on a small machine the C2 compiler's warm-up costs more CPU than a short backlog.
+    jvm_options: str = ""
 
 
 class LocalFlinkJob:
@@ -147,6 +156,8 @@ class LocalFlinkJob:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         self.job_file.write_text(json.dumps(job, indent=2) + "\n", encoding="utf-8")
         env = {**os.environ, "FLINK_LOG_DIR": str(self.log_file.parent)}
+        if self.config.jvm_options:
+            env["JVM_ARGS"] = self.config.jvm_options
         reporter = self.runtime.prometheus_jar()
         if self.config.metrics_port and reporter is not None:
             # A MiniCluster loads no plugins/ folder; PyFlink's launcher puts HADOOP_CLASSPATH on

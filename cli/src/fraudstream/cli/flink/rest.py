@@ -97,9 +97,9 @@ class FlinkRest:
         # The sink is chained behind the last aggregate: its task's input is the job's output.
         sinks = [v for v in vertices if re.search(r"Sink|Writer", str(v.get("name", "")))]
         return JobThroughput(
-            records_read=int(self._sum(job_id, sources, "numRecordsOut")),
+            records_read=int(self._source_sum(job_id, sources, "numRecordsOut")),
             records_written=int(self._sum(job_id, sinks, "numRecordsIn")),
-            in_per_second=self._sum(job_id, sources, "numRecordsOutPerSecond"),
+            in_per_second=self._source_sum(job_id, sources, "numRecordsOutPerSecond"),
             out_per_second=self._sum(job_id, sinks, "numRecordsInPerSecond"),
         )
 
@@ -114,6 +114,17 @@ class FlinkRest:
             latest_path=latest.get("external_path"),
             latest_id=latest.get("id"),
         )
+
+    def _source_sum(self, job_id: str, vertices: list[dict[str, Any]], metric: str) -> float:
+        """A source operator's own metric: the task's counts each record once per chained
+        branch the source feeds (the job's source feeds two: the features and the join)."""
+        total = 0.0
+        for vertex in vertices:
+            path = f"/jobs/{job_id}/vertices/{vertex['id']}/subtasks/metrics"
+            names = [str(entry.get("id", "")) for entry in self.get(path)]
+            own = [n for n in names if n.startswith("Source") and n.endswith(f".{metric}")]
+            total += self._sum(job_id, [vertex], own[0] if own else metric)
+        return total
 
     def _sum(self, job_id: str, vertices: list[dict[str, Any]], metric: str) -> float:
         total = 0.0

@@ -90,6 +90,9 @@ def source_ddl(topics: KafkaTopics) -> str:
     }
     return (
         f"CREATE TEMPORARY TABLE transactions_in (\n  {columns},\n"
+        # Where the record sits in Kafka: unique per record, it joins the features back to it.
+        "  `k_partition` INT METADATA FROM 'partition' VIRTUAL,\n"
+        "  `k_offset` BIGINT METADATA FROM 'offset' VIRTUAL,\n"
         f"  `row_seq` AS CAST(REGEXP_EXTRACT(`event_id`, {_quote(ROW_PATTERN)}, 1) AS BIGINT),\n"
         # A value without step or row still needs a time: 0 keeps the job alive; it is dropped.
         f"  `rt` AS TO_TIMESTAMP_LTZ(CAST(COALESCE(`step`, 0) AS BIGINT) * {_DAY_MS}"
@@ -205,9 +208,21 @@ def _previous_step_view(level: int, key: str) -> str:
     )
 
 
+# What the keyed stages carry and keep in their window state: the transaction itself waits
+# for its features in the join at the end instead of passing through (and being stored by)
+# every stage; checkpoints of the window state were most of the job's cost with it.
+_NARROW = ("k_partition", "k_offset", "rt", "f_step", "f_name_orig", "f_name_dest", "f_cents")
+
+
+def _narrow_view() -> str:
+    columns = ", ".join(f"`{name}`" for name in _NARROW)
+    return f"CREATE TEMPORARY VIEW accounts_1 AS SELECT {columns} FROM accounts_0"
+
+
 def feature_views(specs: Sequence[FeatureSpec]) -> list[str]:
-    """The nested views `accounts_1..n`: previous steps, then one per (key, window)."""
-    statements = [_base_view()]
+    """The base view `accounts_0`, its narrow projection `accounts_1`, then nested views:
+    previous steps, then one per (key, window)."""
+    statements = [_base_view(), _narrow_view()]
     for key in COUNTERPARTY:
         if any(s.key == key and s.aggregate == "since_last" for s in specs):
             statements.append(_previous_step_view(len(statements), key))
@@ -224,12 +239,17 @@ def feature_views(specs: Sequence[FeatureSpec]) -> list[str]:
 
 
 def insert_statement(specs: Sequence[FeatureSpec], last_view: str) -> str:
-    """The INSERT that runs the job: the transaction as read plus the map of its features."""
-    transaction = ", ".join(f"`{name}`" for name, _ in TRANSACTION_COLUMNS)
-    features = ", ".join(f"{_quote(s.name)}, `a_{s.name}`" for s in specs)
+    """The INSERT that runs the job: the transaction as read plus the map of its features,
+    joined by the record's Kafka partition and offset (an interval join of zero width on `rt`,
+    so Flink drops both sides once the event-time clock has passed them)."""
+    transaction = ", ".join(f"t.`{name}`" for name, _ in TRANSACTION_COLUMNS)
+    features = ", ".join(f"{_quote(s.name)}, f.`a_{s.name}`" for s in specs)
     return (
-        "INSERT INTO transactions_enriched SELECT `event_id`,\n"
-        f"  ROW({transaction}),\n  MAP[{features}]\nFROM {last_view}"
+        "INSERT INTO transactions_enriched SELECT t.`event_id`,\n"
+        f"  ROW({transaction}),\n  MAP[{features}]\n"
+        f"FROM accounts_0 AS t JOIN {last_view} AS f\n"
+        "ON t.`k_partition` = f.`k_partition` AND t.`k_offset` = f.`k_offset`\n"
+        "AND f.`rt` BETWEEN t.`rt` AND t.`rt`"
     )
 
 
