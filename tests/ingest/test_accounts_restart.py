@@ -81,7 +81,8 @@ def test_a_killed_bridge_resumes_its_account_state(
         "--transactions-topic", transactions_topic, "--scored-topic", scored,
         "--alerts-topic", alerts, "--dlq-topic", dlq, "--scorer-addr", scorer.address,
         "--feedback-addr", "", "--data-dir", str(tmp_path / "var"),
-        "--account-snapshot-seconds", "0.5", "--batch-size", "64", "--max-in-flight", "2",
+        "--account-features", "embedded", "--account-snapshot-seconds", "0.5",
+        "--batch-size", "64", "--max-in-flight", "2",
     ]  # fmt: skip
     first = start_service("ingest", *args)
     # Killed (no drain, no final snapshot) once a good part of the stream is scored and a

@@ -97,11 +97,12 @@ class IngestSettings(ServiceSettings):
     alerts_topic: str = Field(names.FRAUD_ALERTS, description="Topic REVIEW/BLOCK alerts go to.")
     dlq_topic: str = Field(names.TRANSACTIONS_DLQ, description="Dead-letter topic.")
     account_features: Literal["embedded", "flink", "off"] = Field(
-        "embedded",
-        description="Where each transaction's account features come from: embedded (an "
-        "account state per assigned partition, in this bridge), flink (consume "
-        "--enriched-topic, which the Flink job writes, instead of --transactions-topic), or "
-        "off (none: only for bundles trained without them).",
+        "off",
+        description="Where each transaction's account features come from, for a bundle "
+        "trained with them: embedded (an account state per assigned partition, in this "
+        "bridge), flink (consume --enriched-topic, which the Flink job writes, instead of "
+        "--transactions-topic), or off (none: a bundle with account features then fails "
+        "every item closed, dead-lettered with field account_features).",
     )
     enriched_topic: str = Field(
         names.TRANSACTIONS_ENRICHED,
