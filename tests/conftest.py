@@ -19,6 +19,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from confluent_kafka import Consumer, Message
 from confluent_kafka.admin import AdminClient
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -371,3 +372,33 @@ def grpcurl() -> str:
             "go install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4"
         )
     return found
+
+
+@pytest.fixture
+def read_topic(kafka_bootstrap) -> Callable[..., list[Message]]:
+    """Read a topic from the start until `until(messages)` holds or `timeout` passes."""
+
+    def read(
+        topic: str, until: Callable[[list[Message]], bool], timeout: float = 60.0
+    ) -> list[Message]:
+        consumer = Consumer(
+            {
+                "bootstrap.servers": kafka_bootstrap,
+                "group.id": f"reader-{uuid.uuid4().hex}",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+            }
+        )
+        consumer.subscribe([topic])
+        messages: list[Message] = []
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline and not until(messages):
+                for message in consumer.consume(num_messages=1000, timeout=0.5):
+                    if message.error() is None:
+                        messages.append(message)
+        finally:
+            consumer.close()
+        return messages
+
+    return read

@@ -4,16 +4,13 @@
 from __future__ import annotations
 
 import json
-import time
-import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-from confluent_kafka import Consumer, Message, Producer
+from confluent_kafka import Producer
 from google.protobuf import json_format
 
 from fraudstream.common.codec import JSON, encode_transaction
@@ -59,31 +56,8 @@ def _events(csv: Path) -> list[Transaction]:
     return out + flush
 
 
-def _read(
-    bootstrap: str, topic: str, done: Callable[[list[Message]], bool], timeout: float
-) -> list[Message]:
-    """Messages of `topic` from its start, until `done(messages)` or `timeout` s."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"reader-{uuid.uuid4().hex}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
-    )
-    consumer.subscribe([topic])
-    messages: list[Message] = []
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline and not done(messages):
-            messages += [m for m in consumer.consume(1000, 0.5) if m.error() is None]
-    finally:
-        consumer.close()
-    return messages
-
-
 def test_the_bridge_scores_the_flink_jobs_features(
-    flink_session: Any, account_bundle: Path, start_service, kafka_topic_factory
+    flink_session: Any, account_bundle: Path, start_service, kafka_topic_factory, read_topic
 ) -> None:
     topics = flink_session.topics
     transactions = _events(account_bundle.parent / "paysim.csv")
@@ -107,9 +81,9 @@ def test_the_bridge_scores_the_flink_jobs_features(
     def ours(messages: list) -> set[str]:
         return {m.key().decode() for m in messages} & wanted
 
-    read = _read(topics.bootstrap, scored, lambda m: ours(m) == wanted, timeout=240)
+    read = read_topic(scored, lambda m: ours(m) == wanted, timeout=240)
     scores = {s.event_id: s for s in (score_pb2.Score.FromString(m.value()) for m in read)}
-    written = _read(topics.bootstrap, topics.sink, lambda m: False, timeout=10)
+    written = read_topic(topics.sink, lambda m: False, timeout=10)
     enriched = {
         value["transaction"]["event_id"]: value["account_features"]
         for value in (json.loads(m.value()) for m in written)

@@ -5,15 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, Message
 from google.protobuf import json_format
 
 from fraudstream.scorer import server as scorer_server
@@ -99,36 +96,6 @@ def replay(kafka_bootstrap, paysim_csv) -> Callable[..., subprocess.Popen[bytes]
         )
 
     return start
-
-
-@pytest.fixture
-def read_topic(kafka_bootstrap) -> Callable[..., list[Message]]:
-    """Read a topic from the start until `until(messages)` holds or `timeout` passes."""
-
-    def read(
-        topic: str, until: Callable[[list[Message]], bool], timeout: float = 60.0
-    ) -> list[Message]:
-        consumer = Consumer(
-            {
-                "bootstrap.servers": kafka_bootstrap,
-                "group.id": f"reader-{uuid.uuid4().hex}",
-                "auto.offset.reset": "earliest",
-                "enable.auto.commit": False,
-            }
-        )
-        consumer.subscribe([topic])
-        messages: list[Message] = []
-        deadline = time.monotonic() + timeout
-        try:
-            while time.monotonic() < deadline and not until(messages):
-                for message in consumer.consume(num_messages=1000, timeout=0.5):
-                    if message.error() is None:
-                        messages.append(message)
-        finally:
-            consumer.close()
-        return messages
-
-    return read
 
 
 # --- an in-process scorer that fails whole batches ---------------------------------
