@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+from .chart import CHART, DEPLOY, NAMESPACE, RELEASE, Manifests, run_helm
 
 
 def _tool(name: str, install: str) -> str:
@@ -126,3 +127,32 @@ def start_prometheus(
         except subprocess.TimeoutExpired:
             prometheus.process.kill()
             prometheus.process.wait(timeout=10)
+
+
+# --- the Helm chart (tests/deploy/chart.py) ---
+
+
+@pytest.fixture(scope="module")
+def helm() -> str:
+    found = shutil.which("helm")
+    if found is None:
+        pytest.skip("helm is not installed (CI installs it with tools/install-helm.sh)")
+    return found
+
+
+@pytest.fixture(scope="module")
+def render(helm: str) -> Callable[..., Manifests]:
+    """`helm template` with `--set` pairs; the manifests it prints, parsed."""
+
+    def run(*values: str) -> Manifests:
+        sets = [arg for value in values for arg in ("--set", value)]
+        result = run_helm(helm, "template", RELEASE, str(CHART), "--namespace", NAMESPACE, *sets)
+        assert result.returncode == 0, result.stderr
+        return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def manifests(render: Callable[..., Manifests]) -> Manifests:
+    return render()
