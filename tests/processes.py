@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -33,6 +34,24 @@ def free_loopback_ports(count: int) -> list[int]:
         for sock in sockets:
             sock.bind(("127.0.0.1", 0))
         return [sock.getsockname()[1] for sock in sockets]
+
+
+def metric_samples(port: int, name: str) -> dict[str, float]:
+    """The samples on port's /metrics whose line starts with `name` (a metric name, or a name with
+    its first labels), by the rest of the series text (`{labels}`, `_total`...)."""
+    url = f"http://127.0.0.1:{port}/metrics"
+    body = urllib.request.urlopen(url, timeout=5).read().decode()
+    found = {}
+    for line in body.splitlines():
+        if line.startswith(name) and not line.startswith("#"):
+            series, value = line.rsplit(" ", 1)
+            found[series[len(name) :]] = float(value)
+    return found
+
+
+def metric_sum(port: int, name: str) -> float:
+    """The sum of `metric_samples(port, name)`: a counter over all its labels, for instance."""
+    return sum(metric_samples(port, name).values())
 
 
 # The token tests drive services with: an admin that may also speak for the services whose
@@ -122,6 +141,10 @@ class ServiceProcess:
     def bearer(self) -> str:
         """The tester's authorization header, for grpcurl's -H."""
         return f"authorization: Bearer {self.transport.token}"
+
+    def metric(self, name: str) -> float:
+        """`metric_sum` of this service's /metrics."""
+        return metric_sum(self.metrics_port, name)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

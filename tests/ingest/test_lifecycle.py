@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 import time
-import urllib.request
 from collections.abc import Callable
 
 import grpc
@@ -47,15 +46,6 @@ def _until(condition: Callable[[], bool], timeout: float, what: str) -> float:
             raise AssertionError(f"{what} not within {timeout}s")
         time.sleep(0.1)
     return time.monotonic() - started
-
-
-def _metric(port: int, name: str) -> float:
-    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-    return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in body.splitlines()
-        if line.startswith(name) and not line.startswith("#")
-    )
 
 
 def _produce(bootstrap: str, topic: str, make, ids: list[str]) -> None:
@@ -193,7 +183,7 @@ def test_sigterm_with_the_scorer_away_stops_within_grace_after_a_bounded_drain(
     ingest.wait_until_serving()
     _produce(kafka_bootstrap, pipeline_topics.transactions, good_transaction, ["t-1", "t-2"])
     _until(
-        lambda: _metric(ingest.metrics_port, "ingest_in_flight_batches") > 0,
+        lambda: ingest.metric("ingest_in_flight_batches") > 0,
         30,
         "a batch in flight",
     )

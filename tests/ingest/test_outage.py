@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,15 +39,6 @@ def own_broker(tmp_path: Path, free_ports) -> Iterator[LocalKafka]:
         yield broker
     finally:
         broker.stop()
-
-
-def _metric(port: int, name: str) -> float:
-    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-    return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in body.splitlines()
-        if line.startswith(name) and not line.startswith("#")
-    )
 
 
 def _scored_ids(bootstrap: str, topic: str, want: set[str], timeout: float) -> set[str]:
@@ -142,9 +132,7 @@ def test_a_broker_outage_is_survived_bounded_and_without_loss(
         in_flight_max = 0.0
         while time.monotonic() - outage_started < OUTAGE_SECONDS:
             health_during.append(ingest.health())
-            in_flight_max = max(
-                in_flight_max, _metric(ingest.metrics_port, "ingest_in_flight_batches")
-            )
+            in_flight_max = max(in_flight_max, ingest.metric("ingest_in_flight_batches"))
             time.sleep(0.5)
         assert ingest.process.poll() is None, ingest.log()[-3000:]
         assert in_flight_max <= MAX_IN_FLIGHT

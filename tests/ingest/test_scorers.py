@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 import time
-import urllib.request
 
 import pytest
 
 from fraudstream.common.codec import decode_transaction
 from fraudstream.v1 import score_pb2, scoring_service_pb2, scoring_service_pb2_grpc
+from tests.processes import metric_samples
 
 pytestmark = pytest.mark.integration
-
-
-def _samples(service, name: str) -> dict[str, float]:
-    """`name`'s samples by their label text, from the service's /metrics."""
-    body = urllib.request.urlopen(f"http://127.0.0.1:{service.metrics_port}/metrics", timeout=5)
-    found = {}
-    for line in body.read().decode().splitlines():
-        if line.startswith(name) and not line.startswith("#"):
-            series, value = line.rsplit(" ", 1)
-            found[series[len(name) :]] = float(value)
-    return found
 
 
 def test_killing_one_of_two_scorers_mid_replay_loses_nothing(
@@ -47,7 +36,7 @@ def test_killing_one_of_two_scorers_mid_replay_loses_nothing(
     ingest.wait_until_serving()
     replayer = replay(pipeline_topics.transactions, n, "two", "--rate", "1500")
     read_topic(pipeline_topics.scored, lambda ms: len(ms) >= 1500, timeout=60)
-    sent = _samples(ingest, "ingest_scorer_batches_total")
+    sent = metric_samples(ingest.metrics_port, "ingest_scorer_batches_total")
     assert all(sent.get(f'{{scorer="{s.address}"}}', 0) > 0 for s in scorers), sent
 
     scorers[0].process.kill()
@@ -57,7 +46,7 @@ def test_killing_one_of_two_scorers_mid_replay_loses_nothing(
 
     scored = read_topic(pipeline_topics.scored, lambda ms: len({m.key() for m in ms}) >= n)
     assert {m.key().decode() for m in scored} == {f"two-{row}" for row in range(n)}
-    connected = _samples(ingest, "ingest_scorer_connected")
+    connected = metric_samples(ingest.metrics_port, "ingest_scorer_connected")
     assert connected[f'{{scorer="{scorers[0].address}"}}'] == 0
     assert connected[f'{{scorer="{scorers[1].address}"}}'] == 1
     print(f"all {n} scored {time.monotonic() - killed_at:.1f} s after the kill")
