@@ -61,6 +61,12 @@ def test_a_one_minute_soak_samples_every_process_and_judges_the_targets(
     assert report["events_in"] >= 30_000
     (minute,) = report["latency"]["by_minute"]
     assert minute["events"] > 20_000 and minute["p99_s"] is not None and minute["p99_s"] > 0
+    # What each process used in the minute, and what the loop did: the bridge and the scorer
+    # did work at 500 tx/s; the scorer decided some alerts on PaySim rows with fraud in them.
+    assert set(minute["cpu_cores"]) == SERVICES
+    assert minute["cpu_cores"]["ingest"] > 0.005 and minute["cpu_cores"]["scorer"] > 0.005
+    assert all(0 <= c < 2.5 for c in minute["cpu_cores"].values())
+    assert minute["alerts"] > 0 and minute["promotions"] >= 0
     verdict = report["verdict"]
     for target in ("rss_growth_at_most_10pct", "open_files_flat", "p99_stable_within_20pct"):
         assert isinstance(verdict[target], bool)

@@ -99,7 +99,7 @@ def soak(
             seed=seed,
         )
         replayer = SteadyReplay(csv, pipeline.bootstrap, rate, events, "soak" + token[5:])
-        ingest = pipeline.services["ingest"].metrics_url
+        urls = {n: pipeline.services[n].metrics_url for n in ("ingest", "scorer", "learner")}
         with steps.step(f"hold {rate:,.0f} tx/s for {minutes:g} min, sampling") as timer:
             team.start()
             replayer.start()
@@ -107,14 +107,14 @@ def soak(
             try:
                 while replayer.is_alive():
                     at = time.monotonic() - began
-                    samples.append(take_sample(at, pipeline.pids(), ingest))
+                    samples.append(take_sample(at, pipeline.pids(), urls))
                     _progress(console, samples[-1], replayer.replayed, warmup)
                     pipeline.check_alive()
                     if replayer.error is not None:
                         raise click.ClickException(f"replay failed: {replayer.error}")
                     time.sleep(max(0.0, began + at + sample_every - time.monotonic()))
                 time.sleep(2.0)  # the last events routed and counted
-                samples.append(take_sample(time.monotonic() - began, pipeline.pids(), ingest))
+                samples.append(take_sample(time.monotonic() - began, pipeline.pids(), urls))
             finally:
                 team.stop(timeout=5)
             timer.note = f"{replayer.replayed:,} events, {len(samples)} samples"

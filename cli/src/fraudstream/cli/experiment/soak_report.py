@@ -18,26 +18,46 @@ FDS_SLACK = 3  # descriptors a process may hold above its post-warm-up count and
 LATENCY = "ingest_event_latency_seconds"
 
 
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
 def process_sample(pid: int) -> dict[str, float] | None:
-    """RSS (MiB) and open file descriptors of a live process, from /proc; None once it is gone."""
+    """RSS (MiB), open file descriptors and CPU seconds (user + system) so far of a live process,
+    from /proc; None once it is gone."""
     try:
         status = Path(f"/proc/{pid}/status").read_text()
+        stat = Path(f"/proc/{pid}/stat").read_text()
         fds = len(os.listdir(f"/proc/{pid}/fd"))
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return None
     rss_kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS"))
-    return {"rss_mib": round(rss_kb / 1024, 1), "fds": fds}
+    # Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    cpu = (int(fields[11]) + int(fields[12])) / _TICKS
+    return {"rss_mib": round(rss_kb / 1024, 1), "fds": fds, "cpu_s": round(cpu, 2)}
 
 
-def take_sample(at: float, pids: dict[str, int], ingest_metrics: str) -> dict[str, Any]:
-    """One look at every process and the bridge's latency histogram."""
-    metrics = scrape(ingest_metrics)
+def take_sample(at: float, pids: dict[str, int], metrics_urls: dict[str, str]) -> dict[str, Any]:
+    """One look at every process, the bridge's latency histogram, and what the loop did so far
+    (alerts decided, the scorer's champion and challenger, the learner's promotions), so a
+    change in latency or CPU can be told from a change in the model."""
+    ingest = scrape(metrics_urls["ingest"])
+    scorer = scrape(metrics_urls["scorer"])
+    learner = scrape(metrics_urls["learner"])
     processes = {name: s for name, pid in pids.items() if (s := process_sample(pid)) is not None}
     return {
         "t": round(at, 2),
         "processes": processes,
-        "events_in": total(metrics, "stream_events_in_total"),
-        "latency_buckets": {str(k): v for k, v in buckets(metrics, LATENCY).items()},
+        "events_in": total(ingest, "stream_events_in_total"),
+        "latency_buckets": {str(k): v for k, v in buckets(ingest, LATENCY).items()},
+        "loop": {
+            "reviews": total(scorer, "scorer_decisions_total", decision="review"),
+            "blocks": total(scorer, "scorer_decisions_total", decision="block"),
+            "champion_version": total(scorer, "scorer_model_snapshot_version"),
+            "challenger_version": total(scorer, "scorer_challenger_snapshot_version"),
+            "promotions": total(learner, "learner_promotions_total"),
+            "rollbacks": total(learner, "learner_rollbacks_total"),
+        },
     }
 
 
@@ -64,10 +84,29 @@ def _per_minute(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "events": int(end["events_in"] - start["events_in"]),
                 "p99_s": None if p99 is None else round(p99, 4),
                 "p50_s": None if (p50 := quantile(delta, 0.5)) is None else round(p50, 4),
+                **_loop_in(start, end),
             }
         )
         start = end
     return minutes
+
+
+def _loop_in(start: dict[str, Any], end: dict[str, Any]) -> dict[str, Any]:
+    """What each process used (CPU cores on average) and what the loop did between two samples."""
+    seconds = end["t"] - start["t"]
+    cores = {
+        name: round((p["cpu_s"] - start["processes"][name]["cpu_s"]) / seconds, 3)
+        for name, p in end["processes"].items()
+        if name in start["processes"] and "cpu_s" in p
+    }
+    before, after = start.get("loop", {}), end.get("loop", {})
+    return {
+        "cpu_cores": cores,
+        "alerts": int(sum(after.get(k, 0) - before.get(k, 0) for k in ("reviews", "blocks"))),
+        "promotions": int(after.get("promotions", 0) - before.get("promotions", 0)),
+        "rollbacks": int(after.get("rollbacks", 0) - before.get("rollbacks", 0)),
+        "challenger_at_end": bool(after.get("challenger_version", 0)),
+    }
 
 
 def analyse(samples: list[dict[str, Any]], warmup: float, settings: dict[str, Any]) -> dict:
@@ -141,7 +180,7 @@ def write(report: dict[str, Any], out: Path) -> tuple[Path, Path]:
     json_path, png_path = out / JSON_FILE, out / PNG_FILE
     json_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     samples = report["samples"]
-    figure, (rss, fds, p99) = plt.subplots(3, 1, figsize=(10, 9), sharex=False)
+    figure, (rss, fds, p99, cpu) = plt.subplots(4, 1, figsize=(10, 12), sharex=False)
     for name in report["processes"]:
         points = [(s["t"], s["processes"][name]) for s in samples if name in s["processes"]]
         times = [t for t, _ in points]
@@ -156,8 +195,21 @@ def write(report: dict[str, Any], out: Path) -> tuple[Path, Path]:
     minutes = report["latency"]["by_minute"]
     p99.bar([m["minute"] for m in minutes], [m["p99_s"] or 0 for m in minutes], color="tab:red")
     p99.set_xticks([m["minute"] for m in minutes])
-    p99.set_xlabel("minute")
+    p99.set_xlabel("minute (P: a promotion in that minute, R: a rollback)")
     p99.set_ylabel("p99 event latency (s)")
+    for m in minutes:
+        marks = "P" * m.get("promotions", 0) + "R" * m.get("rollbacks", 0)
+        if marks:
+            p99.annotate(marks, (m["minute"], m["p99_s"] or 0), ha="center", va="bottom")
+    for name in report["processes"]:
+        used = [
+            (m["minute"], m["cpu_cores"][name]) for m in minutes if name in m.get("cpu_cores", {})
+        ]
+        cpu.plot([x for x, _ in used], [y for _, y in used], marker="o", label=name)
+    cpu.set_xticks([m["minute"] for m in minutes])
+    cpu.set_xlabel("minute")
+    cpu.set_ylabel("CPU (cores)")
+    cpu.legend(fontsize=7, loc="upper left", ncol=5)
     s = report["settings"]
     rss.set_title(f"Soak: {s['minutes']} min at {s['rate']:,.0f} tx/s")
     figure.tight_layout()
