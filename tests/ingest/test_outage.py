@@ -99,7 +99,13 @@ def test_a_broker_outage_is_survived_bounded_and_without_loss(
     # Events flow at ~300/s before, during and after the outage; the replayer's own producer
     # holds them while the broker is away.
     sent: list[str] = []
+    undelivered: list[str] = []  # the replayer's own losses, told apart from the bridge's
+    flushed = threading.Event()
     done = threading.Event()
+
+    def delivered(error, message) -> None:
+        if error is not None:
+            undelivered.append(f"{message.key().decode()}: {error}")
 
     def produce() -> None:
         producer = Producer(
@@ -114,13 +120,17 @@ def test_a_broker_outage_is_survived_bounded_and_without_loss(
         while not done.is_set():
             event_id = f"o-{row}"
             producer.produce(
-                "outage.tx", encode_transaction(good_transaction(event_id)), event_id.encode()
+                "outage.tx",
+                encode_transaction(good_transaction(event_id)),
+                event_id.encode(),
+                on_delivery=delivered,
             )
             sent.append(event_id)
             producer.poll(0)
             row += 1
             time.sleep(1 / 300)
-        assert producer.flush(120) == 0
+        if producer.flush(120) == 0:
+            flushed.set()
 
     replayer = threading.Thread(target=produce)
     replayer.start()
@@ -144,6 +154,8 @@ def test_a_broker_outage_is_survived_bounded_and_without_loss(
     finally:
         done.set()
         replayer.join(timeout=180)
+    assert flushed.is_set(), "the replayer could not deliver its events within 120 s"
+    assert undelivered == [], f"{len(undelivered)} events the replayer lost: {undelivered[:3]}"
 
     want = set(sent)
     seen = _scored_ids(bootstrap, "outage.scored", want, timeout=120)
