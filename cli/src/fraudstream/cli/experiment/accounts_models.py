@@ -33,7 +33,7 @@ from fraudstream.model.schema import (
     FeatureSchema,
     frame_features,
 )
-from fraudstream.training.fit import fit_autoencoder, fit_classifier, fit_isolation_forest
+from fraudstream.training.api import fit_autoencoder, fit_classifier, fit_isolation_forest
 
 logger = logging.getLogger(__name__)
 
