@@ -1,4 +1,4 @@
-"""`fraudstream experiment accounts`: the report's shape, and the without run is the bundle's."""
+"""`fraudstream experiment accounts`: the report's shape, and its detectors are `train`'s."""
 
 from __future__ import annotations
 
@@ -11,12 +11,27 @@ import pytest
 from click.testing import CliRunner
 
 from fraudstream.cli.experiment import experiment
-from fraudstream.cli.experiment.accounts_models import WITH, WITHOUT, feature_matrix, fit_detectors
+from fraudstream.cli.experiment.accounts_models import (
+    SUPERVISED,
+    WITH,
+    WITHOUT,
+    FeatureSet,
+    feature_matrix,
+    fit_detectors,
+)
 from fraudstream.cli.experiment.accounts_run import GROUPS, VARIANTS
 from fraudstream.model.accounts import ACCOUNT_FEATURE_NAMES
+from fraudstream.model.detectors import AUTOENCODER, ISOLATION_FOREST
+from fraudstream.model.ensemble import load_ensemble
 from fraudstream.model.features import FEATURE_NAMES
-from fraudstream.training.api import PATTERNS, SimulationConfig, simulate
-from fraudstream.training.fit import fit_autoencoder, fit_isolation_forest
+from fraudstream.training.api import (
+    PATTERNS,
+    SimulationConfig,
+    TrainConfig,
+    simulate,
+    time_split,
+    train,
+)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -29,20 +44,44 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
     return pd.read_csv(out)
 
 
-def test_the_run_without_account_features_is_the_bundles_detectors(simulated) -> None:  # type: ignore[no-untyped-def]
-    matrix = feature_matrix(simulated).astype(np.float32)  # training holds features as float32
-    assert matrix.shape[1] == len(FEATURE_NAMES) + len(ACCOUNT_FEATURE_NAMES)
-    forest, encoder = fit_detectors(matrix, WITHOUT, seed=3)
-    features = matrix[:, : len(FEATURE_NAMES)]
-    bundle_forest = fit_isolation_forest(features, seed=3)
-    bundle_encoder = fit_autoencoder(features, np.ones(len(features), dtype=bool), seed=3)
-    np.testing.assert_allclose(forest.raw(matrix), bundle_forest.raw(features), rtol=1e-12)
-    np.testing.assert_allclose(encoder.raw(matrix), bundle_encoder.raw(features), rtol=1e-9)
-    assert forest.score_map == bundle_forest.score_map
-    # With account features the same detectors read more columns, the account features last.
-    wide_forest, wide_encoder = fit_detectors(matrix, WITH, seed=3)
-    assert len(wide_forest.columns) == len(forest.columns) + len(ACCOUNT_FEATURE_NAMES)
-    assert len(wide_encoder.columns) == len(encoder.columns) + len(ACCOUNT_FEATURE_NAMES)
+@pytest.mark.parametrize("features", [WITHOUT, WITH], ids=lambda f: f.name)
+def test_the_experiments_detectors_are_the_ones_train_builds(
+    simulated: pd.DataFrame, features: FeatureSet, tmp_path: Path
+) -> None:
+    """`train` (or `train --accounts`) on the same rows without labels builds the detectors the
+    experiment measures: same inputs, score maps and scores."""
+    # Every row marked legitimate: `train` then fits the autoencoder on every row, as the
+    # experiment does with no labels (the forest never reads labels).
+    unlabeled = tmp_path / "all_legit.csv"
+    simulated.assign(isFraud=0).to_csv(unlabeled, index=False)
+    with_accounts = features is WITH
+    for which in ("if", "ae"):
+        config = TrainConfig(
+            input=unlabeled,
+            models=tmp_path / "models",
+            which=which,
+            seed=3,
+            quiet=True,
+            warm_compiled=False,
+            account_features=with_accounts,
+        )
+        train(config)
+    bundle = load_ensemble(tmp_path / "models")
+    assert bundle.isolation_forest is not None and bundle.autoencoder is not None
+
+    matrix = feature_matrix(simulated)
+    fitted = time_split(simulated["step"].to_numpy(), 0.15, 0.15).train  # train's split
+    forest, encoder = fit_detectors(matrix[fitted], features, seed=3)
+    width = len(FEATURE_NAMES) + (len(ACCOUNT_FEATURE_NAMES) if with_accounts else 0)
+    assert bundle.feature_names == features.schema.names and len(bundle.feature_names) == width
+    names = bundle.feature_names
+    assert tuple(names[c] for c in bundle.isolation_forest.columns) == features.forest
+    assert tuple(names[c] for c in bundle.autoencoder.columns) == features.autoencoder
+    assert bundle.isolation_forest.score_map == forest.score_map
+    assert bundle.autoencoder.score_map == encoder.score_map
+    x = features.of(matrix).astype(np.float64)
+    np.testing.assert_allclose(bundle.isolation_forest.raw(x), forest.raw(x), rtol=1e-9)
+    np.testing.assert_allclose(bundle.autoencoder.raw(x), encoder.raw(x), rtol=1e-9)
 
 
 def _run(tmp_path: Path, reference: Path, *extra: str) -> dict:  # type: ignore[type-arg]
@@ -63,8 +102,10 @@ def test_report_shape_and_columns(tmp_path: Path) -> None:
 
     assert report["settings"]["seeds"] == [7, 8]
     columns = {name: spec["columns"] for name, spec in report["feature_sets"].items()}
-    for model, without in columns[WITHOUT.name].items():
-        assert columns[WITH.name][model] > without, model
+    # The forest keeps its balance inputs; the autoencoder and the classifier read more.
+    assert columns[WITH.name][ISOLATION_FOREST] == columns[WITHOUT.name][ISOLATION_FOREST] == 3
+    for model in (AUTOENCODER, SUPERVISED):
+        assert columns[WITH.name][model] == columns[WITHOUT.name][model] + 14, model
     per_seed = report["simulated"]["per_seed"]
     assert [s["seed"] for s in per_seed] == [7, 8]
     for seed in per_seed:

@@ -67,8 +67,19 @@ def _engine(model: ServingModel, challenger: model_pb2.ModelSnapshot | None = No
     return ScoringEngine(holder, ScorerMetrics(), 4096)
 
 
+def _shift_past_review(model: ServingModel, batch: list[Transaction]) -> float:
+    """An intercept shift that takes the riskiest allowed row of `batch` past REVIEW: how far
+    that is depends on the bundle (its classifier can be confident to 1e-80)."""
+    served = _engine(model).score(batch).scores
+    assert served is not None
+    review = model.ensemble.thresholds.review
+    riskiest = float(served.risk[served.risk < review].max())
+    assert riskiest > 0.0
+    return math.log(review / (1.0 - review)) - math.log(riskiest / (1.0 - riskiest)) + 1.0
+
+
 def test_shadow_scores_equal_scoring_with_the_challenger_alone(served, batch_in):
-    snapshot = challenger_snapshot(served)
+    snapshot = challenger_snapshot(served, shift=max(SHIFT, _shift_past_review(served, batch_in)))
     batch = _engine(served, snapshot).score(batch_in)
     alone_model = replace(
         served,

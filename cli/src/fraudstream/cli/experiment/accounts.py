@@ -163,6 +163,7 @@ def accounts(
         write,
     )
     from fraudstream.cli.experiment.accounts_run import FPR, VARIANTS, simulated_seed
+    from fraudstream.model.detectors import AUTOENCODER
     from fraudstream.training.api import PATTERNS
 
     console = Console(stderr=True, highlight=False)
@@ -188,8 +189,12 @@ def accounts(
         "notes": [
             "zero labels for the detectors: fitted on the earlier 70% of rows without isFraud; "
             "isFraud only marks legitimate rows (the FPR) and the rows measured",
-            "models fitted with scikit-learn in the experiment, with training.fit's settings: "
-            "training has no option to give the detectors account features",
+            "models fitted by training.fit, as `fraudstream train` (without) and `train "
+            "--accounts` (with) fit them, on the same inputs and score maps; the autoencoder "
+            "on every row since there are no labels",
+            "score_maps_at_q999: the detectors with account features, their score maps "
+            "centred on the 99.9th percentile of training scores (the calibration before "
+            "the 99th)",
             f"{UNSUPERVISED}: the max of the two detectors' 0..1 scores, the bundle's risk "
             "without a classifier",
             "recall_ceiling: the share of a pattern's rows that are not the first of their "
@@ -203,9 +208,9 @@ def accounts(
     json_path, png_path = write(result, reports)
     for name, recalls in worst[WITH.name].items():
         without = worst["without_account_features"][name][UNSUPERVISED]
-        mixes = ", ".join(f"{worst[v][name][UNSUPERVISED]} {v}" for v in VARIANTS)
+        variants = ", ".join(f"{worst[v][name][UNSUPERVISED]} {v}" for v in VARIANTS)
         console.print(
-            f"{name}: recall (worst seed) {recalls[UNSUPERVISED]} with account features, "
-            f"{without} without, {mixes}"
+            f"{name}: recall (worst seed) {recalls[UNSUPERVISED]} with account features "
+            f"(autoencoder alone {recalls[AUTOENCODER]}), {without} without, {variants}"
         )
     console.print(f"wrote {json_path} and {png_path}")

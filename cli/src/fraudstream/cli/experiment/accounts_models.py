@@ -1,61 +1,66 @@
-"""The accounts experiment's models: the bundle's three models, fitted on either feature set.
+"""The accounts experiment's models: the bundle's three models on either feature schema.
 
-The features are the project's own (`fraudstream.model.features` and, in event order, the offline
-path of `fraudstream.model.accounts`). The models are fitted here with scikit-learn because
-`training.fit` takes its detector inputs from the per-transaction schema only and has no option
-for account features; the hyper-parameters are training.fit's, and the scoring (raw scores,
-`ScoreMap`, max of the two detectors, the classifier over features and detector scores) is
-`fraudstream.model`'s, so the run without account features is the bundle's detectors.
+The features are the project's own (`fraudstream.model.schema`: the transaction features, then
+in event order the account features), and the models are fitted by `training.fit`, the functions
+`fraudstream train` calls, on the schema `train` (without) or `train --accounts` (with) uses:
+the same inputs per detector (the Isolation Forest its three balance inputs, the autoencoder
+its five plus the account features), the same settings and score maps. The one difference is
+the labels: the experiment passes none, so the autoencoder fits on every row, as `train` does
+with an unlabeled input.
 """
 
 from __future__ import annotations
 
 import logging
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import IsolationForest
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import SGDClassifier
-from sklearn.neural_network import MLPRegressor
-from sklearn.preprocessing import StandardScaler
 
-from fraudstream.model.accounts import ACCOUNT_FEATURE_NAMES, account_features_from_frame
 from fraudstream.model.detectors import (
     AUTOENCODER,
-    AUTOENCODER_INPUTS,
     ISOLATION_FOREST,
     ISOLATION_FOREST_INPUTS,
     AutoencoderDetector,
     IsolationForestDetector,
     ScoreMap,
-    columns_of,
+    autoencoder_inputs,
 )
-from fraudstream.model.features import FEATURE_NAMES, features_from_frame
+from fraudstream.model.ensemble import DETECTOR_INPUT_NAMES
+from fraudstream.model.schema import (
+    ACCOUNT_SCHEMA,
+    TRANSACTION_SCHEMA,
+    FeatureSchema,
+    frame_features,
+)
+from fraudstream.training.api import fit_autoencoder, fit_classifier, fit_isolation_forest
 
 logger = logging.getLogger(__name__)
 
-# Columns of the experiment's matrix: the per-transaction vector, then the account features.
-COLUMN_NAMES: tuple[str, ...] = (*FEATURE_NAMES, *ACCOUNT_FEATURE_NAMES)
+# Columns of the experiment's matrix: the account schema (transaction features first, so the
+# transaction schema's columns are its leading ones).
+COLUMN_NAMES: tuple[str, ...] = ACCOUNT_SCHEMA.names
 UNSUPERVISED = "unsupervised_combined"  # max of the two detectors' 0..1 scores, as the bundle
 SUPERVISED = "classifier"  # the bundle's combined risk when it has a classifier
-# training.fit's settings.
-_SAMPLE_ROWS = 200_000
-_FOREST_SAMPLES = 1024
-_EPOCHS = 20
-_FRAUD_WEIGHT = 10.0
+_FRAUD_WEIGHT = 10.0  # TrainConfig's
 
 
 @dataclass(frozen=True)
 class FeatureSet:
-    """Which columns of the matrix each model reads: without or with the account features."""
+    """A feature schema the bundle is trained on, and the inputs each model takes from it."""
 
     name: str
-    forest: tuple[str, ...]
-    autoencoder: tuple[str, ...]
-    classifier: tuple[str, ...]
+    schema: FeatureSchema
+
+    @property
+    def forest(self) -> tuple[str, ...]:
+        """The Isolation Forest's inputs (the same three on either schema)."""
+        return ISOLATION_FOREST_INPUTS
+
+    @property
+    def autoencoder(self) -> tuple[str, ...]:
+        """The autoencoder's inputs: its five, then the schema's account features."""
+        return autoencoder_inputs(self.schema.names)
 
     @property
     def columns(self) -> dict[str, int]:
@@ -63,80 +68,51 @@ class FeatureSet:
         return {
             ISOLATION_FOREST: len(self.forest),
             AUTOENCODER: len(self.autoencoder),
-            SUPERVISED: len(self.classifier) + 2,
+            SUPERVISED: self.schema.width + len(DETECTOR_INPUT_NAMES),
         }
 
+    def of(self, matrix: np.ndarray) -> np.ndarray:
+        """The schema's columns of the experiment's matrix."""
+        return matrix[:, : self.schema.width]
 
-WITHOUT = FeatureSet("without_account_features", ISOLATION_FOREST_INPUTS, AUTOENCODER_INPUTS,
-                     FEATURE_NAMES)  # fmt: skip
-WITH = FeatureSet(
-    "with_account_features",
-    (*ISOLATION_FOREST_INPUTS, *ACCOUNT_FEATURE_NAMES),
-    (*AUTOENCODER_INPUTS, *ACCOUNT_FEATURE_NAMES),
-    COLUMN_NAMES,
-)
+
+WITHOUT = FeatureSet("without_account_features", TRANSACTION_SCHEMA)
+WITH = FeatureSet("with_account_features", ACCOUNT_SCHEMA)
 FEATURE_SETS = (WITHOUT, WITH)
 
 
 def feature_matrix(frame: pd.DataFrame) -> np.ndarray:
-    """Per-transaction features and account features of a PaySim frame in row (event) order."""
-    return np.hstack([features_from_frame(frame), account_features_from_frame(frame)])
-
-
-def _sample(seed: int, rows: int) -> np.ndarray:
-    everything = np.arange(rows)
-    if rows <= _SAMPLE_ROWS:
-        return everything
-    return np.sort(np.random.default_rng(seed).choice(everything, _SAMPLE_ROWS, replace=False))
+    """Per-transaction features and account features of a PaySim frame in row (event) order,
+    as float32 (as training holds them)."""
+    return frame_features(frame, ACCOUNT_SCHEMA).astype(np.float32)
 
 
 def fit_detectors(
     matrix: np.ndarray, features: FeatureSet, seed: int
 ) -> tuple[IsolationForestDetector, AutoencoderDetector]:
-    """Isolation Forest and autoencoder on all rows given (no labels: unsupervised throughout)."""
-    rows = _sample(seed, matrix.shape[0])
-    train = matrix[rows]
-    columns = columns_of(features.forest, COLUMN_NAMES)
-    model = IsolationForest(
-        n_estimators=100, max_samples=min(_FOREST_SAMPLES, rows.size), random_state=seed, n_jobs=1
-    )
-    model.fit(train[:, columns])
-    forest = IsolationForestDetector(model, columns, ScoreMap(0.0, 1.0))
-    forest = IsolationForestDetector(model, columns, ScoreMap.fit(forest.raw(train)))
-    columns = columns_of(features.autoencoder, COLUMN_NAMES)
-    x = train[:, columns].astype(np.float64)
-    scaler = StandardScaler().fit(x)
-    z = scaler.transform(x)
-    network = MLPRegressor(
-        hidden_layer_sizes=(8, 3, 8), batch_size=512, max_iter=_EPOCHS,
-        learning_rate_init=1e-3, random_state=seed,
-    )  # fmt: skip
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)  # a fixed epoch budget, as training
-        network.fit(z, z)
-    encoder = AutoencoderDetector(scaler, network, columns, ScoreMap(0.0, 1.0))
-    encoder = AutoencoderDetector(scaler, network, columns, ScoreMap.fit(encoder.raw(train)))
+    """Isolation Forest and autoencoder as `train` fits them, on all rows given (no labels)."""
+    x = features.of(matrix)
+    names = features.schema.names
+    forest = fit_isolation_forest(x, seed, names=names)
+    encoder = fit_autoencoder(x, np.ones(x.shape[0], dtype=bool), seed, names=names)
     return forest, encoder
 
 
 def detector_scores(
-    detectors: tuple[IsolationForestDetector, AutoencoderDetector], matrix: np.ndarray
+    detectors: tuple[IsolationForestDetector, AutoencoderDetector],
+    matrix: np.ndarray,
+    maps: tuple[ScoreMap, ScoreMap] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Each detector's 0..1 score and their max, the risk of a bundle without a classifier."""
+    """Each detector's 0..1 score and their max, the risk of a bundle without a classifier
+    (`maps`: other score maps for the two, else their own)."""
     forest, encoder = detectors
+    forest_map, encoder_map = maps or (forest.score_map, encoder.score_map)
     scores = {
-        ISOLATION_FOREST: forest.score_map(forest.raw(matrix)),
-        AUTOENCODER: encoder.score_map(encoder.raw(matrix)),
+        ISOLATION_FOREST: forest_map(forest.raw(matrix)),
+        AUTOENCODER: encoder_map(encoder.raw(matrix)),
     }
     scores[UNSUPERVISED] = np.maximum(scores[ISOLATION_FOREST], scores[AUTOENCODER])
     return scores
-
-
-def _classifier_inputs(
-    matrix: np.ndarray, features: FeatureSet, scores: dict[str, np.ndarray]
-) -> np.ndarray:
-    columns = columns_of(features.classifier, COLUMN_NAMES)
-    return np.column_stack([matrix[:, columns], scores[ISOLATION_FOREST], scores[AUTOENCODER]])
 
 
 def fit_and_score_classifier(
@@ -147,13 +123,11 @@ def fit_and_score_classifier(
     features: FeatureSet,
     seed: int,
 ) -> np.ndarray:
-    """The supervised classifier over features and detector scores, fitted on `train` rows with
-    their labels (training.fit's settings); its fraud probability for every row."""
-    inputs = _classifier_inputs(matrix, features, scores)
-    scaler = StandardScaler().fit(inputs[train])
-    model = SGDClassifier(
-        loss="log_loss", alpha=3e-4, max_iter=10, tol=None,
-        class_weight={0: 1.0, 1: _FRAUD_WEIGHT}, random_state=seed, average=True,
-    )  # fmt: skip
-    model.fit(scaler.transform(inputs[train]), labels[train])
+    """The supervised classifier over features and detector scores (`training.fit`), fitted on
+    `train` rows with their labels; its fraud probability for every row."""
+    detector_columns = [scores[name] for name in DETECTOR_INPUT_NAMES]
+    inputs = np.column_stack([features.of(matrix), *detector_columns]).astype(np.float64)
+    _, scaler, model = fit_classifier(
+        inputs[train], labels[train], seed, _FRAUD_WEIGHT, names=features.schema.names
+    )
     return np.asarray(model.predict_proba(scaler.transform(inputs))[:, 1], dtype=np.float64)

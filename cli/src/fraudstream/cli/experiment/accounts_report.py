@@ -91,15 +91,12 @@ def _met(value: float | None, target: float) -> bool | None:
     return None if value is None else bool(value >= target)
 
 
-_WIDTH = 0.2
+_WIDTH = 0.25
+_RUNS = (WITHOUT.name, WITH.name, *VARIANTS)
 _BARS = tuple(
-    (_WIDTH * (i - 1.5), run, colour)
+    (_WIDTH * (i - (len(_RUNS) - 1) / 2), run, colour)
     for i, (run, colour) in enumerate(
-        zip(
-            (WITHOUT.name, WITH.name, *VARIANTS),
-            ("#9aa5b1", "#2b6cb0", "#ed8936", "#38a169"),
-            strict=True,
-        )
+        zip(_RUNS, ("#9aa5b1", "#2b6cb0", "#ed8936", "#38a169")[: len(_RUNS)], strict=True)
     )
 )
 
