@@ -14,7 +14,7 @@ from confluent_kafka import Consumer, TopicPartition
 from fraudstream.cli.bench.loadgen import latency_summary
 from fraudstream.cli.bench.machine import process_cpu_seconds
 from fraudstream.cli.stack import ServiceHandle
-from fraudstream.common.codec import CONTENT_TYPE_HEADER, decode_transaction
+from fraudstream.common.codec import content_type, decode_transaction
 from fraudstream.common.kafka import kafka_config
 
 
@@ -77,8 +77,7 @@ def timestamps(
 
 
 def transaction_id(message: Any) -> str | None:
-    raw = dict(message.headers() or []).get(CONTENT_TYPE_HEADER)
-    return decode_transaction(message.value(), raw.decode() if raw else None).event_id
+    return decode_transaction(message.value(), content_type(message.headers())).event_id
 
 
 def scored_id(message: Any) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError as ProtobufDecodeError
@@ -57,3 +58,14 @@ def decode_transaction(value: bytes | None, content_type: str | None = None) -> 
     if not transaction.event_id:
         raise DecodeError("missing_event_id", "the transaction has no event_id")
     return transaction
+
+
+def content_type(headers: Any) -> str | None:
+    """The content type a Kafka message's headers (`Message.headers()`: (key, value) pairs, or
+    None) name (the last such header), if any."""
+    found = None
+    pairs = headers.items() if isinstance(headers, dict) else headers or []
+    for key, value in pairs:
+        if key == CONTENT_TYPE_HEADER and value is not None:
+            found = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+    return found

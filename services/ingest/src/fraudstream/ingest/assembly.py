@@ -16,11 +16,12 @@ from fraudstream.common.kafka import kafka_config
 from fraudstream.common.transport import Transport
 from fraudstream.ingest.accounts import account_wiring
 from fraudstream.ingest.batch_flow import BatchFlow
-from fraudstream.ingest.consumer_loop import ConsumerLoop, report_lag
+from fraudstream.ingest.consumer_loop import ConsumerLoop
 from fraudstream.ingest.delivery import Deliveries
 from fraudstream.ingest.feedback_client import FeedbackClient
 from fraudstream.ingest.metrics import IngestMetrics
-from fraudstream.ingest.progress import Progress
+from fraudstream.ingest.progress import Progress, report_lag
+from fraudstream.ingest.rejoin import Rejoin
 from fraudstream.ingest.routing import Routes
 from fraudstream.ingest.scorer_client import ScorerClient
 from fraudstream.ingest.scorers import ScorerPool, scorer_addresses
@@ -41,6 +42,30 @@ def _score_stream(channel: grpc.Channel, requests: Iterator[Any]) -> Iterator[An
 
 def _alert_stream(channel: grpc.Channel, requests: Iterator[Any]) -> Iterator[Any]:
     return feedback_service_pb2_grpc.FeedbackServiceStub(channel).ReportAlerts(requests)  # type: ignore[no-any-return,return-value]
+
+
+def consumer_config(settings: IngestSettings, metrics: IngestMetrics, progress: Progress) -> dict:
+    """The bridge's Kafka consumer settings (each consumer it makes, if it replaces one)."""
+    return kafka_config(
+        settings.kafka_bootstrap,
+        {
+            "group.id": settings.group_id,
+            # Static membership: a restarted bridge with the same id gets its partitions
+            # back at once instead of after the dead member's session timeout.
+            "group.instance.id": settings.member_id(),
+            "session.timeout.ms": settings.session_timeout_ms,
+            # Cooperative rebalances move only the partitions that change owner; the others
+            # keep flowing.
+            "partition.assignment.strategy": "cooperative-sticky",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            # Bounded prefetch: what librdkafka may hold while the window is full.
+            "queued.max.messages.kbytes": 16384,
+            "statistics.interval.ms": 5000,
+            "stats_cb": functools.partial(report_lag, metrics, progress, settings.consumed_topic()),
+            "logger": _LIBRDKAFKA_LOGGER,
+        },
+    )
 
 
 class IngestBridge:
@@ -69,29 +94,9 @@ class IngestBridge:
             )
         )
         self.progress = Progress(metrics, settings.stall_seconds)
-        self._consumer = Consumer(
-            kafka_config(
-                settings.kafka_bootstrap,
-                {
-                    "group.id": settings.group_id,
-                    # Static membership: a restarted bridge with the same id gets its partitions
-                    # back at once instead of after the dead member's session timeout.
-                    "group.instance.id": settings.member_id(),
-                    "session.timeout.ms": settings.session_timeout_ms,
-                    # Cooperative rebalances move only the partitions that change owner; the others
-                    # keep flowing.
-                    "partition.assignment.strategy": "cooperative-sticky",
-                    "enable.auto.commit": False,
-                    "auto.offset.reset": "earliest",
-                    # Bounded prefetch: what librdkafka may hold while the window is full.
-                    "queued.max.messages.kbytes": 16384,
-                    "statistics.interval.ms": 5000,
-                    "stats_cb": functools.partial(
-                        report_lag, metrics, self.progress, settings.consumed_topic()
-                    ),
-                    "logger": _LIBRDKAFKA_LOGGER,
-                },
-            )
+        rejoin = Rejoin(
+            lambda: Consumer(consumer_config(settings, metrics, self.progress)),
+            settings.rejoin_seconds,
         )
         self._streams: list[OrderedStream[Any, Any] | ScorerPool] = []
         scorers = ScorerPool(
@@ -125,7 +130,7 @@ class IngestBridge:
             settings.seed,
         )
         self.loop = ConsumerLoop(
-            self._consumer,
+            rejoin.new_consumer(),
             settings.consumed_topic(),
             metrics,
             flow.submit,
@@ -135,6 +140,7 @@ class IngestBridge:
             self.progress,
             drain_seconds=settings.grace_seconds,
             **account_wiring(settings, metrics),
+            rejoin=rejoin if settings.rejoin_seconds > 0 else None,
         )
         self.progress.in_flight = lambda: len(self.loop.window)
         self._stop_polling = threading.Event()
@@ -151,7 +157,7 @@ class IngestBridge:
             self.loop.run(stop, max(self._stop_seconds - _CLOSE_RESERVE_SECONDS, 0.5))
         finally:
             deadline = time.monotonic() + _CLOSE_RESERVE_SECONDS
-            self._consumer.close()
+            self.loop.consumer.close()
             for stream in self._streams:
                 stream.stop()
             self._stop_polling.set()

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from fraudstream.common.codec import CONTENT_TYPE_HEADER, DecodeError, decode_transaction
+from fraudstream.common.codec import DecodeError, content_type, decode_transaction
 from fraudstream.ingest.batch import Batch, Rejected
 from fraudstream.ingest.metrics import IngestMetrics
 from fraudstream.ingest.progress import Progress
@@ -21,6 +20,7 @@ from fraudstream.v1.transaction_pb2 import Transaction
 
 if TYPE_CHECKING:
     from fraudstream.ingest.accounts import PartitionAccounts
+    from fraudstream.ingest.rejoin import Rejoin
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +51,7 @@ class ConsumerLoop:
         drain_seconds: float,
         accounts: PartitionAccounts | None = None,
         decode: Callable[[bytes, str | None], Transaction] = decode_transaction,
+        rejoin: Rejoin | None = None,
     ) -> None:
         self._consumer = consumer
         self._topic = topic
@@ -69,23 +70,26 @@ class ConsumerLoop:
         # The embedded account state (None: features come with the messages, or none at all).
         self._accounts = accounts
         self._decode = decode
+        self._rejoin = rejoin
+
+    @property
+    def consumer(self) -> Consumer:
+        """The Kafka consumer in use (replaced when it lost its partitions for good)."""
+        return self._consumer
 
     # --- the consumer thread -------------------------------------------------------------
 
     def run(self, stop: threading.Event, drain_seconds: float) -> None:
         """Consume until `stop` is set, then drain the window for at most `drain_seconds` and
         commit what is routed. The caller closes the consumer after."""
-        self._consumer.subscribe(
-            [self._topic],
-            on_assign=self._on_assign,
-            on_revoke=self._on_revoke,
-            on_lost=self._on_lost,
-        )
+        self._subscribe()
         self._stop = stop
         buffered: list[Message] = []
         first_at = full_since = 0.0
         try:
             while not stop.is_set():
+                if self._rejoin is not None and self._rejoin.due():
+                    self._replace_consumer()
                 self._commit_routed()
                 if self.window.full():
                     full_since = full_since or time.monotonic()
@@ -153,7 +157,7 @@ class ConsumerLoop:
             batch.timestamps_ms.append(timestamp)
             value = message.value() or b""
             try:
-                transaction = self._decode(value, _header(message, CONTENT_TYPE_HEADER))
+                transaction = self._decode(value, content_type(message.headers()))
             except DecodeError as exc:
                 batch.rejected.append(Rejected(source, message.key(), value, exc.reason, str(exc)))
                 continue
@@ -212,6 +216,24 @@ class ConsumerLoop:
 
     # --- flow control and rebalances -------------------------------------------------------
 
+    def _subscribe(self) -> None:
+        self._consumer.subscribe(
+            [self._topic],
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
+        )
+
+    def _replace_consumer(self) -> None:
+        from fraudstream.ingest.rejoin import retire
+
+        assert self._rejoin is not None and not self._assignment
+        logger.warning("no partition back since they were lost; replacing the Kafka consumer")
+        self._metrics.consumer_replaced.inc()
+        retire(self._consumer)
+        self._consumer = self._rejoin.new_consumer()
+        self._subscribe()
+
     def _pause(self) -> None:
         if not self._paused and self._assignment:
             self._consumer.pause(list(self._assignment.values()))
@@ -225,6 +247,10 @@ class ConsumerLoop:
             self._metrics.paused.set(0)
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if consumer is not self._consumer:
+            return  # a replaced consumer, closing
+        if self._rejoin is not None:
+            self._rejoin.assigned()
         logger.info("assigned partitions %s", sorted(p.partition for p in partitions))
         if self._accounts is not None:
             # Each partition resumes where its restored account state left off.
@@ -236,6 +262,8 @@ class ConsumerLoop:
         self._progress.assigned([p.partition for p in partitions])
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if consumer is not self._consumer:
+            return
         logger.info("partitions %s revoked", sorted(p.partition for p in partitions))
         if self._closing:
             self._commit_routed(asynchronous=False)
@@ -250,10 +278,14 @@ class ConsumerLoop:
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # Lost (session expired, fenced): another bridge may own them already; commit nothing.
+        if consumer is not self._consumer:
+            return
         logger.warning("partitions %s lost", sorted(p.partition for p in partitions))
         if self._accounts is not None:
             self._accounts.lose(partitions)
         self._forget(consumer, partitions)
+        if self._rejoin is not None and not self._assignment:
+            self._rejoin.lost_all()
 
     def _forget(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         consumer.incremental_unassign(partitions)
@@ -265,22 +297,3 @@ class ConsumerLoop:
         if not self._assignment:
             self._paused = False
             self._metrics.paused.set(0)
-
-
-def report_lag(metrics: IngestMetrics, progress: Progress, topic: str, stats_json: str) -> None:
-    """librdkafka statistics callback: per-partition consumer lag of `topic`."""
-    stats: dict[str, Any] = json.loads(stats_json)
-    partitions = stats.get("topics", {}).get(topic, {}).get("partitions", {})
-    for partition, info in partitions.items():
-        lag = info.get("consumer_lag", -1)
-        if partition != "-1" and lag >= 0 and info.get("fetch_state") != "none":
-            metrics.consumer_lag.labels(partition).set(lag)
-            progress.lag(int(partition), lag)
-
-
-def _header(message: Message, name: str) -> str | None:
-    headers: Any = message.headers() or []
-    for key, value in headers:
-        if key == name and value is not None:
-            return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
-    return None

@@ -140,6 +140,11 @@ class IngestMetrics:
             "Accounts dropped after idling past the longest window (the TTL; no feature changes).",
             registry=r,
         )
+        self.consumer_replaced = Counter(
+            "ingest_consumer_replaced_total",
+            "Kafka consumers replaced after losing every partition and getting none back.",
+            registry=r,
+        )
         self.account_replayed = Counter(
             "ingest_account_state_replayed_total",
             "Events fed to a restored account state only, routed before the restart.",

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import enum
+import json
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from fraudstream.common.health_watch import Condition
 from fraudstream.ingest.metrics import IngestMetrics
@@ -97,3 +99,14 @@ def bridge_condition(progress: Progress) -> Condition:
             fault=True,
         )
     return Condition(state is BridgeState.SERVING, f"bridge {state.value}")
+
+
+def report_lag(metrics: IngestMetrics, progress: Progress, topic: str, stats_json: str) -> None:
+    """librdkafka statistics callback: per-partition consumer lag of `topic`."""
+    stats: dict[str, Any] = json.loads(stats_json)
+    partitions = stats.get("topics", {}).get(topic, {}).get("partitions", {})
+    for partition, info in partitions.items():
+        lag = info.get("consumer_lag", -1)
+        if partition != "-1" and lag >= 0 and info.get("fetch_state") != "none":
+            metrics.consumer_lag.labels(partition).set(lag)
+            progress.lag(int(partition), lag)

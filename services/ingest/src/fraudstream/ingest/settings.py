@@ -49,6 +49,13 @@ class IngestSettings(ServiceSettings):
         description="How long the broker waits for a silent bridge before moving its partitions "
         "to the others (see docs/operations.md for the choice).",
     )
+    rejoin_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="A bridge that lost its partitions (its session expired while the broker "
+        "was away) and got none back for this long replaces its Kafka consumer: librdkafka can "
+        "stay stuck on a group coordinator that went away. 0: never.",
+    )
     stall_seconds: float = Field(
         30.0,
         gt=0,
