@@ -64,7 +64,8 @@ class ScoreMap:
     scale: float
 
     def __call__(self, raw: np.ndarray) -> np.ndarray:
-        z = np.clip((np.asarray(raw, dtype=np.float64) - self.center) / self.scale, -50.0, 50.0)
+        z = (np.asarray(raw, dtype=np.float64) - self.center) / self.scale
+        z = np.minimum(np.maximum(z, -50.0), 50.0)  # np.clip's result, without its wrapper
         return 1.0 / (1.0 + np.exp(-z))
 
     @classmethod

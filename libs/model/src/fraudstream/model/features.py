@@ -117,8 +117,9 @@ def _feature_matrix(
     out[:, 4] = _signed_log(new_d)
     out[:, 5] = _signed_log(orig_error)
     out[:, 6] = _signed_log(dest_error)
-    out[:, 7] = np.clip(orig_error / per_amount, -_RATIO_CLIP, _RATIO_CLIP)
-    out[:, 8] = np.clip(dest_error / per_amount, -_RATIO_CLIP, _RATIO_CLIP)
+    # np.minimum(np.maximum()) is np.clip's result (NaN included) without its Python wrapper.
+    out[:, 7] = np.minimum(np.maximum(orig_error / per_amount, -_RATIO_CLIP), _RATIO_CLIP)
+    out[:, 8] = np.minimum(np.maximum(dest_error / per_amount, -_RATIO_CLIP), _RATIO_CLIP)
     out[:, 9] = out[:, 0] - np.log1p(np.maximum(old_o, 0.0))
     merchant = np.asarray(dest_merchant, dtype=bool)
     # How close the payment comes to exactly emptying the origin (log10 of the gap per amount);
@@ -238,6 +239,8 @@ def transaction_columns(transactions: Sequence[Transaction]) -> TransactionColum
 
 def transaction_problems(columns: TransactionColumns) -> dict[int, tuple[str, str]]:
     """Row -> (field, message) for rows that cannot be scored; vectorised, {} for a clean batch."""
+    if len(columns.event_ids) == 1 and _one_clean(columns):
+        return {}  # a Score call's one transaction: plain floats, no array pass per field
     problems: dict[int, tuple[str, str]] = {}
     codes = columns.type_code
     for row in np.flatnonzero((codes < 1) | (codes > len(TRANSACTION_TYPES))).tolist():
@@ -257,6 +260,18 @@ def transaction_problems(columns: TransactionColumns) -> dict[int, tuple[str, st
                 row, ("event_id", "event_id is required (it pairs the score with the event)")
             )
     return problems
+
+
+def _one_clean(columns: TransactionColumns) -> bool:
+    """Whether the one transaction of `columns` passes every check of transaction_problems."""
+    amount = float(columns.amount[0])
+    return (
+        bool(columns.event_ids[0])
+        and 1 <= int(columns.type_code[0]) <= len(TRANSACTION_TYPES)
+        and math.isfinite(amount)
+        and amount >= 0
+        and all(math.isfinite(float(getattr(columns, field)[0])) for field in _BALANCE_FIELDS)
+    )
 
 
 def features_from_columns(columns: TransactionColumns) -> np.ndarray:
