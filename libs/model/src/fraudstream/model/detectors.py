@@ -216,6 +216,7 @@ class DenseAutoencoder:
                 hidden(out)
         out -= z
         out *= out
-        error = np.mean(out, axis=1)
+        # np.mean's own arithmetic (a sum, then a division by the count) without its wrapper.
+        error = np.add.reduce(out, axis=1) / out.shape[1]
         error += _ERROR_FLOOR
         return np.log10(error)

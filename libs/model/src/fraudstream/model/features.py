@@ -222,6 +222,13 @@ _BALANCE_FIELDS = ("old_balance_orig", "new_balance_orig", "old_balance_dest", "
 def transaction_columns(transactions: Sequence[Transaction]) -> TransactionColumns:
     """Column arrays of a batch of fraudstream.v1.Transaction messages."""
     f64 = np.float64
+    if len(transactions) == 1:  # a Score call: one small array per column, no generators
+        tx = transactions[0]
+        balances = (np.array([getattr(tx, field)], f64) for field in _BALANCE_FIELDS)
+        return TransactionColumns(
+            [tx.event_id], np.array([tx.step], f64), np.array([tx.type], np.int64),
+            np.array([tx.amount], f64), *balances, np.array([tx.name_dest.startswith("M")], bool),
+        )  # fmt: skip
     return TransactionColumns(
         event_ids=[tx.event_id for tx in transactions],
         step=np.fromiter((tx.step for tx in transactions), f64, len(transactions)),
