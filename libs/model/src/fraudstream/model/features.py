@@ -224,10 +224,11 @@ def transaction_columns(transactions: Sequence[Transaction]) -> TransactionColum
     f64 = np.float64
     if len(transactions) == 1:  # a Score call: one small array per column, no generators
         tx = transactions[0]
-        balances = (np.array([getattr(tx, field)], f64) for field in _BALANCE_FIELDS)
+        old_o, new_o, old_d, new_d = (np.array([getattr(tx, f)], f64) for f in _BALANCE_FIELDS)
         return TransactionColumns(
             [tx.event_id], np.array([tx.step], f64), np.array([tx.type], np.int64),
-            np.array([tx.amount], f64), *balances, np.array([tx.name_dest.startswith("M")], bool),
+            np.array([tx.amount], f64), old_o, new_o, old_d, new_d,
+            np.array([tx.name_dest.startswith("M")], bool),
         )  # fmt: skip
     return TransactionColumns(
         event_ids=[tx.event_id for tx in transactions],
