@@ -34,6 +34,21 @@ def test_a_token_is_added_then_the_old_one_removed_without_a_restart(tmp_path, m
     assert table.lookup("clear-secret").name == "bob"  # type: ignore[union-attr]
 
 
+def test_a_known_token_gets_the_roles_of_the_file_read_again(tmp_path, monkeypatch):
+    """Owners of tokens are remembered between calls, but never across a new file."""
+    monkeypatch.setattr(TokensFile, "_CHECK_SECONDS", 0.0)
+    path = tmp_path / "tokens"
+    _write(path, ("alice", "labeler", "secret"), bump=1_000_000_000)
+    table = TokensFile(path, TokenTable())
+    first = table.lookup("secret")
+    assert first is not None and "labeler" in first.roles
+    assert table.lookup("secret") is first  # remembered
+    _write(path, ("alice", "viewer", "secret"), bump=2_000_000_000)
+    again = table.lookup("secret")
+    assert again is not None and "labeler" not in again.roles and "viewer" in again.roles
+    assert table.lookup("unknown") is None and table.lookup("unknown") is None
+
+
 def test_a_file_that_stops_parsing_keeps_the_last_good_table(tmp_path, monkeypatch, caplog):
     monkeypatch.setattr(TokensFile, "_CHECK_SECONDS", 0.0)
     path = tmp_path / "tokens"

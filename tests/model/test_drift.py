@@ -42,6 +42,14 @@ def test_psi_refuses_empty_or_mismatched_histograms():
 def test_risk_histogram_bins_ends_and_drops_non_finite():
     risk = np.array([0.0, 0.05, 0.1, 0.95, 1.0, 1.5, -0.2, math.nan, math.inf])
     assert risk_histogram(risk, 10).tolist() == [3, 1, 0, 0, 0, 0, 0, 0, 0, 3]
+    # One value at a time (a Score call's own path) counts exactly as the batch does.
+    one_by_one = sum(risk_histogram(risk[i : i + 1], 10) for i in range(risk.size))
+    assert one_by_one.tolist() == [3, 1, 0, 0, 0, 0, 0, 0, 0, 3]
+    rng = np.random.default_rng(3)
+    values = rng.uniform(0.0, 1.0, 2000)
+    values[:100] = np.round(values[:100], 1)  # on the bin edges
+    one_by_one = sum(risk_histogram(values[i : i + 1], 10) for i in range(values.size))
+    assert one_by_one.tolist() == risk_histogram(values, 10).tolist()
 
 
 def test_monitor_takes_the_first_window_as_reference_then_measures():

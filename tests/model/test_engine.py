@@ -64,6 +64,23 @@ def test_forest_engines_equal_scikit_learn_on_the_models_rows(bundle, holdout, e
         )
 
 
+def test_compiled_forest_scores_one_row_exactly_as_its_batch(bundle, holdout):
+    spec = bundle.manifest["detectors"]["isolation_forest"]
+    reference = ensemble_from_bundle(bundle, "numpy").isolation_forest
+    assert reference is not None
+    scorer = forest_engine(bundle.artifacts[spec["artifact"]], "compiled")
+    assert isinstance(scorer, CompiledForest) and scorer.one_row_path
+    x = holdout[:500, reference.columns]
+    one_by_one = np.concatenate([scorer.score_samples(x[i : i + 1]) for i in range(len(x))])
+    np.testing.assert_array_equal(one_by_one, scorer.score_samples(x))
+    # A row the runtime would read as missing (NaN) takes the batch path, as before.
+    odd = x[:1].copy()
+    odd[0, 0] = np.nan
+    np.testing.assert_array_equal(
+        scorer.score_samples(odd), scorer.score_samples(np.vstack([odd, x[:1]]))[:1]
+    )
+
+
 @pytest.mark.parametrize("engine", ["numpy", "compiled"])
 def test_fused_ensemble_equals_scikit_learn(bundle, holdout, engine):
     fused = ensemble_from_bundle(bundle, engine)

@@ -95,6 +95,26 @@ def test_encoded_scores_equal_the_reference(engine, sample_transactions, include
     assert list(unary.scores) == parsed
 
 
+def test_one_transaction_per_call_is_encoded_as_the_reference(engine, sample_transactions):
+    """A Score call's one transaction takes its own paths (struct-packed fixed fields, plain
+    float checks): each of its Scores still parses to the reference message."""
+    odd = [
+        Transaction(type=1, amount=5.0),
+        Transaction(event_id="nan", type=2, amount=math.nan),
+        Transaction(event_id="type", type=9, amount=1.0),
+        Transaction(event_id="huge", type=5, amount=0.0, old_balance_orig=1e308),
+    ]
+    flagged = errors = 0
+    for tx in [*sample_transactions, *odd]:
+        batch = engine.score([tx])
+        flagged += batch.explained.size
+        errors += len(batch.problems)
+        encoded = encode_scores(batch, True)
+        assert [score_pb2.Score.FromString(data) for data in encoded] == _expected(batch, True)
+    assert flagged > 0, "the sample holds flagged transactions"
+    assert errors == len(odd)
+
+
 def test_a_batch_of_only_invalid_items_is_answered(engine):
     batch = engine.score([Transaction(event_id="a", amount=-1.0), Transaction(type=1)])
     parsed = [score_pb2.Score.FromString(data) for data in encode_scores(batch, True)]

@@ -23,6 +23,8 @@ from fraudstream.cli.demo.credentials import DemoCredentials
 logger = logging.getLogger(__name__)
 
 SECTIONS = ("scorer", "inprocess", "mlserver", "endtoend", "offline")
+# Run only when asked for: `latency` repeats the scorer section's Score calls alone.
+OPTIONAL_SECTIONS = ("latency",)
 OFFLINE_ROWS = 200_000
 # Transactions the serving sections cycle through (the end-to-end CSV may be longer).
 _SERVING_TRANSACTIONS = {True: 10_240, False: 51_200}
@@ -30,10 +32,11 @@ _SERVING_TRANSACTIONS = {True: 10_240, False: 51_200}
 
 def _sections(value: str) -> list[str]:
     chosen = [name.strip() for name in value.split(",") if name.strip()]
-    unknown = sorted(set(chosen) - set(SECTIONS))
+    known = (*SECTIONS, *OPTIONAL_SECTIONS)
+    unknown = sorted(set(chosen) - set(known))
     if unknown or not chosen:
-        raise click.BadParameter(f"choose among {', '.join(SECTIONS)} (got {value!r})")
-    return [name for name in SECTIONS if name in chosen]
+        raise click.BadParameter(f"choose among {', '.join(known)} (got {value!r})")
+    return [name for name in known if name in chosen]
 
 
 def _run(report: dict[str, Any], name: str, work: Callable[[], dict[str, Any]]) -> None:
@@ -63,7 +66,7 @@ def _run(report: dict[str, Any], name: str, work: Callable[[], dict[str, Any]]) 
     "sections",
     default=",".join(SECTIONS),
     show_default=True,
-    help="Comma-separated sections to run.",
+    help="Comma-separated sections to run; `latency` (Score latency alone) only when named.",
 )
 @click.option("--quick", is_flag=True, help="Small counts (a minute or two), for CI.")
 @click.option(
@@ -109,6 +112,7 @@ def bench(
     writes the JSON report and a PNG chart and prints the headline table.
     """
     from fraudstream.cli.bench.inprocess import inprocess_section
+    from fraudstream.cli.bench.latency import latency_section
     from fraudstream.cli.bench.offline import PAYSIM_ROWS
     from fraudstream.cli.bench.pipeline_sections import endtoend_section, offline_section
     from fraudstream.cli.bench.sections import Sizes, mlserver_section, scorer_section
@@ -140,7 +144,7 @@ def bench(
         models = trained if has_bundle(trained) else build_bundle(workdir)
     models = models.resolve()
     report["models"] = str(models)
-    serving = [s for s in chosen if s in ("scorer", "inprocess", "mlserver", "endtoend")]
+    serving = [s for s in chosen if s in ("scorer", "latency", "inprocess", "mlserver", "endtoend")]
     if serving:
         wanted = _SERVING_TRANSACTIONS[quick]
         # The end-to-end phases replay the CSV's first rows, so it holds the longest phase.
@@ -151,7 +155,7 @@ def bench(
             rows = wanted
         workload = load_workload(workdir, rows, wanted)
         transactions = workload.transactions
-    if "scorer" in serving or "mlserver" in serving:
+    if {"scorer", "latency", "mlserver"} & set(serving):
         with Stack(workdir / "serving") as stack:
             creds = DemoCredentials.create(
                 workdir / "serving" / "auth", tls=False, analyst_token=secrets.token_urlsafe(16)
@@ -179,6 +183,13 @@ def bench(
                     lambda: scorer_section(
                         addresses, models, transactions, sizes, pids, transport=bench
                     ),
+                )
+            if "latency" in serving:
+                first = scorers[0]
+                _run(
+                    report,
+                    "latency",
+                    lambda: latency_section(first, transactions, sizes, transport=bench),
                 )
             if "inprocess" in serving:
                 _run(

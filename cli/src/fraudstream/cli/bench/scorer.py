@@ -18,6 +18,8 @@ from fraudstream.v1.transaction_pb2 import Transaction
 
 logger = logging.getLogger(__name__)
 
+# Score calls made before the timed ones (connections, caches and the scorer's engine warm).
+UNARY_WARMUP_CALLS = 100
 _CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", 64 * 1024 * 1024),
     ("grpc.max_send_message_length", 64 * 1024 * 1024),
@@ -117,7 +119,7 @@ def unary_latency(
             risks[score.event_id] = score.risk
 
         summary = sequential_latency(
-            call, requests, calls, warmup=100, budget_seconds=budget_seconds
+            call, requests, calls, warmup=UNARY_WARMUP_CALLS, budget_seconds=budget_seconds
         )
     return {"latency": summary, "risks": risks}
 

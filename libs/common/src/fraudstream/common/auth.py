@@ -73,11 +73,20 @@ def _with_implied(roles: Iterable[str]) -> frozenset[str]:
     return frozenset(expanded)
 
 
+# Tokens whose owners a table remembers (a service has a few callers; cleared when full).
+_FOUND_LIMIT = 1024
+
+
 class TokenTable:
     """Bearer tokens by hash, each with its owner's name and roles; constant-time lookups."""
 
     def __init__(self, entries: Iterable[tuple[str, frozenset[str], bytes]] = ()) -> None:
         self._entries = list(entries)
+        # Owners of tokens already found, by the token's digest, with the entries they were
+        # found in: a caller's every call after its first skips the comparisons, and a table
+        # read again (TokensFile) makes them stale. Only found tokens are kept, so callers
+        # with unknown tokens cannot grow it.
+        self._found: dict[bytes, tuple[Principal, list[tuple[str, frozenset[str], bytes]]]] = {}
 
     @classmethod
     def parse(cls, lines: Iterable[str], source: str) -> TokenTable:
@@ -143,10 +152,18 @@ class TokenTable:
     def lookup(self, token: str) -> Principal | None:
         """The owner of `token`; every entry is compared, so timing says nothing."""
         given = hashlib.sha256(token.encode()).digest()
+        entries = self._entries
+        known = self._found.get(given)
+        if known is not None and known[1] is entries:
+            return known[0]
         found: Principal | None = None
-        for name, roles, digest in self._entries:
+        for name, roles, digest in entries:
             if hmac.compare_digest(given, digest):
                 found = Principal(name, roles, "token")
+        if found is not None:
+            if len(self._found) >= _FOUND_LIMIT:
+                self._found.clear()
+            self._found[given] = (found, entries)
         return found
 
 

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from fraudstream.model.compiled_row import row_predictor
 from fraudstream.model.forest import CompactForest, average_path_length
 
 if TYPE_CHECKING:  # imported by whoever unpickled the model; a warm start never needs it
@@ -43,6 +44,7 @@ NUMPY, COMPILED, AUTO = "numpy", "compiled", "auto"
 COMPILER_OPTIONS = ("-O1",)
 _KEY_FORMAT = b"fraudstream-forest-1"
 _PROBE_ROWS = 512
+_ROW_PROBES = 64  # of them, also scored one at a time (the one-row path must equal the batch)
 _TOLERANCE = 1e-9
 
 
@@ -65,6 +67,8 @@ class CompiledForest:
         self.n_features = n_features
         self.offset = offset
         self._path_norm = float(average_path_length([max_samples])[0])
+        # One transaction (a Score call) skips the runtime's per-call set-up: compiled_row.py.
+        self._row = row_predictor(library, n_features)
         # The predictor's C state is not documented as safe for concurrent calls.
         self._lock = threading.Lock()
 
@@ -76,12 +80,31 @@ class CompiledForest:
             raise ValueError(f"expected shape (n, {self.n_features}), got {values.shape}")
         if values.shape[0] == 0:
             return np.empty(0)
-        matrix = self._tl2cgen.DMatrix(values, dtype="float64")
-        with self._lock:
-            # The margin is the mean path length; its 2^-x is done here in float64 because the
-            # library's own post-processing uses a float32 c(n).
-            mean_path = self._predictor.predict(matrix, pred_margin=True).reshape(-1)
+        # The margin is the mean path length; its 2^-x is done here in float64 because the
+        # library's own post-processing uses a float32 c(n).
+        if values.shape[0] == 1 and self._row is not None and np.isfinite(values).all():
+            with self._lock:
+                mean_path = self._row.margin(values[0])
+        else:
+            matrix = self._tl2cgen.DMatrix(values, dtype="float64")
+            with self._lock:
+                mean_path = self._predictor.predict(matrix, pred_margin=True).reshape(-1)
         return np.asarray(-(2.0 ** (-mean_path / self._path_norm)), dtype=np.float64)
+
+    @property
+    def one_row_path(self) -> bool:
+        """Whether one row is scored through the library's own predict (compiled_row.py)."""
+        return self._row is not None
+
+    def check_one_row_path(self, rows: NDArray[np.floating]) -> None:
+        """Drop the one-row path unless it scores `rows` one at a time exactly as the batch."""
+        if self._row is None:
+            return
+        expected = self.score_samples(rows)
+        one_by_one = np.concatenate([self.score_samples(rows[i : i + 1]) for i in range(len(rows))])
+        if not np.array_equal(one_by_one, expected):
+            logger.warning("%s: one row at a time differs from the batch; batch path only", self)
+            self._row = None
 
     def decision_function(self, x: NDArray[np.floating]) -> NDArray[np.float64]:
         """Equal to IsolationForest.decision_function (negative = outlier)."""
@@ -266,3 +289,4 @@ def _check_against(forest: CompiledForest, reference: CompactForest) -> None:
         raise RuntimeError(
             f"compiled forest {forest.library} differs from the numpy forest by {difference}"
         )
+    forest.check_one_row_path(probe[:_ROW_PROBES])

@@ -77,7 +77,8 @@ class ScoreMap:
     scale: float
 
     def __call__(self, raw: np.ndarray) -> np.ndarray:
-        z = np.clip((np.asarray(raw, dtype=np.float64) - self.center) / self.scale, -50.0, 50.0)
+        z = (np.asarray(raw, dtype=np.float64) - self.center) / self.scale
+        z = np.minimum(np.maximum(z, -50.0), 50.0)  # np.clip's result, without its wrapper
         return 1.0 / (1.0 + np.exp(-z))
 
     @classmethod
@@ -228,6 +229,7 @@ class DenseAutoencoder:
                 hidden(out)
         out -= z
         out *= out
-        error = np.mean(out, axis=1)
+        # np.mean's own arithmetic (a sum, then a division by the count) without its wrapper.
+        error = np.add.reduce(out, axis=1) / out.shape[1]
         error += _ERROR_FLOOR
         return np.log10(error)

@@ -21,6 +21,12 @@ def risk_histogram(risk: np.ndarray, bins: int) -> np.ndarray:
     """Counts of `risk` (0..1) in `bins` equal-width bins; 1.0 falls in the last bin and
     values outside 0..1 in the nearest end bin. Non-finite values are not counted."""
     values = np.asarray(risk, dtype=np.float64)
+    if values.size == 1:  # one transaction (a Score call): plain floats, a fraction of the cost
+        counts = np.zeros(bins, dtype=np.int64)
+        value = float(values.reshape(-1)[0])
+        if math.isfinite(value):
+            counts[min(max(int(value * bins), 0), bins - 1)] = 1
+        return counts
     values = values[np.isfinite(values)]
     index = np.clip((values * bins).astype(np.int64), 0, bins - 1)
     return np.bincount(index, minlength=bins)

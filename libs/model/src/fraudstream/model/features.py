@@ -117,8 +117,9 @@ def _feature_matrix(
     out[:, 4] = _signed_log(new_d)
     out[:, 5] = _signed_log(orig_error)
     out[:, 6] = _signed_log(dest_error)
-    out[:, 7] = np.clip(orig_error / per_amount, -_RATIO_CLIP, _RATIO_CLIP)
-    out[:, 8] = np.clip(dest_error / per_amount, -_RATIO_CLIP, _RATIO_CLIP)
+    # np.minimum(np.maximum()) is np.clip's result (NaN included) without its Python wrapper.
+    out[:, 7] = np.minimum(np.maximum(orig_error / per_amount, -_RATIO_CLIP), _RATIO_CLIP)
+    out[:, 8] = np.minimum(np.maximum(dest_error / per_amount, -_RATIO_CLIP), _RATIO_CLIP)
     out[:, 9] = out[:, 0] - np.log1p(np.maximum(old_o, 0.0))
     merchant = np.asarray(dest_merchant, dtype=bool)
     # How close the payment comes to exactly emptying the origin (log10 of the gap per amount);
@@ -221,6 +222,14 @@ _BALANCE_FIELDS = ("old_balance_orig", "new_balance_orig", "old_balance_dest", "
 def transaction_columns(transactions: Sequence[Transaction]) -> TransactionColumns:
     """Column arrays of a batch of fraudstream.v1.Transaction messages."""
     f64 = np.float64
+    if len(transactions) == 1:  # a Score call: one small array per column, no generators
+        tx = transactions[0]
+        old_o, new_o, old_d, new_d = (np.array([getattr(tx, f)], f64) for f in _BALANCE_FIELDS)
+        return TransactionColumns(
+            [tx.event_id], np.array([tx.step], f64), np.array([tx.type], np.int64),
+            np.array([tx.amount], f64), old_o, new_o, old_d, new_d,
+            np.array([tx.name_dest.startswith("M")], bool),
+        )  # fmt: skip
     return TransactionColumns(
         event_ids=[tx.event_id for tx in transactions],
         step=np.fromiter((tx.step for tx in transactions), f64, len(transactions)),
@@ -238,6 +247,8 @@ def transaction_columns(transactions: Sequence[Transaction]) -> TransactionColum
 
 def transaction_problems(columns: TransactionColumns) -> dict[int, tuple[str, str]]:
     """Row -> (field, message) for rows that cannot be scored; vectorised, {} for a clean batch."""
+    if len(columns.event_ids) == 1 and _one_clean(columns):
+        return {}  # a Score call's one transaction: plain floats, no array pass per field
     problems: dict[int, tuple[str, str]] = {}
     codes = columns.type_code
     for row in np.flatnonzero((codes < 1) | (codes > len(TRANSACTION_TYPES))).tolist():
@@ -257,6 +268,18 @@ def transaction_problems(columns: TransactionColumns) -> dict[int, tuple[str, st
                 row, ("event_id", "event_id is required (it pairs the score with the event)")
             )
     return problems
+
+
+def _one_clean(columns: TransactionColumns) -> bool:
+    """Whether the one transaction of `columns` passes every check of transaction_problems."""
+    amount = float(columns.amount[0])
+    return (
+        bool(columns.event_ids[0])
+        and 1 <= int(columns.type_code[0]) <= len(TRANSACTION_TYPES)
+        and math.isfinite(amount)
+        and amount >= 0
+        and all(math.isfinite(float(getattr(columns, field)[0])) for field in _BALANCE_FIELDS)
+    )
 
 
 def features_from_columns(columns: TransactionColumns) -> np.ndarray:

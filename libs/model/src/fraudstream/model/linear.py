@@ -102,7 +102,8 @@ def risk_from_linear(
 
 def risk_from_logit(logit: np.ndarray) -> np.ndarray:
     """The logistic function as every fraudstream component applies it to log-odds."""
-    clipped = np.clip(np.asarray(logit, dtype=np.float64), -_LOGIT_CLIP, _LOGIT_CLIP)
+    # np.clip's result (NaN included), without its Python wrapper (microseconds a row).
+    clipped = np.minimum(np.maximum(np.asarray(logit, dtype=np.float64), -_LOGIT_CLIP), _LOGIT_CLIP)
     return np.asarray(1.0 / (1.0 + np.exp(-clipped)))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -25,10 +26,19 @@ _ACCOUNT_BOUNDS = {f.name: f.bounds for f in ACCOUNT_FEATURES.features}
 
 def feature_limits(names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """Lowest and highest servable value of each named feature: +-FEATURE_LIMIT for the
-    transaction features, the definition's range for an account feature."""
+    transaction features, the definition's range for an account feature. Read-only arrays,
+    made once per list of names (every scored batch asks)."""
+    return _limits(tuple(names))
+
+
+@lru_cache(maxsize=64)
+def _limits(names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     bounds = [_ACCOUNT_BOUNDS.get(name, (-FEATURE_LIMIT, FEATURE_LIMIT)) for name in names]
     limits = np.asarray(bounds, dtype=np.float64).reshape(len(names), 2)
-    return limits[:, 0], limits[:, 1]
+    low, high = limits[:, 0].copy(), limits[:, 1].copy()
+    low.setflags(write=False)
+    high.setflags(write=False)
+    return low, high
 
 
 def unscorable_rows(
