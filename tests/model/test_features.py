@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fraudstream.model.columns import transaction_error
 from fraudstream.model.features import (
     FEATURE_NAMES,
     FEATURE_SCHEMA_HASH,
@@ -17,7 +18,6 @@ from fraudstream.model.features import (
     features_from_frame,
     features_from_rows,
     features_from_transactions,
-    transaction_error,
 )
 from fraudstream.model.paysim import TRANSACTION_TYPES, TYPE_CODES
 from fraudstream.v1 import transaction_pb2

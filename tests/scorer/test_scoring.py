@@ -12,10 +12,11 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from fraudstream.model.bundle import load_bundle
+from fraudstream.model.columns import transaction_columns
 from fraudstream.model.compiled import CompiledForest
 from fraudstream.model.detectors import DenseAutoencoder
 from fraudstream.model.enginebench import sklearn_ensemble
-from fraudstream.model.features import features_from_columns, transaction_columns
+from fraudstream.model.features import features_from_columns
 from fraudstream.model.forest import CompactForest
 from fraudstream.v1 import score_pb2, scoring_service_pb2
 from fraudstream.v1.transaction_pb2 import Transaction

@@ -10,12 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from fraudstream.common.errors import FailedPrecondition, InvalidArgument
+from fraudstream.model.columns import transaction_columns, transaction_problems
 from fraudstream.model.drift import RiskDriftMonitor
-from fraudstream.model.features import (
-    features_from_columns,
-    transaction_columns,
-    transaction_problems,
-)
+from fraudstream.model.features import features_from_columns
 from fraudstream.model.linear import Contribution
 from fraudstream.model.schema import account_values, with_account_features
 from fraudstream.model.scores import DECISION_ALLOW, DECISION_NAMES, EnsembleScores, concat_scores
