@@ -89,7 +89,7 @@ class ConsumerLoop:
         try:
             while not stop.is_set():
                 if self._rejoin is not None and self._rejoin.due():
-                    self._replace_consumer()
+                    self._replace_consumer("no partition back since they were lost")
                 self._commit_routed()
                 if self.window.full():
                     full_since = full_since or time.monotonic()
@@ -120,8 +120,13 @@ class ConsumerLoop:
                 for message in messages:
                     error = message.error()
                     if error is not None and (error.fatal() or error.code() == KafkaError._FATAL):
-                        # Fenced (another live bridge joined with this group instance id) or
-                        # another unrecoverable state: the service fails and exits 1.
+                        if self._rejoin is not None and self._rejoin.lost and not self._assignment:
+                            # Fenced by its own rejoin (a commit sent before the loss reached
+                            # the broker after it): a fresh consumer, not a failed service.
+                            self._replace_consumer(f"it failed after the loss: {error}")
+                            break
+                        # Another live bridge joined with this group instance id, or another
+                        # unrecoverable state: the service fails and exits 1.
                         raise KafkaException(error)
                     if error is not None:
                         if error.code() != KafkaError._PARTITION_EOF:
@@ -217,21 +222,13 @@ class ConsumerLoop:
     # --- flow control and rebalances -------------------------------------------------------
 
     def _subscribe(self) -> None:
-        self._consumer.subscribe(
-            [self._topic],
-            on_assign=self._on_assign,
-            on_revoke=self._on_revoke,
-            on_lost=self._on_lost,
-        )
+        callbacks = {"on_assign": self._on_assign, "on_revoke": self._on_revoke}
+        self._consumer.subscribe([self._topic], on_lost=self._on_lost, **callbacks)
 
-    def _replace_consumer(self) -> None:
-        from fraudstream.ingest.rejoin import retire
-
+    def _replace_consumer(self, why: str) -> None:
         assert self._rejoin is not None and not self._assignment
-        logger.warning("no partition back since they were lost; replacing the Kafka consumer")
         self._metrics.consumer_replaced.inc()
-        retire(self._consumer)
-        self._consumer = self._rejoin.new_consumer()
+        self._consumer = self._rejoin.replace(self._consumer, why)
         self._subscribe()
 
     def _pause(self) -> None:

@@ -5,7 +5,9 @@ lost. When it comes back, librdkafka normally rejoins the group by itself; but i
 stuck on the group coordinator it had before (requests queued to it and timing out, no
 rejoin: seen here after a broker restart under load, and reported upstream, e.g.
 confluentinc/librdkafka#3082 and #3396). The bridge then holds nothing, consumes nothing, and
-would stay so until restarted. A fresh consumer with the same static member id joins at once.
+would stay so until restarted. Or a commit sent before the loss reaches the broker after the
+consumer rejoined under a new member id: the broker fences it with its own static instance id,
+and librdkafka makes that fatal. A fresh consumer with the same static member id joins at once.
 """
 
 from __future__ import annotations
@@ -29,12 +31,23 @@ class Rejoin:
         self._after = after_seconds
         self._lost_at: float | None = None
 
+    @property
+    def lost(self) -> bool:
+        """Whether the consumer lost its partitions and has none back yet."""
+        return self._lost_at is not None
+
     def lost_all(self) -> None:
         """The consumer holds no partition any more, and did not give them up by choice."""
         self._lost_at = time.monotonic()
 
     def assigned(self) -> None:
         self._lost_at = None
+
+    def replace(self, consumer: Consumer, why: str) -> Consumer:
+        """Close `consumer` (see `retire`) and make its replacement (not yet subscribed)."""
+        logger.warning("%s; replacing the Kafka consumer", why)
+        retire(consumer)
+        return self.new_consumer()
 
     def due(self) -> bool:
         if self._lost_at is None or time.monotonic() - self._lost_at < self._after:
@@ -43,9 +56,16 @@ class Rejoin:
         return True
 
 
-def retire(consumer: Consumer) -> None:
-    """Close a replaced consumer on its own thread: closing one whose coordinator is gone can
-    wait for its requests to time out, and the bridge must not."""
+# How long the replacement waits for the old consumer to close: its queued requests to the
+# old coordinator must not rejoin the group after the new consumer (the same static member id:
+# the broker would fence the new one). A close stuck longer is left to finish on its own.
+RETIRE_SECONDS = 10.0
+
+
+def retire(consumer: Consumer, wait: float = RETIRE_SECONDS) -> None:
+    """Close a replaced consumer, waiting at most `wait` seconds: closing one whose coordinator
+    is gone can wait for its requests to time out, and the bridge must not wait for ever."""
+    started = time.monotonic()
 
     def close() -> None:
         try:
@@ -53,4 +73,10 @@ def retire(consumer: Consumer) -> None:
         except Exception as exc:  # it is being dropped; nothing to save
             logger.info("replaced consumer closed with %s", exc)
 
-    threading.Thread(target=close, name="retired-consumer", daemon=True).start()
+    closing = threading.Thread(target=close, name="retired-consumer", daemon=True)
+    closing.start()
+    closing.join(wait)
+    if closing.is_alive():
+        logger.warning("the replaced consumer did not close within %.0fs; going on", wait)
+    else:
+        logger.info("replaced consumer closed in %.1fs", time.monotonic() - started)
