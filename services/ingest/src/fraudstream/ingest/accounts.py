@@ -10,6 +10,12 @@ seen. A partition assigned again restores the newest snapshot at or before the g
 offset, is consumed from the snapshot's offset, and the events up to the committed offset are
 fed to the state only (they were routed before): nothing is lost, nothing counted twice, and
 nothing scored twice.
+
+There is always such a snapshot: a partition assigned without one saves its empty state at the
+offset it starts from (the committed offset, else the low watermark), and snapshots are pruned
+only against offsets the broker confirmed (the consumer's `on_commit`), never against commits
+merely requested: periodic snapshots run ahead of the commits (batches in flight), and a bridge
+killed before a confirmed commit passes one must still find an older one.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from fraudstream.common.files import atomic_write
 from fraudstream.ingest.batch import Batch
@@ -35,9 +41,9 @@ logger = logging.getLogger(__name__)
 
 Key = tuple[str, int]
 _SUFFIX = ".state"
-# Snapshots kept at or before the committed offset: an asynchronous commit that failed leaves
-# the broker's offset behind ours, and an older snapshot must still be there for it.
-_KEEP = 3
+# Snapshots kept at or before the broker's confirmed offset: the newest (what a restart uses)
+# and one older, should the newest be unreadable.
+_KEEP = 2
 
 
 class PartitionAccounts:
@@ -74,12 +80,20 @@ class PartitionAccounts:
             key = (partition.topic, partition.partition)
             offset = committed.get(key, -1)
             state, start = self._restore(key, offset)
+            if start is not None:
+                self._replay_until[key] = offset
+            else:
+                # No snapshot to resume from: the empty state where consumption starts is one,
+                # saved now, so a restart before the first periodic snapshot is confirmed by a
+                # commit still finds a snapshot at or before the committed offset.
+                start = offset if offset >= 0 else _low_watermark(consumer, partition)
             self._states[key] = state
             self._counted[key] = (state.counters.evictions, state.counters.expired)
             if start is not None:
                 self._covered[key] = start
-                self._replay_until[key] = offset
                 partition = TopicPartition(partition.topic, partition.partition, start)
+                if key not in self._replay_until:
+                    self._save(key)
             resumed.append(partition)
         self._observe()
         return resumed
@@ -123,11 +137,27 @@ class PartitionAccounts:
         batch.rejected = [r for r in batch.rejected if not self._replaying(r.source)]
         self._observe()
 
+    def consumer_config(self) -> dict[str, Any]:
+        """What the bridge's consumer needs: the commit results, to prune snapshots against."""
+        return {"on_commit": self.on_commit}
+
+    def on_commit(self, error: KafkaError | None, offsets: list[TopicPartition]) -> None:
+        """librdkafka's commit result (in poll/consume, on the consumer thread)."""
+        if error is not None:
+            logger.debug("offset commit not confirmed (%s); snapshots kept", error)
+            return
+        self.confirmed([p for p in offsets if p.error is None and p.offset >= 0])
+
+    def confirmed(self, offsets: Iterable[TopicPartition]) -> None:
+        """The broker holds these offsets: drop the snapshots a restart can no longer need."""
+        for partition in offsets:
+            self._prune((partition.topic, partition.partition), partition.offset)
+
     def committed(self, offsets: Iterable[TopicPartition]) -> None:
-        """After a commit: save a snapshot when one is due, and drop those no longer needed."""
+        """After a commit request: save a snapshot when one is due (it may run ahead of the
+        request; nothing is pruned until the broker confirms, see `confirmed`)."""
         for partition in offsets:
             key = (partition.topic, partition.partition)
-            self._prune(key, partition.offset)
             if self._replay_until.get(key, -1) <= partition.offset:
                 self._replay_until.pop(key, None)
         if time.monotonic() - self._last_snapshot >= self._snapshot_seconds:
@@ -223,6 +253,19 @@ class PartitionAccounts:
 
     def _observe(self) -> None:
         self._metrics.account_state_accounts.set(sum(len(s) for s in self._states.values()))
+
+
+def _low_watermark(consumer: Consumer, partition: TopicPartition) -> int | None:
+    """The partition's first offset: where a group without a committed offset starts
+    (`auto.offset.reset` earliest). None when the broker does not say in time."""
+    try:
+        low, _high = consumer.get_watermark_offsets(partition, timeout=10, cached=False)
+    except KafkaException as exc:
+        logger.warning(
+            "partition %s-%d: no low watermark (%s)", partition.topic, partition.partition, exc
+        )
+        return None
+    return int(low)
 
 
 def account_wiring(settings: IngestSettings, metrics: IngestMetrics) -> dict[str, Any]:

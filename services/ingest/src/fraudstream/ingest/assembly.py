@@ -94,8 +94,11 @@ class IngestBridge:
             )
         )
         self.progress = Progress(metrics, settings.stall_seconds)
+        accounts = account_wiring(settings, metrics)
+        # The embedded account state prunes its snapshots on confirmed commits (on_commit).
+        extra = accounts["accounts"].consumer_config() if "accounts" in accounts else {}
         rejoin = Rejoin(
-            lambda: Consumer(consumer_config(settings, metrics, self.progress)),
+            lambda: Consumer({**consumer_config(settings, metrics, self.progress), **extra}),
             settings.rejoin_seconds,
         )
         self._streams: list[OrderedStream[Any, Any] | ScorerPool] = []
@@ -139,7 +142,7 @@ class IngestBridge:
             settings.max_in_flight,
             self.progress,
             drain_seconds=settings.grace_seconds,
-            **account_wiring(settings, metrics),
+            **accounts,
             rejoin=rejoin if settings.rejoin_seconds > 0 else None,
         )
         self.progress.in_flight = lambda: len(self.loop.window)

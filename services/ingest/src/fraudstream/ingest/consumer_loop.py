@@ -198,17 +198,21 @@ class ConsumerLoop:
         ]
         if not partitions:
             return
+        confirmed: list[TopicPartition] | None = None
         try:
             if asynchronous:
+                # Its result comes to the consumer's on_commit (the account state's pruning).
                 self._consumer.commit(offsets=partitions, asynchronous=True)
             else:
-                self._consumer.commit(offsets=partitions, asynchronous=False)
+                confirmed = self._consumer.commit(offsets=partitions, asynchronous=False)
             self._metrics.commits.inc()
         except Exception as exc:  # a failed commit only means redelivery
             logger.warning("offset commit failed (%s); those events may be consumed again", exc)
             return
         if self._accounts is not None:
             self._accounts.committed(partitions)
+            if confirmed:
+                self._accounts.confirmed(p for p in confirmed if p.error is None)
 
     def _drain_and_commit(self, timeout: float, abort: threading.Event | None = None) -> None:
         if not self.window.wait_routed(timeout, abort):
