@@ -65,7 +65,7 @@ def _strings(value: Any, what: str) -> list[str]:
     return value
 
 
-def _role(columns: Any, key: str) -> Accounts:
+def _role(columns: Any, key: str, shared: dict[str, str]) -> Accounts:
     if not isinstance(columns, dict):
         raise ValueError(f"account snapshot: role {key} is not an object")
     names = _strings(columns.get("names"), f"{key}.names")
@@ -79,6 +79,10 @@ def _role(columns: Any, key: str) -> Accounts:
         raise ValueError(f"account snapshot: {key} event counts do not add up")
     if not len(steps) == len(counterparties) == len(cents):
         raise ValueError(f"account snapshot: {key} event columns differ in length")
+    # One string object per name over both roles, as in the live state (JSON makes one per
+    # occurrence: a restored state would otherwise hold each name many times over).
+    names = [shared.setdefault(name, name) for name in names]
+    counterparties = [shared.setdefault(name, name) for name in counterparties]
     accounts: Accounts = OrderedDict()
     start = 0
     for name, size in zip(names, sizes, strict=True):
@@ -115,9 +119,10 @@ def decode_state(blob: bytes, fingerprint: str, keys: tuple[str, ...]) -> SavedS
     roles = body.get("roles")
     if not isinstance(roles, dict) or sorted(roles) != sorted(keys):
         raise ValueError("account snapshot: keys differ from the definition's")
+    shared: dict[str, str] = {}
     return SavedState(
         max_accounts=scalars[0],  # type: ignore[arg-type]
         clock=scalars[1],  # type: ignore[arg-type]
         counters=counters,
-        roles={key: _role(roles[key], key) for key in keys},
+        roles={key: _role(roles[key], key, shared) for key in keys},
     )

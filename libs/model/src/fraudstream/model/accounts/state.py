@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import math
+import sys
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -22,6 +23,11 @@ from fraudstream.model.accounts.definition import (
 from fraudstream.model.accounts.windows import AccountWindows, Event
 
 logger = logging.getLogger(__name__)
+
+
+# CPython 3.11 sizes used by `AccountState.nbytes`: an OrderedDict entry (hash table share and
+# its linked-list node), and a lone account's event (a 3-tuple with an int beyond the cache).
+_ORDERED_DICT_ENTRY, _LONE_EVENT = 104, 64 + 32
 
 
 @dataclass
@@ -111,7 +117,7 @@ class _Role:
             elif count < 2:
                 row.append(feature.sentinel)
             elif aggregate == "since_last":
-                row.append(step - account.events[-2][0])
+                row.append(step - account.prev_step)
             else:
                 history = (account.cents[w] - cents) / (count - 1)
                 row.append(math.log1p(cents / 100.0) - math.log1p(history / 100.0))
@@ -169,6 +175,20 @@ class AccountState:
     def __len__(self) -> int:
         """Accounts held, over all keys."""
         return sum(len(role.accounts) for role in self._roles.values())
+
+    def nbytes(self) -> int:
+        """About the memory the state holds: its containers and account names (a walk over
+        every account: for metrics and benches, not per batch)."""
+        total = 0
+        for role in self._roles.values():
+            total += _ORDERED_DICT_ENTRY * len(role.accounts)
+            for name, held in role.accounts.items():
+                total += sys.getsizeof(name)
+                if type(held) is tuple:
+                    total += _LONE_EVENT
+                else:
+                    total += held.nbytes()  # type: ignore[union-attr]
+        return total
 
     def update(self, step: int, name_orig: str, name_dest: str, amount: float) -> np.ndarray:
         """Add one event and return its account features (len(definition.features) floats)."""
