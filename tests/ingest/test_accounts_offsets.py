@@ -47,7 +47,8 @@ class _Member:
     """One incarnation of a bridge's consumer and its account state, driven by hand."""
 
     def __init__(self, bootstrap: str, group: str, directory: Path) -> None:
-        self.accounts = PartitionAccounts(directory, IngestMetrics(), 1000, snapshot_seconds=0)
+        self.metrics = IngestMetrics()
+        self.accounts = PartitionAccounts(directory, self.metrics, 1000, snapshot_seconds=0)
         config = {
             "bootstrap.servers": bootstrap,
             "group.id": group,
@@ -130,6 +131,7 @@ def test_a_kill_before_a_confirmed_commit_passes_the_first_snapshot_loses_no_his
     first.consumer.close()  # kill -9: no final snapshot, no commit
     # The empty state where the partition started, and the periodic ones ahead of the commits.
     assert _snapshot_offsets(tmp_path) == [0, 100, 150, 200]
+    assert first.metrics.account_state_bytes._value.get() > 0
 
     second = _Member(kafka_bootstrap, group, tmp_path)
     second.assign(topic)

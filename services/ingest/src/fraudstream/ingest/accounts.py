@@ -30,6 +30,7 @@ import numpy as np
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from fraudstream.common.files import atomic_write
+from fraudstream.ingest.account_wire import fill_account_features
 from fraudstream.ingest.batch import Batch
 from fraudstream.ingest.enriched import decode_enriched
 from fraudstream.ingest.metrics import IngestMetrics
@@ -66,6 +67,8 @@ class PartitionAccounts:
         self._replay_until: dict[Key, int] = {}
         # Evictions and expiries of each state already counted in the metrics.
         self._counted: dict[Key, tuple[int, int]] = {}
+        # Each state's estimated bytes at its last snapshot (a walk over its accounts).
+        self._bytes: dict[Key, int] = {}
         self._last_snapshot = time.monotonic()
 
     # --- rebalances (consumer thread, in the callbacks) ----------------------------------
@@ -113,6 +116,7 @@ class PartitionAccounts:
             self._covered.pop(key, None)
             self._replay_until.pop(key, None)
             self._counted.pop(key, None)
+            self._bytes.pop(key, None)
         self._observe()
 
     # --- the consumer thread --------------------------------------------------------------
@@ -178,15 +182,14 @@ class PartitionAccounts:
         # An amount no path can add up (negative, not finite, beyond MAX_AMOUNT) stays out of
         # the state and gets no features: a bundle with account features refuses it.
         usable = np.isfinite(amounts) & (amounts >= 0) & (amounts <= MAX_AMOUNT)
-        used = [tx for tx, ok in zip(txs, usable.tolist(), strict=True) if ok]
+        used = txs if usable.all() else [tx for tx, ok in zip(txs, usable, strict=True) if ok]
         features = state.update_batch(
             [tx.step for tx in used],
             [tx.name_orig for tx in used],
             [tx.name_dest for tx in used],
             amounts[usable],
         )
-        for tx, values in zip(used, features.tolist(), strict=True):
-            tx.account_features[:] = values
+        fill_account_features(used, features)
         evictions, expired = self._counted[key]
         self._metrics.account_evictions.inc(state.counters.evictions - evictions)
         self._metrics.account_expired.inc(state.counters.expired - expired)
@@ -241,10 +244,13 @@ class PartitionAccounts:
     def _save(self, key: Key) -> None:
         started = time.perf_counter()
         offset = self._covered[key]
-        blob = self._states[key].snapshot()
+        state = self._states[key]
+        blob = state.snapshot()
         atomic_write(self._folder(key) / f"{offset:020d}{_SUFFIX}", blob)
         self._metrics.account_snapshot_seconds.observe(time.perf_counter() - started)
         self._metrics.account_snapshot_bytes.set(len(blob))
+        self._bytes[key] = state.nbytes()
+        self._metrics.account_state_bytes.set(sum(self._bytes.values()))
 
     def _prune(self, key: Key, committed: int) -> None:
         held = [(o, p) for o, p in self._snapshots(key) if o <= committed]

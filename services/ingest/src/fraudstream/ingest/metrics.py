@@ -130,6 +130,12 @@ class IngestMetrics:
             "Accounts held in the embedded account state (origins and destinations).",
             registry=r,
         )
+        self.account_state_bytes = Gauge(
+            "ingest_account_state_bytes",
+            "Estimated memory of the embedded account state over the partitions held, as of "
+            "each partition's last snapshot (containers and names, CPython sizes).",
+            registry=r,
+        )
         self.account_evictions = Counter(
             "ingest_account_state_evictions_total",
             "Accounts dropped by the cap while still inside a window (their history restarts).",

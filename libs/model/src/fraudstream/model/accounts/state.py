@@ -134,16 +134,27 @@ class _Role:
             for name, events in saved.items()
         )
 
-    def forget(self, clock: int, horizon: int, max_accounts: int, counters: StateCounters) -> None:
-        """Drop accounts idle past the horizon, then the least recently seen over the cap."""
-        accounts = self.accounts
-        while accounts:
-            name, account = next(iter(accounts.items()))
+    def expire(self, oldest: int, counters: StateCounters) -> None:
+        """Drop the accounts whose newest event is before step `oldest` (past every window).
+
+        Accounts are in least-recently-seen order, and each was last seen at the clock of its
+        time, so their newest steps only grow along the order: the idle ones are a prefix. They
+        can only become idle when the clock moves, so this runs then, not per event.
+        """
+        idle = []
+        for name, account in self.accounts.items():
             last = account[0] if type(account) is tuple else account.last_step()  # type: ignore[union-attr]
-            if last >= clock - horizon:
+            if last >= oldest:
                 break
+            idle.append(name)
+        accounts = self.accounts
+        for name in idle:
             del accounts[name]
-            counters.expired += 1
+        counters.expired += len(idle)
+
+    def evict(self, max_accounts: int, counters: StateCounters) -> None:
+        """Drop the least recently seen accounts over the cap."""
+        accounts = self.accounts
         while len(accounts) > max_accounts:
             accounts.popitem(last=False)
             counters.evictions += 1
@@ -168,6 +179,7 @@ class AccountState:
         self.counters = StateCounters()
         self._roles = {key: _Role(definition, key) for key in definition.used_keys}
         self._horizon = definition.horizon
+        self._order = [(role, key == "name_orig") for key, role in self._roles.items()]
         # Roles append their features in role order; this puts them back in definition order.
         role_order = [c for role in self._roles.values() for c in role.columns]
         self._columns = np.argsort(np.asarray(role_order, dtype=np.int64))
@@ -217,15 +229,23 @@ class AccountState:
     def _observe(self, step: int, orig: str, dest: str, cents: int) -> list[float]:
         counters = self.counters
         counters.events += 1
-        if step < self.clock:
-            counters.late_events += 1
-        else:
+        if step > self.clock:
             self.clock = step
+            # An account idle past the horizon is dropped before its next event: that event's
+            # features are those of a first one either way, and it is held as a lone event.
+            for role in self._roles.values():
+                role.expire(step - self._horizon, counters)
+        elif step < self.clock:
+            counters.late_events += 1
+        clock, max_accounts = self.clock, self.max_accounts
         row: list[float] = []
-        for key, role in self._roles.items():
-            name, counterparty = (orig, dest) if key == "name_orig" else (dest, orig)
-            role.observe(name, (self.clock, counterparty, cents), row)
-            role.forget(self.clock, self._horizon, self.max_accounts, counters)
+        for role, of_origin in self._order:
+            if of_origin:
+                role.observe(orig, (clock, dest, cents), row)
+            else:
+                role.observe(dest, (clock, orig, cents), row)
+            if len(role.accounts) > max_accounts:
+                role.evict(max_accounts, counters)
         return row
 
     def snapshot(self) -> bytes:
