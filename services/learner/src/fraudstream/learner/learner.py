@@ -235,6 +235,12 @@ class Learner(ChampionChanges):
         if not judgement.reason:
             return judgement  # not judged this time
         state.last_judgement = judgement.reason
+        logger.info(
+            "judgement at label %d (%d since promotion): %s",
+            self._window.scored,
+            self._window.since_promotion,
+            judgement.reason,
+        )
         if judgement.evidence is not None:
             state.evidence = estimates_of(judgement.evidence)
         if judgement.cause:
@@ -242,7 +248,6 @@ class Learner(ChampionChanges):
             self._metrics.judgements.labels(outcome, judgement.cause).inc()
         if judgement.refused:
             state.refusals += 1
-            logger.info("challenger not promoted: %s", judgement.reason)
         return judgement
 
     def _train(self, inputs: np.ndarray, fraud: np.ndarray, propensity: np.ndarray | None) -> None:
