@@ -184,7 +184,7 @@ def test_the_minimum_evidence_is_counted_per_estimate_not_in_labels() -> None:
     assert judged.evidence is not None and judged.evidence.labels == 50
     fewer = outcomes[1:] + [outcome(False, AUDIT, 0.1, 0.1) for _ in range(500)]
     assert PromotionRule().judge(LabeledSample.of(fewer)).cause == "few_labels"
-    fewer_flagged = [outcome(True, AUDIT, 0.1, 0.1)] + fewer
+    fewer_flagged = [outcome(True, AUDIT, 0.1, 0.1), *fewer]
     assert PromotionRule().judge(LabeledSample.of(fewer_flagged)).cause == "few_flagged"
 
 
