@@ -164,3 +164,37 @@ def test_a_promoted_snapshot_serves_with_the_thresholds_the_guardrail_chose(
     (snapshot,) = under.promoted  # after the third update
     assert (snapshot.thresholds.review, snapshot.thresholds.block) == (0.3, 0.8)
     assert under.learner.serving_thresholds == chosen
+
+
+def test_a_rate_match_the_labels_cannot_resolve_waits():
+    """The challenger clears the 20 legit alerts (better precision, same recall), so it must
+    be rate-matched. Its 30 audits (500 events each) rank between its frauds and the cleared
+    alerts: no threshold flags the champion's 40 of 15,040 events' worth, only 20 or 520.
+    Promoting at the nearest one would halve the alert rate; it waits instead."""
+    fraud = np.r_[np.ones(20), np.zeros(20), np.zeros(30)].astype(bool)
+    champion = np.r_[np.full(20, 3.0), np.full(20, 1.0), np.full(30, -5.0)]
+    challenger = np.r_[np.full(20, 3.0), np.full(20, -1.4), np.full(30, -0.4)]
+    propensity = np.r_[np.ones(40), np.full(30, 0.002)]
+    audit = np.r_[np.zeros(40), np.ones(30)].astype(bool)
+    window = PrequentialWindow(1000)
+    window.add(fraud, champion, challenger, propensity, audit)
+    judgement = EvidenceGuardrail(PromotionRule(), judge_every=100).judge(window, SERVING, 1)
+    assert not judgement.promote and not judgement.refused
+    assert judgement.cause == "rate_unresolved", judgement.reason
+    assert "cannot resolve the champion's alert rate 0.00266" in judgement.reason
+
+
+def test_a_rate_match_on_saturated_risks_waits():
+    """The challenger clears the legit alerts and gives its frauds risks saturated to 1.0
+    (log-odds 40); its audits rank next. The nearest rate the labels allow is at a review of
+    1, which cannot rank the traffic they stand for: it waits rather than serve at 1."""
+    fraud = np.r_[np.ones(20), np.zeros(20), np.zeros(30)].astype(bool)
+    champion = np.r_[np.full(20, 3.0), np.full(20, 1.0), np.full(30, -5.0)]
+    challenger = np.r_[np.full(20, 40.0), np.full(20, -3.0), np.full(30, -1.0)]
+    propensity = np.r_[np.ones(40), np.full(30, 0.002)]
+    window = PrequentialWindow(1000)
+    window.add(fraud, champion, challenger, propensity, propensity < 1.0)
+    guardrail = EvidenceGuardrail(PromotionRule(), judge_every=100)
+    judgement = guardrail.judge(window, SERVING, 1)
+    assert not judgement.promote and judgement.cause == "rate_unresolved", judgement.reason
+    assert "rate-matched review is 1" in judgement.reason

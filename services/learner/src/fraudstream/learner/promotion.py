@@ -28,6 +28,7 @@ NO_INTERVAL = "no_interval"
 PRECISION_LOWER_BOUND = "precision_lower_bound"
 RECALL_LOWER_BOUND = "recall_lower_bound"
 NO_GAIN = "no_gain"
+RATE_UNRESOLVED = "rate_unresolved"
 CAUSES = (
     NOT_WORSE,
     FEW_LABELS,
@@ -37,6 +38,7 @@ CAUSES = (
     PRECISION_LOWER_BOUND,
     RECALL_LOWER_BOUND,
     NO_GAIN,
+    RATE_UNRESOLVED,
 )
 
 
