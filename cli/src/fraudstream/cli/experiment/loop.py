@@ -68,8 +68,13 @@ class _FraudReports:
         if score.decision != _ALLOW or not self._fraud[row] or self._rng.random() >= self._share:
             return
         (transaction,) = transactions_of(self._frame.iloc[row : row + 1], self._run_id, row)
+        # Its selection probability is the chance a missed fraud is reported at all: the
+        # learner's evidence weighs it by the inverse, as it does an audit by the audit rate.
         alert = alert_pb2.Alert(
-            transaction=transaction, score=score, kind=alert_pb2.ALERT_KIND_AUDIT
+            transaction=transaction,
+            score=score,
+            kind=alert_pb2.ALERT_KIND_AUDIT,
+            selection_probability=self._share,
         )
         alert.alert_time.GetCurrentTime()
         self._outbox.put(alert)

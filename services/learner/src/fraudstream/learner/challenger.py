@@ -144,3 +144,18 @@ def selection_weights(fraud: np.ndarray, propensity: np.ndarray, cap: float) -> 
         if members.any():
             multipliers[members] = np.minimum(inverse[members] / inverse[members].mean(), cap)
     return multipliers
+
+
+def training_propensity(propensity: np.ndarray, audit: np.ndarray, audit_rate: float) -> np.ndarray:
+    """The selection probability `selection_weights` shares training weight by: a label's own,
+    except that one the serving model ALLOWED (an audit, or a fraud a customer reported back)
+    counts at most `audit_rate`.
+
+    Evidence and training ask different things of a propensity. The evidence needs the true
+    probability that the event was labeled: a reported fraud, with every missed fraud
+    reported, has 1, and weighing it as a 1/audit_rate audit would make each such report
+    stand for hundreds of frauds in the recall and alert-rate estimates. Training needs to
+    learn most from what the serving model gets wrong, and a reported miss is exactly that,
+    however surely it was reported.
+    """
+    return np.where(audit, np.minimum(propensity, audit_rate), propensity)
