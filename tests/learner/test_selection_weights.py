@@ -42,3 +42,16 @@ def test_a_reported_miss_trains_like_an_audited_one_whatever_its_report_probabil
     fraud = np.ones(3, dtype=bool)
     multipliers = selection_weights(fraud, trained, cap=50.0)
     assert multipliers[1] == multipliers[2] > multipliers[0]
+
+
+def test_a_batch_of_one_keeps_its_share_relative_to_the_recent_labels() -> None:
+    # Labels arrive one at a time: shared within its own batch a missed fraud would get 1,
+    # as an alerted one would. Against the recent frauds (3 alerted, 1 missed at 0.01) it
+    # gets the share it gets in a batch of all four.
+    recent = (np.ones(4, dtype=bool), np.array([1.0, 1.0, 1.0, 0.01]))
+    together = selection_weights(recent[0], recent[1], cap=50.0)
+    missed = selection_weights(np.array([True]), np.array([0.01]), cap=50.0, recent=recent)
+    alerted = selection_weights(np.array([True]), np.array([1.0]), cap=50.0, recent=recent)
+    assert missed.tolist() == pytest.approx([together[3]])
+    assert alerted.tolist() == pytest.approx([together[0]])
+    assert selection_weights(np.array([True]), np.array([0.01]), cap=50.0).tolist() == [1.0]

@@ -129,20 +129,32 @@ def class_weights(frauds: int, legits: int, cap: float) -> tuple[float, float]:
     return fraud, legit
 
 
-def selection_weights(fraud: np.ndarray, propensity: np.ndarray, cap: float) -> np.ndarray:
-    """Per-label multipliers that share each class's weight in a batch among its labels in
-    proportion to 1/propensity (each at most `cap`).
+def selection_weights(
+    fraud: np.ndarray,
+    propensity: np.ndarray,
+    cap: float,
+    recent: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
+    """Per-label multipliers that share each class's weight among its labels in proportion
+    to 1/propensity (each at most `cap`), relative to the mean over `recent` labels of the
+    class ((fraud, propensity) columns; default: the batch itself).
 
     A label stands for 1/propensity events of the traffic: a fraud the champion missed
     that came back through an audit or a report stands for many, an alerted fraud for one.
     Giving it that share teaches the challenger most from what the champion gets wrong,
-    while each class's total weight in the batch, and so the step size, stays the same.
+    while each class's total weight over the recent labels, and so the step size, stays the
+    same. Relative to the recent labels rather than the batch, because labels arrive in
+    batches of whatever size analysts produce (often one): a batch of one would share its
+    class's weight with nobody and lose the emphasis altogether.
     """
     inverse = 1.0 / np.clip(propensity, 1e-9, 1.0)
+    recent_fraud, recent_propensity = recent if recent is not None else (fraud, propensity)
+    recent_inverse = 1.0 / np.clip(recent_propensity, 1e-9, 1.0)
     multipliers = np.ones_like(inverse)
-    for members in (fraud, ~fraud):
+    for members, recent_members in ((fraud, recent_fraud), (~fraud, ~recent_fraud)):
         if members.any():
-            multipliers[members] = np.minimum(inverse[members] / inverse[members].mean(), cap)
+            reference = recent_inverse[recent_members] if recent_members.any() else inverse
+            multipliers[members] = np.minimum(inverse[members] / reference.mean(), cap)
     return multipliers
 
 

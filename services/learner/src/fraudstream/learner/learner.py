@@ -272,9 +272,14 @@ class Learner(ChampionChanges):
         )
         weights = np.where(fraud, fraud_weight, legit_weight)
         if propensity is not None:
+            rate = self._config.audit_sample_rate
             if audit is not None:
-                propensity = training_propensity(propensity, audit, self._config.audit_sample_rate)
-            weights = weights * selection_weights(fraud, propensity, cap)
+                propensity = training_propensity(propensity, audit, rate)
+            # The window holds these labels too (scored before training): the recent labels
+            # each class's weight is shared over.
+            recent_fraud, recent_propensity, recent_audit = self._window.selection()
+            recent = (recent_fraud, training_propensity(recent_propensity, recent_audit, rate))
+            weights = weights * selection_weights(fraud, propensity, cap, recent)
         self._challenger.learn(inputs, fraud, weights)
         self._challenger.restart_if_diverged(self._champion)
         state.updates += 1
