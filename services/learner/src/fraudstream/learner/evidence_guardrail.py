@@ -127,16 +127,25 @@ def _unresolved_rate(sample: LabeledSample, serving: Thresholds, matched: Thresh
     """Why the rate-matched `matched` thresholds do not keep the champion's alert rate on the
     traffic `sample` stands for, or None when they do (within ALERT_RATE_TOLERANCE).
 
-    Quantile matching on a labeled sample moves in steps of one label's weight: an audit (or
-    a reported fraud) at 0.002 is 500 events, a share far coarser than the tolerance when the
-    sample holds few labels. Nor can it rank risks tied at 1.0 (a confident model saturates):
-    a review threshold of 1 matches the rate only on the labels, where the frauds it learned
-    from saturate, and flags little of the traffic they stand for. Such thresholds say
-    nothing about the alert rate they will serve, so the promotion waits for labels that
-    resolve it.
+    Quantile matching on a labeled sample moves in steps of one label's weight: an audit at
+    0.002 is 500 events, a share far coarser than the tolerance when the sample holds few
+    labels. Nor can it rank risks tied at 1.0 (a confident model saturates): a review of 1
+    matches the rate only on the labels, where the frauds it learned from saturate, and
+    flags little of the traffic they stand for. And a review below the serving one reaches
+    traffic nobody alerted, which the labels see only through a few audits: the match picks
+    the challenger's lowest-risk flagged label (0.0001 in a drift run) whatever lies between
+    it and the audits. Such thresholds say nothing about the alert rate they will serve, so
+    the promotion waits for labels that resolve it, or that show the champion missed fraud
+    (then the serving thresholds are kept).
     """
     weights = 1.0 / sample.propensity
     champion_rate = calibration.alert_rate(sample.champion_risk, serving.review, weights)
+    if matched.review < serving.review:
+        return (
+            f"rate-matching would lower the challenger's review to {matched.review:.4f}, below "
+            f"the serving {serving.review:.4f}: what it flags there among the traffic nobody "
+            "alerted, the labels see only through audits"
+        )
     if matched.review >= 1.0:
         return (
             f"the labels cannot resolve the champion's alert rate {champion_rate:.5f}: the "
