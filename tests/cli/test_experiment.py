@@ -55,6 +55,10 @@ def test_recall_over_time_and_labels_to_reach_the_target(tmp_path: Path):
     assert [w["online_recall"] for w in result["over_time"]][:3] == [0.0, 0.0, 0.0]
     assert result["over_time"][-1]["new_pattern_labels_learned"] == 12
     assert result["label_to_served_seconds"]["count"] == 4 and result["promotions"] == 1
+    assert result["labels_to_recall"]["first_promoted_new_pattern_labels"] == 12
+    # Every row scored: 30 frauds, the online loop alerted on the last 20 (all fraud).
+    assert result["all_traffic"]["online"] == {"alerts": 20, "precision": 1.0, "recall": 0.6667}
+    assert result["all_traffic"]["frozen"] == {"alerts": 0, "precision": None, "recall": 0.0}
 
     combined = combine([result, {**result, "labels_to_recall": {"new_pattern_labels": 30}}])
     assert combined["worst"]["new_pattern_labels_to_recall"] == 30
