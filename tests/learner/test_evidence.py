@@ -168,7 +168,7 @@ def test_promotion_waits_for_evidence() -> None:
     assert "needs 100 and 20" in judgement.reason and judgement.cause == "few_labels"
     no_flagged = PromotionRule(min_frauds=1).judge(sample)
     assert not no_flagged.refused and no_flagged.cause == "few_flagged"
-    assert "3 labels the champion flagged; needs 20" in no_flagged.reason
+    assert "5 labels either model flagged; needs 20" in no_flagged.reason
     no_audits = PromotionRule(min_frauds=1, min_flagged=1).judge(sample)
     assert not no_audits.refused and "audit" in no_audits.reason
     assert no_audits.cause == "few_audits"

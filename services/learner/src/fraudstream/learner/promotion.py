@@ -66,7 +66,7 @@ class PromotionRule:
     hide losing on the traffic nobody alerted.
 
     The minimum evidence is counted per estimate, on what each one rests on: `min_frauds`
-    FRAUD labels (recall's denominator), `min_flagged` labels the champion flagged
+    FRAUD labels (recall's denominator), `min_flagged` labels either model flagged
     (precision's) and `min_audits` audits (the traffic nobody alerted). `min_labels` is an
     optional floor on the total (0: none); a count of labels of any kind says nothing the
     three do not.
@@ -133,12 +133,14 @@ class PromotionRule:
                 f"needs {self.min_labels} and {self.min_frauds}",
                 cause=FEW_LABELS,
             )
-        flagged = int(np.sum(sample.champion_risk >= sample.review))
+        # Either model's flags are a precision denominator of the paired difference.
+        either = (sample.champion_risk >= sample.review) | (sample.challenger_risk >= sample.review)
+        flagged = int(np.sum(either))
         if flagged < self.min_flagged:
             return PromotionJudgement(
                 False,
                 False,
-                f"{flagged} labels the champion flagged; needs {self.min_flagged} to "
+                f"{flagged} labels either model flagged; needs {self.min_flagged} to "
                 "measure precision",
                 cause=FEW_FLAGGED,
             )

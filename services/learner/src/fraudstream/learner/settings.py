@@ -85,8 +85,8 @@ class LearnerSettings(ServiceSettings):
     promotion_min_flagged: int = Field(
         20,
         ge=1,
-        description="Labels the champion flagged (REVIEW or BLOCK) since the last promotion "
-        "before it is judged: the denominator of its IPW precision.",
+        description="Labels the champion or the challenger flagged (REVIEW or BLOCK) since "
+        "the last promotion before it is judged: the denominators of their IPW precision.",
     )
     promotion_min_audits: int = Field(
         20,
