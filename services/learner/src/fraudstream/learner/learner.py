@@ -240,12 +240,8 @@ class Learner(ChampionChanges):
         if not judgement.reason:
             return judgement  # not judged this time
         state.last_judgement = judgement.reason
-        logger.info(
-            "judgement at label %d (%d since promotion): %s",
-            self._window.scored,
-            self._window.since_promotion,
-            judgement.reason,
-        )
+        where = f"label {self._window.scored} ({self._window.since_promotion} since promotion)"
+        logger.info("judgement at %s: %s", where, judgement.reason)
         if judgement.evidence is not None:
             state.evidence = estimates_of(judgement.evidence)
         if judgement.cause:
@@ -275,8 +271,7 @@ class Learner(ChampionChanges):
             rate = self._config.audit_sample_rate
             if audit is not None:
                 propensity = training_propensity(propensity, audit, rate)
-            # The window holds these labels too (scored before training): the recent labels
-            # each class's weight is shared over.
+            # The window (these labels included) is what each class's weight is shared over.
             recent_fraud, recent_propensity, recent_audit = self._window.selection()
             recent = (recent_fraud, training_propensity(recent_propensity, recent_audit, rate))
             weights = weights * selection_weights(fraud, propensity, cap, recent)
