@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fraudstream.cli.experiment.loop import snapshot_positions
 from fraudstream.cli.experiment.report import analyse, combine, new_pattern, write
+from fraudstream.v1 import model_pb2
 
 DRIFT = 10
 
@@ -53,6 +55,10 @@ def test_recall_over_time_and_labels_to_reach_the_target(tmp_path: Path):
     assert [w["online_recall"] for w in result["over_time"]][:3] == [0.0, 0.0, 0.0]
     assert result["over_time"][-1]["new_pattern_labels_learned"] == 12
     assert result["label_to_served_seconds"]["count"] == 4 and result["promotions"] == 1
+    assert result["labels_to_recall"]["first_promoted_new_pattern_labels"] == 12
+    # Every row scored: 30 frauds, the online loop alerted on the last 20 (all fraud).
+    assert result["all_traffic"]["online"] == {"alerts": 20, "precision": 1.0, "recall": 0.6667}
+    assert result["all_traffic"]["frozen"] == {"alerts": 0, "precision": None, "recall": 0.0}
 
     combined = combine([result, {**result, "labels_to_recall": {"new_pattern_labels": 30}}])
     assert combined["worst"]["new_pattern_labels_to_recall"] == 30
@@ -63,3 +69,15 @@ def test_recall_over_time_and_labels_to_reach_the_target(tmp_path: Path):
     json_path, png_path = write(combined, tmp_path)
     assert json.loads(json_path.read_text())["runs"][0]["new_pattern"]["rows"] == 30
     assert png_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_learned_positions_come_from_the_saved_snapshots(tmp_path: Path):
+    """What a served snapshot learned is its own label_position, not the learner's position
+    when the run first saw the version (the end of the batch it was promoted in)."""
+    snapshots = tmp_path / "learner" / "bundle-1" / "snapshots"
+    snapshots.mkdir(parents=True)
+    for version, position in ((1, 39), (2, 78)):
+        snapshot = model_pb2.ModelSnapshot(version=version, label_position=position)
+        (snapshots / f"v{version:08d}.binpb").write_bytes(snapshot.SerializeToString())
+    assert snapshot_positions(tmp_path) == {1: 39, 2: 78}
+    assert snapshot_positions(tmp_path / "nothing") == {}

@@ -163,12 +163,29 @@ def test_refuses_a_challenger_that_wins_on_alerts_but_flags_unalerted_legits() -
 
 def test_promotion_waits_for_evidence() -> None:
     sample = hand_sample()
-    judgement = PromotionRule().judge(sample)
+    judgement = PromotionRule(min_labels=100).judge(sample)
     assert not judgement.promote and not judgement.refused
     assert "needs 100 and 20" in judgement.reason and judgement.cause == "few_labels"
-    no_audits = PromotionRule(min_labels=1, min_frauds=1).judge(sample)
+    no_flagged = PromotionRule(min_frauds=1).judge(sample)
+    assert not no_flagged.refused and no_flagged.cause == "few_flagged"
+    assert "5 labels either model flagged; needs 20" in no_flagged.reason
+    no_audits = PromotionRule(min_frauds=1, min_flagged=1).judge(sample)
     assert not no_audits.refused and "audit" in no_audits.reason
     assert no_audits.cause == "few_audits"
+
+
+def test_the_minimum_evidence_is_counted_per_estimate_not_in_labels() -> None:
+    """20 frauds, 20 flagged and 20 audits are judged though they are 50 labels, not 100;
+    one flagged label fewer waits, however many other labels there are."""
+    outcomes = [outcome(True, ALERT, 0.9, 0.9) for _ in range(20)]
+    outcomes += [outcome(False, AUDIT, 0.1, 0.1) for _ in range(30)]
+    judged = PromotionRule().judge(LabeledSample.of(outcomes))
+    assert judged.cause not in ("few_labels", "few_flagged", "few_audits"), judged.reason
+    assert judged.evidence is not None and judged.evidence.labels == 50
+    fewer = outcomes[1:] + [outcome(False, AUDIT, 0.1, 0.1) for _ in range(500)]
+    assert PromotionRule().judge(LabeledSample.of(fewer)).cause == "few_labels"
+    fewer_flagged = [outcome(True, AUDIT, 0.1, 0.1), *fewer]
+    assert PromotionRule().judge(LabeledSample.of(fewer_flagged)).cause == "few_flagged"
 
 
 def test_promotes_a_challenger_that_is_better_everywhere() -> None:

@@ -111,18 +111,17 @@ def _evidence_window() -> PrequentialWindow:
     return window
 
 
-def test_the_evidence_guardrail_promotes_at_thresholds_keeping_the_champions_alert_rate():
+def test_the_evidence_guardrail_does_not_lower_a_threshold_to_keep_the_alert_rate():
+    """Better precision, same recall: the rate match would bring the cleared alerts back
+    at review 0.269, below the serving 0.5, where the challenger's flags on the traffic
+    nobody alerted are seen only through audits. It waits rather than promote there."""
     guardrail = EvidenceGuardrail(PromotionRule(), judge_every=100)
     judgement = guardrail.judge(_evidence_window(), SERVING, 1)
-    assert judgement.promote, judgement.reason
+    assert not judgement.promote and not judgement.refused
     assert judgement.evidence is not None
     assert judgement.evidence.precision_difference.estimate > 0
-    # Rate-matched: it flags as much of the traffic as the champion did (the cleared
-    # alerts come back at risk 0.269), and blocks the champion's 200.
-    assert judgement.thresholds is not None
-    assert judgement.thresholds.review == pytest.approx(1 / (1 + np.exp(1.0)))
-    assert judgement.thresholds.block == pytest.approx(1 / (1 + np.exp(-3.0)))
-    assert "matched" in judgement.reason
+    assert judgement.cause == "rate_unresolved"
+    assert "lower the challenger's review to 0.2689" in judgement.reason
 
 
 def test_the_evidence_guardrail_judges_once_per_judge_every_labels():
@@ -164,3 +163,52 @@ def test_a_promoted_snapshot_serves_with_the_thresholds_the_guardrail_chose(
     (snapshot,) = under.promoted  # after the third update
     assert (snapshot.thresholds.review, snapshot.thresholds.block) == (0.3, 0.8)
     assert under.learner.serving_thresholds == chosen
+
+
+def test_a_rate_match_the_labels_cannot_resolve_waits():
+    """The challenger clears the 20 legit alerts (better precision, same recall), so it must
+    be rate-matched. Its 30 audits (500 events each) rank between its frauds and the cleared
+    alerts: no threshold flags the champion's 40 of 15,040 events' worth, only 20 or 520.
+    Promoting at the nearest one would halve the alert rate; it waits instead."""
+    fraud = np.r_[np.ones(20), np.zeros(20), np.zeros(30)].astype(bool)
+    champion = np.r_[np.full(20, 3.0), np.full(20, 1.0), np.full(30, -5.0)]
+    challenger = np.r_[np.full(20, 3.0), np.full(20, -1.4), np.full(30, -0.4)]
+    propensity = np.r_[np.ones(40), np.full(30, 0.002)]
+    audit = np.r_[np.zeros(40), np.ones(30)].astype(bool)
+    window = PrequentialWindow(1000)
+    window.add(fraud, champion, challenger, propensity, audit)
+    judgement = EvidenceGuardrail(PromotionRule(), judge_every=100).judge(window, SERVING, 1)
+    assert not judgement.promote and not judgement.refused
+    assert judgement.cause == "rate_unresolved", judgement.reason
+    assert "cannot resolve the champion's alert rate 0.00266" in judgement.reason
+
+
+def test_a_rate_match_on_saturated_risks_waits():
+    """The challenger clears the legit alerts and gives its frauds risks saturated to 1.0
+    (log-odds 40); its audits rank next. The nearest rate the labels allow is at a review of
+    1, which cannot rank the traffic they stand for: it waits rather than serve at 1."""
+    fraud = np.r_[np.ones(20), np.zeros(20), np.zeros(30)].astype(bool)
+    champion = np.r_[np.full(20, 3.0), np.full(20, 1.0), np.full(30, -5.0)]
+    challenger = np.r_[np.full(20, 40.0), np.full(20, -3.0), np.full(30, -1.0)]
+    propensity = np.r_[np.ones(40), np.full(30, 0.002)]
+    window = PrequentialWindow(1000)
+    window.add(fraud, champion, challenger, propensity, propensity < 1.0)
+    guardrail = EvidenceGuardrail(PromotionRule(), judge_every=100)
+    judgement = guardrail.judge(window, SERVING, 1)
+    assert not judgement.promote and judgement.cause == "rate_unresolved", judgement.reason
+    assert "rate-matched review is 1" in judgement.reason
+
+
+def test_a_rate_match_below_the_serving_review_waits():
+    """The challenger ranks like the champion but with lower risks: matching the champion's
+    rate on the labels would lower its review below the serving one, into traffic nobody
+    alerted, seen only through 30 audits. It waits."""
+    fraud = np.r_[np.ones(20), np.zeros(20), np.zeros(30)].astype(bool)
+    champion = np.r_[np.full(20, 3.0), np.full(20, 1.0), np.full(30, -5.0)]
+    challenger = np.r_[np.full(20, 3.0), np.full(20, -1.0), np.full(30, -9.0)]
+    propensity = np.r_[np.ones(40), np.full(30, 0.002)]
+    window = PrequentialWindow(1000)
+    window.add(fraud, champion, challenger, propensity, propensity < 1.0)
+    judgement = EvidenceGuardrail(PromotionRule(), judge_every=100).judge(window, SERVING, 1)
+    assert not judgement.promote and judgement.cause == "rate_unresolved", judgement.reason
+    assert "below the serving 0.5000" in judgement.reason

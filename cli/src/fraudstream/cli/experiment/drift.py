@@ -18,7 +18,7 @@ from rich.console import Console
 from fraudstream.cli.demo.build import Builder, Steps
 from fraudstream.cli.demo.credentials import ADMINISTRATOR, DemoCredentials
 from fraudstream.cli.demo.watch import scrape, total
-from fraudstream.cli.experiment.loop import label_events, run_loop
+from fraudstream.cli.experiment.loop import label_events, run_loop, snapshot_positions
 from fraudstream.cli.stack import ServiceHandle, Stack
 from fraudstream.common.transport import Transport
 from fraudstream.v1 import learner_service_pb2, learner_service_pb2_grpc
@@ -132,9 +132,24 @@ def run_seed(run: DriftRun, seed: int, steps: Steps) -> dict[str, Any]:
         rollback = _time_a_rollback(learner, creds.transport(ADMINISTRATOR))
         events = label_events(bootstrap)
         learner_metrics = scrape(learner.metrics_url)
+    polled = outcome["position_of"]
+    outcome["position_of"] = {**polled, **snapshot_positions(run_dir / "var")}
     with steps.step("score the replayed rows with the frozen bundle and compare"):
         frozen = frozen_flags(frame, models)
         result = analyse(frame, run.drift_step, frozen, run_id, outcome, events, learner_metrics)
+        # The count as runs before snapshot positions measured it, for comparison.
+        by_status = analyse(
+            frame,
+            run.drift_step,
+            frozen,
+            run_id,
+            {**outcome, "position_of": polled},
+            events,
+            learner_metrics,
+        )
+    result["labels_to_recall"]["new_pattern_labels_by_polled_status"] = by_status[
+        "labels_to_recall"
+    ]["new_pattern_labels"]
     result["seed"] = seed
     result["replayed_rows"] = len(frame)
     result["operator_rollback"] = rollback

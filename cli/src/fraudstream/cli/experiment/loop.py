@@ -29,6 +29,7 @@ from fraudstream.v1 import (
     feedback_service_pb2_grpc,
     learner_service_pb2,
     learner_service_pb2_grpc,
+    model_pb2,
     score_pb2,
 )
 
@@ -68,8 +69,13 @@ class _FraudReports:
         if score.decision != _ALLOW or not self._fraud[row] or self._rng.random() >= self._share:
             return
         (transaction,) = transactions_of(self._frame.iloc[row : row + 1], self._run_id, row)
+        # Its selection probability is the chance a missed fraud is reported at all: the
+        # learner's evidence weighs it by the inverse, as it does an audit by the audit rate.
         alert = alert_pb2.Alert(
-            transaction=transaction, score=score, kind=alert_pb2.ALERT_KIND_AUDIT
+            transaction=transaction,
+            score=score,
+            kind=alert_pb2.ALERT_KIND_AUDIT,
+            selection_probability=self._share,
         )
         alert.alert_time.GetCurrentTime()
         self._outbox.put(alert)
@@ -113,6 +119,21 @@ class _LearnerLog:
                 except grpc.RpcError:
                     continue
                 self.position_of.setdefault(status.champion_version, status.label_position)
+
+
+def snapshot_positions(data_dir: Path) -> dict[int, int]:
+    """Version -> label position of every snapshot the learner saved under `data_dir` (its
+    FRAUDSTREAM_DATA_DIR): the newest label each one learned from, as the snapshot says.
+
+    The status the run polls gives the learner's position at the end of the label batch a
+    promotion happened in, which can be tens of labels past what the promoted snapshot
+    learned; a snapshot pruned from disk keeps the polled position.
+    """
+    positions: dict[int, int] = {}
+    for path in data_dir.glob("learner/*/snapshots/v*.binpb"):
+        snapshot = model_pb2.ModelSnapshot.FromString(path.read_bytes())
+        positions[int(snapshot.version)] = int(snapshot.label_position)
+    return positions
 
 
 def label_events(bootstrap: str) -> dict[int, str]:

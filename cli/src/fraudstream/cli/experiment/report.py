@@ -36,6 +36,16 @@ def _recall(flags: np.ndarray) -> float | None:
     return round(float(flags.mean()), 4) if flags.size >= 1 else None
 
 
+def _quality(flags: np.ndarray, fraud: np.ndarray) -> dict[str, Any]:
+    """Alerts, alert precision and recall of REVIEW-or-BLOCK `flags` against `fraud`."""
+    alerts, hits = int(flags.sum()), int((flags & fraud).sum())
+    return {
+        "alerts": alerts,
+        "precision": round(hits / alerts, 4) if alerts else None,
+        "recall": round(hits / int(fraud.sum()), 4) if fraud.any() else None,
+    }
+
+
 def frozen_flags(frame: pd.DataFrame, models: Path) -> np.ndarray:
     """Which rows the bundle alone, never updated, sends to REVIEW or BLOCK."""
     from fraudstream.model.ensemble import load_ensemble
@@ -103,7 +113,17 @@ def analyse(
             break
 
     served = buckets(learner_metrics, "learner_label_to_served_seconds")
+    scored = decisions != 0
+    fraud = frame["isFraud"].to_numpy()[scored] == 1
+    learned_served = learned_by_row[learned_by_row > 0]
     return {
+        # Quality on every scored row, not just the pattern: what the recall cost in alerts.
+        "all_traffic": {
+            "rows": int(scored.sum()),
+            "frauds": int(fraud.sum()),
+            "online": _quality(online[scored], fraud),
+            "frozen": _quality(frozen[scored], fraud),
+        },
         "new_pattern": {
             "definition": "isFraud TRANSFER under 10,000 from the drift step on (structuring)",
             "rows": int(rows.size),
@@ -117,6 +137,9 @@ def analyse(
         "labels_to_recall": {
             "target_recall": TARGET_RECALL,
             "new_pattern_labels": reached,
+            "first_promoted_new_pattern_labels": (
+                int(learned_served.min()) if learned_served.size else None
+            ),
             "meaning": "fewest new-pattern labels a served snapshot had learned from such that "
             "recall on every new-pattern row scored by snapshots with at least that many is "
             f">= {TARGET_RECALL} (null: never)",

@@ -9,6 +9,7 @@ from fraudstream.common.lifecycle import run
 from fraudstream.common.logs import setup_logging
 from fraudstream.common.runner import start_metrics_server
 from fraudstream.common.settings import parse_settings
+from fraudstream.learner.challenger import warm_up_in_background
 from fraudstream.learner.metrics import LearnerMetrics
 from fraudstream.learner.server import build_server, open_deps
 from fraudstream.learner.settings import LearnerSettings
@@ -37,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     port = start_metrics_server(settings.host, settings.metrics_port, metrics.registry)
     logger.info("metrics on %s:%d/metrics", settings.host, port)
+    warm_up_in_background()
     return run(service, grace=settings.grace_seconds)
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +15,25 @@ from fraudstream.model.linear import LinearModel
 logger = logging.getLogger(__name__)
 
 _CLASSES = np.array([0, 1])
+
+
+def warm_up_in_background() -> threading.Thread:
+    """Import scikit-learn's SGD in a daemon thread, once the service is up.
+
+    The challenger imports it on its first update so that a (re)started learner serves
+    without waiting for it; but then the first labels wait for the import (seconds on a
+    loaded host) and arrive at the learner as one burst: a promotion decided in that burst
+    served its newest label 1.2-5 s after it was given (experiment drift). Importing it in
+    the background while no label has come yet removes that wait from the label path.
+    """
+    thread = threading.Thread(
+        target=importlib.import_module,
+        args=("sklearn.linear_model",),
+        name="sklearn-warm-up",
+        daemon=True,
+    )
+    thread.start()
+    return thread
 
 
 @dataclass(frozen=True)
@@ -129,18 +150,45 @@ def class_weights(frauds: int, legits: int, cap: float) -> tuple[float, float]:
     return fraud, legit
 
 
-def selection_weights(fraud: np.ndarray, propensity: np.ndarray, cap: float) -> np.ndarray:
-    """Per-label multipliers that share each class's weight in a batch among its labels in
-    proportion to 1/propensity (each at most `cap`).
+def selection_weights(
+    fraud: np.ndarray,
+    propensity: np.ndarray,
+    cap: float,
+    recent: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
+    """Per-label multipliers that share each class's weight among its labels in proportion
+    to 1/propensity (each at most `cap`), relative to the mean over `recent` labels of the
+    class ((fraud, propensity) columns; default: the batch itself).
 
     A label stands for 1/propensity events of the traffic: a fraud the champion missed
     that came back through an audit or a report stands for many, an alerted fraud for one.
     Giving it that share teaches the challenger most from what the champion gets wrong,
-    while each class's total weight in the batch, and so the step size, stays the same.
+    while each class's total weight over the recent labels, and so the step size, stays the
+    same. Relative to the recent labels rather than the batch, because labels arrive in
+    batches of whatever size analysts produce (often one): a batch of one would share its
+    class's weight with nobody and lose the emphasis altogether.
     """
     inverse = 1.0 / np.clip(propensity, 1e-9, 1.0)
+    recent_fraud, recent_propensity = recent if recent is not None else (fraud, propensity)
+    recent_inverse = 1.0 / np.clip(recent_propensity, 1e-9, 1.0)
     multipliers = np.ones_like(inverse)
-    for members in (fraud, ~fraud):
+    for members, recent_members in ((fraud, recent_fraud), (~fraud, ~recent_fraud)):
         if members.any():
-            multipliers[members] = np.minimum(inverse[members] / inverse[members].mean(), cap)
+            reference = recent_inverse[recent_members] if recent_members.any() else inverse
+            multipliers[members] = np.minimum(inverse[members] / reference.mean(), cap)
     return multipliers
+
+
+def training_propensity(propensity: np.ndarray, audit: np.ndarray, audit_rate: float) -> np.ndarray:
+    """The selection probability `selection_weights` shares training weight by: a label's own,
+    except that one the serving model ALLOWED (an audit, or a fraud a customer reported back)
+    counts at most `audit_rate`.
+
+    Evidence and training ask different things of a propensity. The evidence needs the true
+    probability that the event was labeled: a reported fraud, with every missed fraud
+    reported, has 1, and weighing it as a 1/audit_rate audit would make each such report
+    stand for hundreds of frauds in the recall and alert-rate estimates. Training needs to
+    learn most from what the serving model gets wrong, and a reported miss is exactly that,
+    however surely it was reported.
+    """
+    return np.where(audit, np.minimum(propensity, audit_rate), propensity)

@@ -41,8 +41,9 @@ class LearnerConfig:
     audit_sample_rate: float = 0.002
     promotion_confidence: float = 0.95
     evidence_margin: float = 0.002
-    promotion_min_labels: int = 100
+    promotion_min_labels: int = 0
     promotion_min_frauds: int = 20
+    promotion_min_flagged: int = 20
     promotion_min_audits: int = 20
     judge_every: int = 100
     rollback_min_labels: int = 100
@@ -67,6 +68,7 @@ def guardrail_of(config: LearnerConfig) -> Guardrail:
         confidence=config.promotion_confidence,
         min_labels=config.promotion_min_labels,
         min_frauds=config.promotion_min_frauds,
+        min_flagged=config.promotion_min_flagged,
         min_audits=config.promotion_min_audits,
     )
     return EvidenceGuardrail(rule, config.judge_every)

@@ -10,7 +10,7 @@ from fraudstream.learner import calibration
 from fraudstream.learner.evidence import LabeledSample
 from fraudstream.learner.guardrail import Judgement
 from fraudstream.learner.intervals import PairedEvidence
-from fraudstream.learner.promotion import NO_GAIN, PromotionRule
+from fraudstream.learner.promotion import NO_GAIN, RATE_UNRESOLVED, PromotionRule
 from fraudstream.learner.window import PrequentialWindow
 from fraudstream.model.scores import Thresholds
 
@@ -93,6 +93,9 @@ class EvidenceGuardrail:
             weights=1.0 / sample.propensity,
         )
         thresholds = _servable(choice.thresholds, serving)
+        unresolved = _unresolved_rate(sample, serving, thresholds) if choice.matched else None
+        if unresolved is not None:
+            return answer(False, False, unresolved, evidence, cause=RATE_UNRESOLVED)
         if thresholds.review != serving.review:
             at_matched = self.rule.judge(sample, challenger_review=thresholds.review)
             if not at_matched.promote:
@@ -118,6 +121,44 @@ class EvidenceGuardrail:
         budget: the look it postponed happens then, not at the next `judge_every`."""
         before = sample.first(len(sample) - last_added)
         return self.rule.waits_for(sample) is None and self.rule.waits_for(before) is not None
+
+
+def _unresolved_rate(sample: LabeledSample, serving: Thresholds, matched: Thresholds) -> str | None:
+    """Why the rate-matched `matched` thresholds do not keep the champion's alert rate on the
+    traffic `sample` stands for, or None when they do (within ALERT_RATE_TOLERANCE).
+
+    Quantile matching on a labeled sample moves in steps of one label's weight: an audit at
+    0.002 is 500 events, a share far coarser than the tolerance when the sample holds few
+    labels. Nor can it rank risks tied at 1.0 (a confident model saturates): a review of 1
+    matches the rate only on the labels, where the frauds it learned from saturate, and
+    flags little of the traffic they stand for. And a review below the serving one reaches
+    traffic nobody alerted, which the labels see only through a few audits: the match picks
+    the challenger's lowest-risk flagged label (0.0001 in a drift run) whatever lies between
+    it and the audits. Such thresholds say nothing about the alert rate they will serve, so
+    the promotion waits for labels that resolve it, or that show the champion missed fraud
+    (then the serving thresholds are kept).
+    """
+    weights = 1.0 / sample.propensity
+    champion_rate = calibration.alert_rate(sample.champion_risk, serving.review, weights)
+    if matched.review < serving.review:
+        return (
+            f"rate-matching would lower the challenger's review to {matched.review:.4f}, below "
+            f"the serving {serving.review:.4f}: what it flags there among the traffic nobody "
+            "alerted, the labels see only through audits"
+        )
+    if matched.review >= 1.0:
+        return (
+            f"the labels cannot resolve the champion's alert rate {champion_rate:.5f}: the "
+            "challenger's rate-matched review is 1, where its risks tie saturated"
+        )
+    matched_rate = calibration.alert_rate(sample.challenger_risk, matched.review, weights)
+    if calibration.alert_rate_stable(champion_rate, matched_rate):
+        return None
+    return (
+        f"the labels cannot resolve the champion's alert rate {champion_rate:.5f}: at its "
+        f"rate-matched review {matched.review:.4f} the challenger flags {matched_rate:.5f} of "
+        f"the traffic they stand for (tolerance {calibration.ALERT_RATE_TOLERANCE:.0%})"
+    )
 
 
 def _crossed(scored: int, last_added: int, every: int) -> bool:

@@ -11,7 +11,12 @@ from collections.abc import Callable
 import numpy as np
 
 from fraudstream.common.errors import DomainError
-from fraudstream.learner.challenger import Challenger, class_weights, selection_weights
+from fraudstream.learner.challenger import (
+    Challenger,
+    class_weights,
+    selection_weights,
+    training_propensity,
+)
 from fraudstream.learner.champion import ChampionChanges
 from fraudstream.learner.config import Baseline, LearnerConfig, guardrail_of, rollback_rule_of
 from fraudstream.learner.examples import LabelBatch
@@ -219,7 +224,7 @@ class Learner(ChampionChanges):
                 promoted = rolled_back
             elif (judgement := self._judge()).promote:
                 promoted = self._promote(judgement)
-            self._train(inputs, fraud, propensity)
+            self._train(inputs, fraud, propensity, audit)
             state.learned_position = int(batch.positions[chunk][-1])
             label_time = float(batch.label_times[chunk][-1])
             state.learned_label_time = label_time if math.isfinite(label_time) else None
@@ -235,6 +240,8 @@ class Learner(ChampionChanges):
         if not judgement.reason:
             return judgement  # not judged this time
         state.last_judgement = judgement.reason
+        where = f"label {self._window.scored} ({self._window.since_promotion} since promotion)"
+        logger.info("judgement at %s: %s", where, judgement.reason)
         if judgement.evidence is not None:
             state.evidence = estimates_of(judgement.evidence)
         if judgement.cause:
@@ -242,10 +249,15 @@ class Learner(ChampionChanges):
             self._metrics.judgements.labels(outcome, judgement.cause).inc()
         if judgement.refused:
             state.refusals += 1
-            logger.info("challenger not promoted: %s", judgement.reason)
         return judgement
 
-    def _train(self, inputs: np.ndarray, fraud: np.ndarray, propensity: np.ndarray | None) -> None:
+    def _train(
+        self,
+        inputs: np.ndarray,
+        fraud: np.ndarray,
+        propensity: np.ndarray | None,
+        audit: np.ndarray | None,
+    ) -> None:
         state = self._state
         frauds = int(fraud.sum())
         state.labels["fraud"] += frauds
@@ -256,7 +268,13 @@ class Learner(ChampionChanges):
         )
         weights = np.where(fraud, fraud_weight, legit_weight)
         if propensity is not None:
-            weights = weights * selection_weights(fraud, propensity, cap)
+            rate = self._config.audit_sample_rate
+            if audit is not None:
+                propensity = training_propensity(propensity, audit, rate)
+            # The window (these labels included) is what each class's weight is shared over.
+            recent_fraud, recent_propensity, recent_audit = self._window.selection()
+            recent = (recent_fraud, training_propensity(recent_propensity, recent_audit, rate))
+            weights = weights * selection_weights(fraud, propensity, cap, recent)
         self._challenger.learn(inputs, fraud, weights)
         self._challenger.restart_if_diverged(self._champion)
         state.updates += 1

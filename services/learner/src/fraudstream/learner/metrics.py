@@ -123,8 +123,9 @@ class LearnerMetrics:
         self.judgements = Counter(
             "learner_promotion_judgements_total",
             "Promotion judgements on the evidence, by outcome (promote, refuse, wait) and cause "
-            "(not_worse, few_labels, few_audits, no_interval, precision_lower_bound, "
-            "recall_lower_bound, no_gain; matched_* when refused at the rate-matched threshold).",
+            "(not_worse, few_labels, few_flagged, few_audits, no_interval, precision_lower_bound, "
+            "recall_lower_bound, no_gain, rate_unresolved; matched_* when refused at the "
+            "rate-matched threshold).",
             ["outcome", "cause"],
             registry=self.registry,
         )

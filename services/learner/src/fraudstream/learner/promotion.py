@@ -7,6 +7,8 @@ import logging
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from fraudstream.learner.evidence import LabeledSample
 from fraudstream.learner.intervals import (
     Interval,
@@ -21,18 +23,22 @@ logger = logging.getLogger(__name__)
 NOT_WORSE = "not_worse"
 FEW_LABELS = "few_labels"
 FEW_AUDITS = "few_audits"
+FEW_FLAGGED = "few_flagged"
 NO_INTERVAL = "no_interval"
 PRECISION_LOWER_BOUND = "precision_lower_bound"
 RECALL_LOWER_BOUND = "recall_lower_bound"
 NO_GAIN = "no_gain"
+RATE_UNRESOLVED = "rate_unresolved"
 CAUSES = (
     NOT_WORSE,
     FEW_LABELS,
     FEW_AUDITS,
+    FEW_FLAGGED,
     NO_INTERVAL,
     PRECISION_LOWER_BOUND,
     RECALL_LOWER_BOUND,
     NO_GAIN,
+    RATE_UNRESOLVED,
 )
 
 
@@ -58,12 +64,19 @@ class PromotionRule:
     margin 0 a challenger must show a bound of exactly 0 or better; a challenger that flags
     audited legit traffic pays 1/audit_rate per such label, so winning on alerts cannot
     hide losing on the traffic nobody alerted.
+
+    The minimum evidence is counted per estimate, on what each one rests on: `min_frauds`
+    FRAUD labels (recall's denominator), `min_flagged` labels either model flagged
+    (precision's) and `min_audits` audits (the traffic nobody alerted). `min_labels` is an
+    optional floor on the total (0: none); a count of labels of any kind says nothing the
+    three do not.
     """
 
     margin: float = 0.002
     confidence: float = 0.95
-    min_labels: int = 100
+    min_labels: int = 0
     min_frauds: int = 20
+    min_flagged: int = 20
     min_audits: int = 20
     resamples: int = 400
     seed: int = 0
@@ -119,6 +132,17 @@ class PromotionRule:
                 f"{len(sample)} labels and {sample.frauds} frauds; "
                 f"needs {self.min_labels} and {self.min_frauds}",
                 cause=FEW_LABELS,
+            )
+        # Either model's flags are a precision denominator of the paired difference.
+        either = (sample.champion_risk >= sample.review) | (sample.challenger_risk >= sample.review)
+        flagged = int(np.sum(either))
+        if flagged < self.min_flagged:
+            return PromotionJudgement(
+                False,
+                False,
+                f"{flagged} labels either model flagged; needs {self.min_flagged} to "
+                "measure precision",
+                cause=FEW_FLAGGED,
             )
         if sample.audits < self.min_audits:
             return PromotionJudgement(

@@ -74,10 +74,19 @@ class LearnerSettings(ServiceSettings):
         "margin: 0.002 is 0.2 points; 0 demands a bound of exactly 0 or better).",
     )
     promotion_min_labels: int = Field(
-        100, ge=1, description="Labels since the last promotion before the evidence is judged."
+        0,
+        ge=0,
+        description="Labels of any kind since the last promotion before the evidence is "
+        "judged (0: no floor beyond the per-estimate minimums below).",
     )
     promotion_min_frauds: int = Field(
         20, ge=1, description="FRAUD labels since the last promotion before it is judged."
+    )
+    promotion_min_flagged: int = Field(
+        20,
+        ge=1,
+        description="Labels the champion or the challenger flagged (REVIEW or BLOCK) since "
+        "the last promotion before it is judged: the denominators of their IPW precision.",
     )
     promotion_min_audits: int = Field(
         20,

@@ -91,6 +91,14 @@ class PrequentialWindow:
         self.scored += n
         self.last_added = n
 
+    def selection(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(fraud, propensity, audit) of every label in the window, oldest first."""
+        return (
+            np.asarray(self._fraud, dtype=bool),
+            np.asarray(self._propensity, dtype=np.float64),
+            np.asarray(self._audit, dtype=bool),
+        )
+
     def clear(self) -> None:
         """Forget every label (after a rollback: the scores no longer describe the models)."""
         self.restore(WindowRecord.empty())
