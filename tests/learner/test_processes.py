@@ -40,7 +40,7 @@ def _wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
 def _learner_status(learner) -> learner_service_pb2.GetLearnerStatusResponse:
     with learner.channel() as channel:
         stub = learner_service_pb2_grpc.LearnerServiceStub(channel)
-        return stub.GetLearnerStatus(learner_service_pb2.GetLearnerStatusRequest(), timeout=5)
+        return stub.GetLearnerStatus(learner_service_pb2.GetLearnerStatusRequest(), timeout=15)
 
 
 def _served_version(scorer) -> int:

@@ -6,11 +6,14 @@ import importlib
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from fraudstream.model.linear import LinearModel
+
+if TYPE_CHECKING:
+    from fraudstream.learner.config import LearnerConfig
 
 logger = logging.getLogger(__name__)
 
@@ -192,3 +195,27 @@ def training_propensity(propensity: np.ndarray, audit: np.ndarray, audit_rate: f
     however surely it was reported.
     """
     return np.where(audit, np.minimum(propensity, audit_rate), propensity)
+
+
+def example_weights(
+    fraud: np.ndarray,
+    propensity: np.ndarray | None,
+    audit: np.ndarray | None,
+    labels: dict[str, int],
+    window: tuple[np.ndarray, np.ndarray, np.ndarray],
+    config: LearnerConfig,
+) -> np.ndarray:
+    """Training weight of each label: its class's weight (from all labels so far), times its
+    selection weight when labels carry propensities, shared over the window's labels (these
+    included: `window` is its (fraud, propensity, audit))."""
+    cap = config.max_class_weight
+    fraud_weight, legit_weight = class_weights(labels["fraud"], labels["legit"], cap)
+    weights = np.where(fraud, fraud_weight, legit_weight)
+    if propensity is None:
+        return weights
+    rate = config.audit_sample_rate
+    if audit is not None:
+        propensity = training_propensity(propensity, audit, rate)
+    recent_fraud, recent_propensity, recent_audit = window
+    recent = (recent_fraud, training_propensity(recent_propensity, recent_audit, rate))
+    return weights * selection_weights(fraud, propensity, cap, recent)

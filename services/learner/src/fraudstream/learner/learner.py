@@ -11,12 +11,7 @@ from collections.abc import Callable
 import numpy as np
 
 from fraudstream.common.errors import DomainError
-from fraudstream.learner.challenger import (
-    Challenger,
-    class_weights,
-    selection_weights,
-    training_propensity,
-)
+from fraudstream.learner.challenger import Challenger, example_weights
 from fraudstream.learner.champion import ChampionChanges
 from fraudstream.learner.config import Baseline, LearnerConfig, guardrail_of, rollback_rule_of
 from fraudstream.learner.examples import LabelBatch
@@ -37,6 +32,8 @@ from fraudstream.model.snapshot import seal, snapshot_of
 from fraudstream.v1 import model_pb2
 
 logger = logging.getLogger(__name__)
+# How long a status request waits for a batch being applied before it answers the last status.
+STATUS_WAIT_SECONDS = 0.5
 
 # Announces a new champion snapshot: (snapshot, newest label time or None, kind), kind being
 # fleet.PROMOTION or fleet.ROLLBACK.
@@ -82,6 +79,7 @@ class Learner(ChampionChanges):
         self._guardrail = guardrail or guardrail_of(config)
         self._rollback_rule = rollback_rule_of(config)
         self._lock = threading.RLock()
+        self._last_status: LearnerStatus | None = None
         self._resume()
 
     @property
@@ -131,9 +129,19 @@ class Learner(ChampionChanges):
         return seal(snapshot, self.signer), updates
 
     def status(self) -> LearnerStatus:
-        with self._lock:
+        """The learner's state now; while a batch holds the learner for longer than
+        `STATUS_WAIT_SECONDS` (a first scikit-learn import, a slow disk), the status as of the
+        last time it was taken, so GetLearnerStatus and the console never hang behind it."""
+        if not self._lock.acquire(timeout=STATUS_WAIT_SECONDS):
+            if self._last_status is not None:
+                return self._last_status
+            self._lock.acquire()
+        try:
             champion, challenger = self._window.metrics(self.serving_thresholds.review)
-            return status_of(self._state, champion, challenger)
+            self._last_status = status_of(self._state, champion, challenger)
+            return self._last_status
+        finally:
+            self._lock.release()
 
     def rollback(self, to_version: int | None = None, reason: str = "") -> RollbackRecord:
         """Serve `to_version`'s model again (default: the champion before the current one) as
@@ -262,19 +270,9 @@ class Learner(ChampionChanges):
         frauds = int(fraud.sum())
         state.labels["fraud"] += frauds
         state.labels["legit"] += len(fraud) - frauds
-        cap = self._config.max_class_weight
-        fraud_weight, legit_weight = class_weights(
-            state.labels["fraud"], state.labels["legit"], cap
+        weights = example_weights(
+            fraud, propensity, audit, state.labels, self._window.selection(), self._config
         )
-        weights = np.where(fraud, fraud_weight, legit_weight)
-        if propensity is not None:
-            rate = self._config.audit_sample_rate
-            if audit is not None:
-                propensity = training_propensity(propensity, audit, rate)
-            # The window (these labels included) is what each class's weight is shared over.
-            recent_fraud, recent_propensity, recent_audit = self._window.selection()
-            recent = (recent_fraud, training_propensity(recent_propensity, recent_audit, rate))
-            weights = weights * selection_weights(fraud, propensity, cap, recent)
         self._challenger.learn(inputs, fraud, weights)
         self._challenger.restart_if_diverged(self._champion)
         state.updates += 1
