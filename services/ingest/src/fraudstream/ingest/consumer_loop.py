@@ -15,6 +15,7 @@ from fraudstream.common.codec import DecodeError, content_type, decode_transacti
 from fraudstream.ingest.batch import Batch, Rejected
 from fraudstream.ingest.metrics import IngestMetrics
 from fraudstream.ingest.progress import Progress
+from fraudstream.ingest.rejoin import retire
 from fraudstream.ingest.window import BatchFailed, InFlightWindow
 from fraudstream.v1.transaction_pb2 import Transaction
 
@@ -73,8 +74,7 @@ class ConsumerLoop:
         self._rejoin = rejoin
 
     @property
-    def consumer(self) -> Consumer:
-        """The Kafka consumer in use (replaced when it lost its partitions for good)."""
+    def consumer(self) -> Consumer:  # replaced when it lost its partitions for good
         return self._consumer
 
     # --- the consumer thread -------------------------------------------------------------
@@ -121,8 +121,7 @@ class ConsumerLoop:
                     error = message.error()
                     if error is not None and (error.fatal() or error.code() == KafkaError._FATAL):
                         if self._rejoin is not None and self._rejoin.lost and not self._assignment:
-                            # Fenced by its own rejoin (a commit sent before the loss reached
-                            # the broker after it): a fresh consumer, not a failed service.
+                            # Fenced by its own rejoin (rejoin.py): a fresh consumer.
                             self._replace_consumer(f"it failed after the loss: {error}")
                             break
                         # Another live bridge joined with this group instance id, or another
@@ -223,16 +222,16 @@ class ConsumerLoop:
             )
         self._commit_routed(asynchronous=False)
 
-    # --- flow control and rebalances -------------------------------------------------------
-
     def _subscribe(self) -> None:
-        callbacks = {"on_assign": self._on_assign, "on_revoke": self._on_revoke}
-        self._consumer.subscribe([self._topic], on_lost=self._on_lost, **callbacks)
+        on = {"on_assign": self._on_assign, "on_revoke": self._on_revoke, "on_lost": self._on_lost}
+        self._consumer.subscribe([self._topic], **on)
 
     def _replace_consumer(self, why: str) -> None:
         assert self._rejoin is not None and not self._assignment
         self._metrics.consumer_replaced.inc()
-        self._consumer = self._rejoin.replace(self._consumer, why)
+        # The new one first (the old one's callbacks while closing are ignored), subscribed after.
+        old, self._consumer = self._consumer, self._rejoin.replace(why)
+        retire(old)
         self._subscribe()
 
     def _pause(self) -> None:

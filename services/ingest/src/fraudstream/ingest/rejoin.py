@@ -43,10 +43,9 @@ class Rejoin:
     def assigned(self) -> None:
         self._lost_at = None
 
-    def replace(self, consumer: Consumer, why: str) -> Consumer:
-        """Close `consumer` (see `retire`) and make its replacement (not yet subscribed)."""
+    def replace(self, why: str) -> Consumer:
+        """A new consumer to replace the one in use (not subscribed yet; `retire` the old)."""
         logger.warning("%s; replacing the Kafka consumer", why)
-        retire(consumer)
         return self.new_consumer()
 
     def due(self) -> bool:
