@@ -61,6 +61,14 @@ def test_a_one_minute_soak_samples_every_process_and_judges_the_targets(
     assert report["events_in"] >= 30_000
     (minute,) = report["latency"]["by_minute"]
     assert minute["events"] > 20_000 and minute["p99_s"] is not None and minute["p99_s"] > 0
+    # Every event read back from Kafka, each with its score: the minute's p99 to the millisecond,
+    # the histogram's beside it (a bucket bound at or above the exact value's bucket).
+    exact = report["latency"]["exact"]
+    assert exact["events"] == 30_000 and exact["unscored"] == 0
+    assert minute["events_read_back"] > 20_000 and minute["max_s"] >= minute["p99_s"]
+    assert minute["p99_histogram_s"] is not None and minute["p99_histogram_s"] > 0
+    if Path("/proc/pressure/io").exists():  # what the machine itself stalled, per minute
+        assert minute["machine_stalled_s"]["io_full"] >= 0
     # What each process used in the minute, and what the loop did: the bridge and the scorer
     # did work at 500 tx/s; the scorer decided some alerts on PaySim rows with fraud in them.
     assert set(minute["cpu_cores"]) == SERVICES

@@ -64,7 +64,9 @@ def soak(
     """
     import pandas as pd
 
-    from fraudstream.cli.experiment.soak_report import analyse, take_sample, write
+    from fraudstream.cli.experiment.soak_latency import by_minute, read_back
+    from fraudstream.cli.experiment.soak_plot import write
+    from fraudstream.cli.experiment.soak_report import analyse, take_sample
 
     console = Console(highlight=False)
     steps = Steps(console)
@@ -98,10 +100,12 @@ def soak(
             delay=analyst_delay,
             seed=seed,
         )
-        replayer = SteadyReplay(csv, pipeline.bootstrap, rate, events, "soak" + token[5:])
+        run_id = "soak" + token[5:]
+        replayer = SteadyReplay(csv, pipeline.bootstrap, rate, events, run_id)
         urls = {n: pipeline.services[n].metrics_url for n in ("ingest", "scorer", "learner")}
         with steps.step(f"hold {rate:,.0f} tx/s for {minutes:g} min, sampling") as timer:
             team.start()
+            began_ms = time.time_ns() // 1_000_000
             replayer.start()
             began = time.monotonic()
             try:
@@ -118,6 +122,15 @@ def soak(
             finally:
                 team.stop(timeout=5)
             timer.note = f"{replayer.replayed:,} events, {len(samples)} samples"
+        with steps.step("read every event and score back from Kafka") as timer:
+            produced, scored = read_back(
+                pipeline.bootstrap,
+                began_ms - 1000,
+                run_id,
+                lambda line: console.print(f"    {line}"),
+            )
+            exact = by_minute(produced, scored, began_ms, warmup)
+            timer.note = f"{exact['events']:,} events with a score, {exact['unscored']:,} without"
     settings = {
         "minutes": minutes,
         "rate": rate,
@@ -128,7 +141,7 @@ def soak(
         "reused_broker": bool(bootstrap),
         "replayed": replayer.replayed,
     }
-    report = analyse(samples, warmup, settings)
+    report = analyse(samples, warmup, settings, exact)
     report["startup_seconds"] = {k: round(v, 2) for k, v in startup.items()}
     report["steps"] = steps.as_dict()
     json_path, png_path = write(report, out)
@@ -137,7 +150,9 @@ def soak(
             f"{name:>9}: RSS {p['rss_mib_after_warmup']} -> {p['rss_mib_end']} MiB "
             f"({p['rss_growth']:+.1%}), open files {p['fds_after_warmup']} -> {p['fds_end']}"
         )
-    console.print(f"p99 per minute: {[m['p99_s'] for m in report['latency']['by_minute']]}")
+    per_minute = report["latency"]["by_minute"]
+    console.print(f"p99 per minute (exact): {[m['p99_s'] for m in per_minute]}")
+    console.print(f"p99 per minute (histogram): {[m['p99_histogram_s'] for m in per_minute]}")
     console.print(f"verdict: {report['verdict']}")
     console.print(f"wrote {json_path} and {png_path}")
 

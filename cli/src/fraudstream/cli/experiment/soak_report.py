@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 from pathlib import Path
@@ -10,12 +9,16 @@ from typing import Any
 
 from fraudstream.cli.demo.watch import bucket_delta, buckets, quantile, scrape, total
 
-JSON_FILE = "soak_report.json"
-PNG_FILE = "soak_report.png"
 RSS_GROWTH_TARGET = 0.10
 P99_SPREAD_TARGET = 0.20
 FDS_SLACK = 3  # descriptors a process may hold above its post-warm-up count and still be flat
 LATENCY = "ingest_event_latency_seconds"
+_SOURCE_HISTOGRAM = f"{LATENCY} (Kafka timestamp to score routed) of the ingest bridge"
+_SOURCE_EXACT = (
+    "each event's Kafka timestamp on transactions against its score's on transactions.scored, "
+    "read back after the run (1 ms); minutes by production time. p99_s_after_warmup and "
+    "p99_histogram_s: from " + LATENCY
+)
 
 
 _TICKS = os.sysconf("SC_CLK_TCK")
@@ -37,6 +40,22 @@ def process_sample(pid: int) -> dict[str, float] | None:
     return {"rss_mib": round(rss_kb / 1024, 1), "fds": fds, "cpu_s": round(cpu, 2)}
 
 
+def pressure() -> dict[str, float]:
+    """Seconds so far that some or all tasks of this machine were stalled waiting for the CPU or
+    for I/O (Linux pressure stall information); empty where the kernel does not offer it."""
+    stalls = {}
+    for kind in ("cpu", "io"):
+        try:
+            lines = Path(f"/proc/pressure/{kind}").read_text().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            scope, *fields = line.split()
+            total = next(f for f in fields if f.startswith("total="))
+            stalls[f"{kind}_{scope}"] = int(total[len("total=") :]) / 1e6
+    return stalls
+
+
 def take_sample(at: float, pids: dict[str, int], metrics_urls: dict[str, str]) -> dict[str, Any]:
     """One look at every process, the bridge's latency histogram, and what the loop did so far
     (alerts decided, the scorer's champion and challenger, the learner's promotions), so a
@@ -48,6 +67,7 @@ def take_sample(at: float, pids: dict[str, int], metrics_urls: dict[str, str]) -
     return {
         "t": round(at, 2),
         "processes": processes,
+        "machine_stalled_s": pressure(),
         "events_in": total(ingest, "stream_events_in_total"),
         "latency_buckets": {str(k): v for k, v in buckets(ingest, LATENCY).items()},
         "loop": {
@@ -100,8 +120,16 @@ def _loop_in(start: dict[str, Any], end: dict[str, Any]) -> dict[str, Any]:
         if name in start["processes"] and "cpu_s" in p
     }
     before, after = start.get("loop", {}), end.get("loop", {})
+    stalled_from, stalled_to = start.get("machine_stalled_s", {}), end.get("machine_stalled_s", {})
     return {
         "cpu_cores": cores,
+        # Seconds of the window this machine's tasks (any of them: some; all: full) waited for
+        # a CPU or for I/O: a latency spike with a stall here came from outside the pipeline.
+        "machine_stalled_s": {
+            kind: round(total - stalled_from[kind], 2)
+            for kind, total in stalled_to.items()
+            if kind in stalled_from
+        },
         "alerts": int(sum(after.get(k, 0) - before.get(k, 0) for k in ("reviews", "blocks"))),
         "promotions": int(after.get("promotions", 0) - before.get("promotions", 0)),
         "rollbacks": int(after.get("rollbacks", 0) - before.get("rollbacks", 0)),
@@ -109,8 +137,17 @@ def _loop_in(start: dict[str, Any], end: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def analyse(samples: list[dict[str, Any]], warmup: float, settings: dict[str, Any]) -> dict:
-    """Growth after warm-up per process, p99 per minute, and the verdict against the targets."""
+def analyse(
+    samples: list[dict[str, Any]],
+    warmup: float,
+    settings: dict[str, Any],
+    exact: dict[str, Any] | None = None,
+) -> dict:
+    """Growth after warm-up per process, p99 per minute, and the verdict against the targets.
+
+    With `exact` (soak_latency.by_minute: every event read back from Kafka), a minute's p50 and
+    p99 are those, to the millisecond; the histogram's stay beside them as `..._histogram_s`.
+    """
     after = [s for s in samples if s["t"] >= warmup] or samples[-1:]
     names = sorted({name for s in samples for name in s["processes"]})
     processes = {}
@@ -133,12 +170,17 @@ def analyse(samples: list[dict[str, Any]], warmup: float, settings: dict[str, An
             "fds_flat": end_fds - base["fds"] <= max(FDS_SLACK, 0.05 * base["fds"]),
         }
     minutes = _per_minute(samples)
+    if exact is not None:
+        _take_exact(minutes, exact)
     compared = [m["p99_s"] for m in minutes if m["from_s"] >= warmup - 1 and m["p99_s"]]
     if not compared:  # a run shorter than warm-up plus a minute: the only minutes there are
         compared = [m["p99_s"] for m in minutes if m["p99_s"]]
     middle = statistics.median(compared) if compared else None
     spread = max(abs(p / middle - 1) for p in compared) if middle else None
     whole = bucket_delta(_cumulative(samples[-1]), _cumulative(after[0]))
+    p99_whole = None if (q := quantile(whole, 0.99)) is None else round(q, 4)
+    if exact is not None:
+        p99_whole = exact["p99_s_after_warmup"]
     return {
         "settings": settings,
         "machine": {
@@ -151,8 +193,11 @@ def analyse(samples: list[dict[str, Any]], warmup: float, settings: dict[str, An
         "events_in": int(samples[-1]["events_in"]),
         "processes": processes,
         "latency": {
-            "source": f"{LATENCY} (Kafka timestamp to score routed) of the ingest bridge",
-            "p99_s_after_warmup": None if (q := quantile(whole, 0.99)) is None else round(q, 4),
+            "source": _SOURCE_EXACT if exact is not None else _SOURCE_HISTOGRAM,
+            "exact": None
+            if exact is None
+            else {k: v for k, v in exact.items() if k != "by_minute"},
+            "p99_s_after_warmup": p99_whole,
             "by_minute": minutes,
             "p99_minutes_compared": len(compared),
             "p99_spread": None if spread is None else round(spread, 4),
@@ -169,50 +214,12 @@ def analyse(samples: list[dict[str, Any]], warmup: float, settings: dict[str, An
     }
 
 
-def write(report: dict[str, Any], out: Path) -> tuple[Path, Path]:
-    """reports/soak_report.json and a PNG: RSS and open files per process, p99 per minute."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out.mkdir(parents=True, exist_ok=True)
-    json_path, png_path = out / JSON_FILE, out / PNG_FILE
-    json_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    samples = report["samples"]
-    figure, (rss, fds, p99, cpu) = plt.subplots(4, 1, figsize=(10, 12), sharex=False)
-    for name in report["processes"]:
-        points = [(s["t"], s["processes"][name]) for s in samples if name in s["processes"]]
-        times = [t for t, _ in points]
-        rss.plot(times, [p["rss_mib"] for _, p in points], label=name)
-        fds.plot(times, [p["fds"] for _, p in points], label=name)
-    for axis in (rss, fds):
-        axis.axvline(report["warmup_s"], color="grey", linestyle=":", linewidth=1)
-        axis.legend(fontsize=7, loc="upper left", ncol=5)
-    rss.set_ylabel("RSS (MiB)")
-    fds.set_ylabel("open files")
-    fds.set_xlabel("seconds (dotted: end of warm-up)")
-    minutes = report["latency"]["by_minute"]
-    p99.bar([m["minute"] for m in minutes], [m["p99_s"] or 0 for m in minutes], color="tab:red")
-    p99.set_xticks([m["minute"] for m in minutes])
-    p99.set_xlabel("minute (P: a promotion in that minute, R: a rollback)")
-    p99.set_ylabel("p99 event latency (s)")
-    for m in minutes:
-        marks = "P" * m.get("promotions", 0) + "R" * m.get("rollbacks", 0)
-        if marks:
-            p99.annotate(marks, (m["minute"], m["p99_s"] or 0), ha="center", va="bottom")
-    for name in report["processes"]:
-        used = [
-            (m["minute"], m["cpu_cores"][name]) for m in minutes if name in m.get("cpu_cores", {})
-        ]
-        cpu.plot([x for x, _ in used], [y for _, y in used], marker="o", label=name)
-    cpu.set_xticks([m["minute"] for m in minutes])
-    cpu.set_xlabel("minute")
-    cpu.set_ylabel("CPU (cores)")
-    cpu.legend(fontsize=7, loc="upper left", ncol=5)
-    s = report["settings"]
-    rss.set_title(f"Soak: {s['minutes']} min at {s['rate']:,.0f} tx/s")
-    figure.tight_layout()
-    figure.savefig(png_path, dpi=110)
-    plt.close(figure)
-    return json_path, png_path
+def _take_exact(minutes: list[dict[str, Any]], exact: dict[str, Any]) -> None:
+    measured = {m["minute"]: m for m in exact["by_minute"]}
+    for minute in minutes:
+        minute["p99_histogram_s"], minute["p50_histogram_s"] = minute["p99_s"], minute["p50_s"]
+        read = measured.get(minute["minute"])
+        minute["p99_s"] = read["p99_s"] if read else None
+        minute["p50_s"] = read["p50_s"] if read else None
+        minute["max_s"] = read["max_s"] if read else None
+        minute["events_read_back"] = read["events"] if read else 0

@@ -80,6 +80,12 @@ class LocalKafka:
         return self.data_dir / "server.properties"
 
     @property
+    def gc_log_file(self) -> Path:
+        """The JVM's collections and safepoint pauses: where a broker-wide stall is told from a
+        stalled disk (no long pause here) or a long collection."""
+        return self.data_dir / "logs" / "gc.log"
+
+    @property
     def log4j2_file(self) -> Path:
         """The broker's logging configuration, rewritten on every start."""
         return self.data_dir / "log4j2.properties"
@@ -173,7 +179,7 @@ class LocalKafka:
         self.console_file.parent.mkdir(parents=True, exist_ok=True)
         command = [
             java,
-            *jvm_options(self.config.heap, self.log4j2_file),
+            *jvm_options(self.config.heap, self.log4j2_file, self.gc_log_file),
             "-cp",
             self.jars.classpath,
             "kafka.Kafka",

@@ -110,9 +110,16 @@ def log4j2_properties(log_file: Path) -> str:
     return _LOG4J2_PROPERTIES.format(log_file=log_file)
 
 
-def jvm_options(heap: str, log4j2_config: Path) -> list[str]:
-    """JVM flags for a small broker on a shared machine."""
+def jvm_options(heap: str, log4j2_config: Path, gc_log: Path | None = None) -> list[str]:
+    """JVM flags for a small broker on a shared machine; with `gc_log`, its collections and
+    safepoint pauses logged there (rolled at 10 MB, 3 kept), as Kafka's own scripts do."""
+    logging = (
+        [f"-Xlog:gc*,safepoint:file={gc_log}:time,uptime,level,tags:filecount=3,filesize=10M"]
+        if gc_log is not None
+        else []
+    )
     return [
+        *logging,
         f"-Xmx{heap}",
         f"-Xms{heap}",
         # Touch the whole heap at start: its memory is resident from the first minute instead of

@@ -1,0 +1,99 @@
+"""The soak's exact latency: per minute from Kafka timestamps, and what the verdict judges."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fraudstream.cli.experiment.soak_latency import by_minute
+from fraudstream.cli.experiment.soak_report import analyse, pressure
+
+BEGAN_MS = 1_800_000_000_000
+
+
+def _events(minute: int, delays_ms: list[int], prefix: str = "soak1") -> dict[str, list[int]]:
+    """Produced and scored stamps of events produced in `minute` (1-based), one per delay."""
+    produced, scored = {}, {}
+    for i, delay in enumerate(delays_ms):
+        key = f"{prefix}-{minute}-{i}"
+        produced[key] = BEGAN_MS + (minute - 1) * 60_000 + i * 10
+        scored[key] = produced[key] + delay
+    return {"produced": produced, "scored": scored}
+
+
+def _merge(*parts: dict[str, dict[str, int]]) -> tuple[dict[str, int], dict[str, int]]:
+    produced: dict[str, int] = {}
+    scored: dict[str, int] = {}
+    for part in parts:
+        produced |= part["produced"]
+        scored |= part["scored"]
+    return produced, scored
+
+
+def test_each_minute_has_its_own_percentiles_to_the_millisecond():
+    produced, scored = _merge(_events(1, [10] * 99 + [500]), _events(2, [20] * 100))
+    result = by_minute(produced, scored, BEGAN_MS, warmup_s=60)
+    first, second = result["by_minute"]
+    assert (first["minute"], second["minute"]) == (1, 2)
+    assert first["events"] == second["events"] == 100
+    assert first["p50_s"] == pytest.approx(0.010)
+    assert first["max_s"] == pytest.approx(0.5)
+    assert 0.010 < first["p99_s"] < 0.5  # interpolated between the 99th and 100th delays
+    assert second["p99_s"] == pytest.approx(0.020)
+    # After a one-minute warm-up only the second minute counts.
+    assert result["p99_s_after_warmup"] == pytest.approx(0.020)
+    assert result["unscored"] == 0 and result["events"] == 200
+
+
+def test_events_never_scored_are_counted_not_timed():
+    produced, scored = _merge(_events(1, [15] * 10))
+    produced["soak1-lost"] = BEGAN_MS + 5
+    result = by_minute(produced, scored, BEGAN_MS, warmup_s=0)
+    assert result["unscored"] == 1 and result["events"] == 10
+    assert result["by_minute"][0]["max_s"] == pytest.approx(0.015)
+
+
+def test_nothing_scored_gives_no_minutes():
+    result = by_minute({"soak1-0": BEGAN_MS}, {}, BEGAN_MS, warmup_s=0)
+    assert result == {"events": 0, "unscored": 1, "by_minute": []}
+
+
+def _sample(t: float, events: int, bucket_counts: dict[str, float]) -> dict:
+    process = {"rss_mib": 100.0, "fds": 10, "cpu_s": t / 10}
+    return {
+        "t": t,
+        "processes": {"scorer": process},
+        "events_in": events,
+        "latency_buckets": bucket_counts,
+        "loop": {},
+    }
+
+
+def test_the_verdict_judges_the_exact_p99_and_keeps_the_histograms_beside_it():
+    # The histogram puts every minute in the same bucket (0.05 s); the exact p99 differs by 50%.
+    samples = [
+        _sample(60.0 * i, 1000 * i, {"0.05": 1000.0 * i, "+Inf": 1000.0 * i}) for i in range(4)
+    ]
+    produced, scored = _merge(
+        _events(1, [30] * 100), _events(2, [30] * 100), _events(3, [50] * 100)
+    )
+    exact = by_minute(produced, scored, BEGAN_MS, warmup_s=60)
+    report = analyse(samples, 60.0, {"minutes": 3}, exact)
+    minutes = report["latency"]["by_minute"]
+    assert [m["p99_s"] for m in minutes] == [0.03, 0.03, 0.05]
+    assert all(m["p99_histogram_s"] == minutes[0]["p99_histogram_s"] for m in minutes)
+    assert report["latency"]["exact"]["events"] == 300
+    assert report["latency"]["p99_s_after_warmup"] == pytest.approx(0.05)
+    assert report["verdict"]["p99_stable_within_20pct"] is False  # 50 ms: 25% above the median (40)
+    steady = by_minute(*_merge(*(_events(i, [30] * 100) for i in (1, 2, 3))), BEGAN_MS, 60)
+    assert analyse(samples, 60.0, {}, steady)["verdict"]["p99_stable_within_20pct"] is True
+
+
+def test_the_machines_stalls_are_sampled_when_the_kernel_offers_them():
+    first = pressure()
+    if not Path("/proc/pressure/io").exists():
+        pytest.skip("this kernel has no pressure stall information")
+    assert {"cpu_some", "io_some", "io_full"} <= set(first)
+    second = pressure()
+    assert all(second[k] >= first[k] >= 0 for k in first)  # totals only grow
