@@ -70,3 +70,37 @@ def test_a_stop_ends_the_wait_for_routing():
     started = time.monotonic()
     assert not window.wait_routed(timeout=30, abort=stop)
     assert time.monotonic() - started < 5
+
+
+def _sized(seq: int, events: int) -> Batch:
+    batch = _batch(seq, {("t", 0): seq})
+    batch.timestamps_ms = [0] * events  # one per message consumed
+    return batch
+
+
+def test_the_window_is_full_at_its_event_bound_before_its_batch_bound():
+    window = InFlightWindow(capacity=64, max_events=1000)
+    routed: list[Future[None]] = [Future() for _ in range(3)]
+    window.add(_sized(1, 512), routed[0])
+    assert not window.full() and window.events == 512
+    window.add(_sized(2, 512), routed[1])
+    assert window.full() and window.events == 1024  # 2 batches of 64, but 1,024 events
+
+    routed[0].set_result(None)
+    window.take_committable()
+    assert window.events == 512 and not window.full()
+
+
+def test_small_batches_fill_the_batch_bound_first():
+    # At a moderate rate batches are small: the batch count bounds how much traffic may pass
+    # one slow batch, the event bound is not reached.
+    window = InFlightWindow(capacity=4, max_events=4096)
+    routed: list[Future[None]] = [Future() for _ in range(4)]
+    for seq, future in enumerate(routed, start=1):
+        window.add(_sized(seq, 25), future)
+    assert window.full() and window.events == 100
+    routed[1].set_result(None)  # routed behind an unrouted head: still held
+    assert window.take_committable() == ({}, []) and window.full()
+    routed[0].set_result(None)
+    _offsets, done = window.take_committable()
+    assert [b.seq for b in done] == [1, 2] and window.events == 50 and not window.full()

@@ -74,9 +74,14 @@ class IngestBridge:
     def __init__(self, settings: IngestSettings, metrics: IngestMetrics) -> None:
         self._stop_seconds = settings.grace_seconds
         self._transport = Transport.from_settings(settings)
-        # The window holds at most max_in_flight batches, each producing at most two messages
-        # per event (its score, and an alert or audit case): the producer never needs more.
-        window_messages = 2 * settings.max_in_flight * settings.batch_size
+        # The window holds at most max_in_flight_events events plus the batch that crossed the
+        # bound, each producing at most two messages (its score, and an alert or audit case):
+        # the producer never needs more.
+        window_events = min(
+            settings.max_in_flight_events + settings.batch_size,
+            settings.max_in_flight * settings.batch_size,
+        )
+        window_messages = 2 * window_events
         self._producer = Producer(
             kafka_config(
                 settings.kafka_bootstrap,
@@ -141,6 +146,7 @@ class IngestBridge:
             settings.batch_wait_ms,
             settings.max_in_flight,
             self.progress,
+            max_in_flight_events=settings.max_in_flight_events,
             drain_seconds=settings.grace_seconds,
             **accounts,
             rejoin=rejoin if settings.rejoin_seconds > 0 else None,

@@ -50,6 +50,7 @@ class ConsumerLoop:
         max_in_flight: int,
         progress: Progress,
         drain_seconds: float,
+        max_in_flight_events: int | None = None,
         accounts: PartitionAccounts | None = None,
         decode: Callable[[bytes, str | None], Transaction] = decode_transaction,
         rejoin: Rejoin | None = None,
@@ -60,7 +61,7 @@ class ConsumerLoop:
         self._submit_batch = submit_batch
         self._batch_size = batch_size
         self._batch_wait = batch_wait_ms / 1000.0
-        self.window = InFlightWindow(max_in_flight)
+        self.window = InFlightWindow(max_in_flight, max_in_flight_events)
         self._seq = 0
         self._paused = False
         self._assignment: dict[tuple[str, int], TopicPartition] = {}
@@ -172,7 +173,7 @@ class ConsumerLoop:
         routed = self._submit_batch(batch)
         routed.add_done_callback(self._on_routed)
         self.window.add(batch, routed)
-        self._metrics.in_flight.set(len(self.window))
+        self._metrics.show_window(len(self.window), self.window.events)
 
     def _on_routed(self, routed: Future[None]) -> None:
         if routed.exception() is None:
@@ -189,7 +190,7 @@ class ConsumerLoop:
             return
         if not done:
             return
-        self._metrics.in_flight.set(len(self.window))
+        self._metrics.show_window(len(self.window), self.window.events)
         # Only partitions held now: a batch routed after its partition moved to another bridge
         # must not move that bridge's committed offset.
         partitions = [

@@ -53,6 +53,11 @@ class IngestMetrics:
         self.in_flight = Gauge(
             "ingest_in_flight_batches", "Batches consumed and not yet fully routed.", registry=r
         )
+        self.in_flight_events = Gauge(
+            "ingest_in_flight_events",
+            "Events (messages consumed) in the batches not yet fully routed.",
+            registry=r,
+        )
         self.paused = Gauge(
             "ingest_fetch_paused",
             "1 while fetching is paused because the window is full.",
@@ -165,6 +170,11 @@ class IngestMetrics:
         self.account_snapshot_bytes = Gauge(
             "ingest_account_snapshot_bytes", "Size of the last account snapshot saved.", registry=r
         )
+
+    def show_window(self, batches: int, events: int) -> None:
+        """The in-flight window's size: batches and the events in them."""
+        self.in_flight.set(batches)
+        self.in_flight_events.set(events)
 
 
 def observe_all(histogram: Histogram, amounts: Sequence[float] | np.ndarray) -> None:

@@ -18,26 +18,42 @@ class BatchFailed(RuntimeError):
 
 
 class InFlightWindow:
-    """At most `capacity` batches between consumption and routing, committed in order.
+    """At most `capacity` batches and about `max_events` events (messages consumed) between
+    consumption and routing, committed in order.
 
     Each batch comes with the future of its routing; the window only reads those futures.
+    Batches leave it in order, so one slow batch holds back the routed ones behind it: the
+    batch count is what bounds that wait at moderate rates (small batches), the event count
+    what bounds memory at full batches.
     """
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, max_events: int | None = None) -> None:
         self.capacity = capacity
+        self.max_events = max_events
         self._batches: deque[tuple[Batch, Future[None]]] = deque()
+        self._events = 0
         self._changed = threading.Condition()
 
     def __len__(self) -> int:
         with self._changed:
             return len(self._batches)
 
+    @property
+    def events(self) -> int:
+        """Messages consumed in the batches of the window."""
+        with self._changed:
+            return self._events
+
     def full(self) -> bool:
-        return len(self) >= self.capacity
+        with self._changed:
+            if len(self._batches) >= self.capacity:
+                return True
+            return self.max_events is not None and self._events >= self.max_events
 
     def add(self, batch: Batch, routed: Future[None]) -> None:
         with self._changed:
             self._batches.append((batch, routed))
+            self._events += len(batch.timestamps_ms)
         routed.add_done_callback(self._notify)
 
     def take_committable(self) -> tuple[dict[TopicPartition, int], list[Batch]]:
@@ -56,6 +72,7 @@ class InFlightWindow:
                 if error is not None:
                     raise BatchFailed(f"batch {batch.batch_id} failed: {error!r}") from error
                 self._batches.popleft()
+                self._events -= len(batch.timestamps_ms)
                 offsets.update(batch.next_offsets)
                 done.append(batch)
             if done:
