@@ -12,7 +12,7 @@ import pytest
 from google.protobuf import json_format
 
 from fraudstream.common.grpc_server import GrpcService
-from fraudstream.model.snapshot import snapshot_of
+from fraudstream.model.snapshot import seal, snapshot_of
 from fraudstream.scorer.server import ScorerDeps, build_server
 from fraudstream.scorer.serving_model import ModelHolder, ServingModel, load_serving_model
 from fraudstream.scorer.settings import ScorerSettings
@@ -75,3 +75,35 @@ def shifted_snapshot(
 def make_snapshot():
     """shifted_snapshot(model, version, intercept_shift): a sealed snapshot of a served model."""
     return shifted_snapshot
+
+
+# Moves the challenger's log-odds far enough that some of its decisions differ.
+SHIFT = 4.0
+
+
+def challenger_snapshot(
+    model: ServingModel, version: int = 1, label_position: int = 10, shift: float = SHIFT
+) -> model_pb2.ModelSnapshot:
+    snapshot = shifted_snapshot(model, version, shift)
+    snapshot.role = model_pb2.SNAPSHOT_ROLE_CHALLENGER
+    snapshot.label_position = label_position
+    return seal(snapshot)
+
+
+@pytest.fixture(scope="module")
+def served(model_bundle) -> ServingModel:
+    return load_serving_model(model_bundle)
+
+
+@pytest.fixture
+def batch_in(sample_transactions) -> list[Transaction]:
+    """The samples with varied amounts (different risks), and two invalid items."""
+    batch = []
+    for k in range(40):
+        for t in sample_transactions:
+            varied = Transaction()
+            varied.CopyFrom(t)
+            varied.event_id = f"{t.event_id}-{k}"
+            varied.amount = t.amount * (0.2 + 0.05 * k)
+            batch.append(varied)
+    return [*batch, Transaction(event_id="neg", type=1, amount=-1.0), Transaction(type=1)]
