@@ -11,32 +11,7 @@ import pytest
 from fraudstream.v1 import alert_pb2
 from fraudstream.v1 import feedback_service_pb2 as pb
 
-
-def _report(stub, *batches):
-    requests = [pb.ReportAlertsRequest(alerts=batch) for batch in batches]
-    responses = stub.ReportAlerts(iter(requests), timeout=10)
-    return [[(ack.event_id, ack.status, ack.message) for ack in r.acks] for r in responses]
-
-
-def _label(stub, metadata, event_id, verdict=alert_pb2.VERDICT_FRAUD, note=""):
-    return stub.SubmitLabel(
-        pb.SubmitLabelRequest(event_id=event_id, verdict=verdict, note=note),
-        metadata=metadata,
-        timeout=5,
-    )
-
-
-def _start(analyst="", prefetch=1):
-    return pb.ReviewRequest(start=pb.ReviewStart(analyst=analyst, prefetch=prefetch))
-
-
-def _verdict(event_id, verdict=alert_pb2.VERDICT_FRAUD):
-    return pb.ReviewRequest(verdict=pb.ReviewVerdict(event_id=event_id, verdict=verdict))
-
-
-def _pushed(response):
-    assert response.WhichOneof("event") == "case_pushed", response
-    return response.case_pushed.event_id
+from .calls import report, review_start, submit_label
 
 
 def test_report_alerts_answers_each_request_in_order_and_stores_once(serve_feedback, alerts):
@@ -45,7 +20,7 @@ def test_report_alerts_answers_each_request_in_order_and_stores_once(serve_feedb
     no_event = alert_pb2.Alert()
     no_event.CopyFrom(alerts[4])
     no_event.transaction.event_id = ""
-    answers = _report(
+    answers = report(
         served.stub,
         alerts[:3],
         [alerts[1], no_score, alerts[3], alerts[3], no_event],
@@ -81,13 +56,13 @@ def test_report_alerts_answers_each_request_in_order_and_stores_once(serve_feedb
 
 def test_no_token_no_label(serve_feedback, alerts, auth):
     served = serve_feedback()
-    _report(served.stub, alerts)
+    report(served.stub, alerts)
     for metadata in [(), (("authorization", "Bearer not-a-token"),), (("authorization", "tok"),)]:
         with pytest.raises(grpc.RpcError) as refused:
-            _label(served.bare_stub, metadata, "demo-0")
+            submit_label(served.bare_stub, metadata, "demo-0")
         assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
     with pytest.raises(grpc.RpcError) as refused:
-        next(served.bare_stub.Review(iter([_start()]), timeout=5))
+        next(served.bare_stub.Review(iter([review_start()]), timeout=5))
     assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
     labeled = served.stub.ListAlerts(
         pb.ListAlertsRequest(state=alert_pb2.CASE_STATE_LABELED), timeout=5
@@ -102,10 +77,10 @@ def test_submit_label_records_the_token_owner_and_the_first_verdict_stands(
     serve_feedback, alerts, auth
 ):
     served = serve_feedback()
-    _report(served.stub, alerts)
-    first = _label(served.stub, auth("alice"), "demo-1", note="mule account")
-    second = _label(served.stub, auth("bob"), "demo-1", verdict=alert_pb2.VERDICT_LEGIT)
-    third = _label(served.stub, auth("bob"), "demo-3", verdict=alert_pb2.VERDICT_LEGIT)
+    report(served.stub, alerts)
+    first = submit_label(served.stub, auth("alice"), "demo-1", note="mule account")
+    second = submit_label(served.stub, auth("bob"), "demo-1", verdict=alert_pb2.VERDICT_LEGIT)
+    third = submit_label(served.stub, auth("bob"), "demo-3", verdict=alert_pb2.VERDICT_LEGIT)
     assert (first.position, first.duplicate) == (1, False)
     assert (second.position, second.duplicate) == (1, True)
     assert (third.position, third.duplicate) == (2, False)
@@ -115,7 +90,7 @@ def test_submit_label_records_the_token_owner_and_the_first_verdict_stands(
         ("", alert_pb2.VERDICT_FRAUD, grpc.StatusCode.INVALID_ARGUMENT),
     ]:
         with pytest.raises(grpc.RpcError) as refused:
-            _label(served.stub, auth("alice"), event_id, verdict=verdict)
+            submit_label(served.stub, auth("alice"), event_id, verdict=verdict)
         assert refused.value.code() == code
     labeled = served.stub.ListAlerts(
         pb.ListAlertsRequest(state=alert_pb2.CASE_STATE_LABELED), timeout=5
@@ -131,8 +106,8 @@ def test_submit_label_records_the_token_owner_and_the_first_verdict_stands(
 
 def test_list_alerts_pages_highest_risk_first(serve_feedback, alerts, auth):
     served = serve_feedback()
-    _report(served.stub, alerts)
-    _label(served.stub, auth("alice"), "demo-2")
+    report(served.stub, alerts)
+    submit_label(served.stub, auth("alice"), "demo-2")
     seen, token, pages = [], "", 0
     while True:
         page = served.stub.ListAlerts(pb.ListAlertsRequest(page_size=2, page_token=token))
@@ -157,96 +132,6 @@ def test_list_alerts_pages_highest_risk_first(serve_feedback, alerts, auth):
         assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
-def test_review_pushes_highest_risk_first_acks_verdicts_and_skips(
-    serve_feedback, alerts, auth, request_stream
-):
-    served = serve_feedback()
-    _report(served.stub, alerts)
-    requests = request_stream(_start("alice's laptop"))
-    responses = served.stub.Review(iter(requests), metadata=auth("alice"), timeout=10)
-    first = next(responses)
-    assert _pushed(first) == "demo-0"
-    assert first.case_pushed.state == alert_pb2.CASE_STATE_LEASED
-    assert first.case_pushed.analyst == "alice"
-    assert first.case_pushed.lease_expire_time.seconds > time.time()
-    assert first.case_pushed.alert.score.reasons[0].code == "orig_emptied"
-    requests.send(_verdict("demo-0"))
-    ack = next(responses)
-    assert ack.WhichOneof("event") == "verdict_ack"
-    assert (ack.verdict_ack.event_id, ack.verdict_ack.position) == ("demo-0", 1)
-    assert _pushed(next(responses)) == "demo-1"
-    requests.send(pb.ReviewRequest(skip=pb.ReviewSkip(event_id="demo-1")))
-    assert _pushed(next(responses)) == "demo-2"  # a skipped case is not offered again
-    requests.close()
-    assert list(responses) == []
-    # Ending the session gave its lease back: demo-1 and demo-2 are open again.
-    open_cases = served.stub.ListAlerts(pb.ListAlertsRequest(state=alert_pb2.CASE_STATE_OPEN))
-    assert [c.event_id for c in open_cases.cases] == ["demo-1", "demo-2", "demo-3", "demo-4"]
-    assert served.metric("feedback_verdicts_total", {"verdict": "fraud"}) == 1
-    assert served.metric("feedback_requests_total", {"rpc": "Review"}) == 3
-
-
-def test_two_analysts_never_hold_the_same_case(serve_feedback, alerts, auth, request_stream):
-    served = serve_feedback()
-    _report(served.stub, alerts)
-    alice_requests = request_stream(_start(prefetch=2))
-    bob_requests = request_stream(_start(prefetch=2))
-    alice = served.stub.Review(iter(alice_requests), metadata=auth("alice"), timeout=10)
-    alice_cases = [_pushed(next(alice)), _pushed(next(alice))]
-    bob = served.stub.Review(iter(bob_requests), metadata=auth("bob"), timeout=10)
-    bob_cases = [_pushed(next(bob)), _pushed(next(bob))]
-    assert alice_cases == ["demo-0", "demo-1"]
-    assert bob_cases == ["demo-2", "demo-3"]
-    assert served.metric("feedback_leased_cases") == 4
-    # Only demo-4 is left; it goes to whoever frees a slot first: bob.
-    bob_requests.send(_verdict("demo-3", alert_pb2.VERDICT_LEGIT))
-    assert next(bob).verdict_ack.event_id == "demo-3"
-    assert _pushed(next(bob)) == "demo-4"
-    alice_requests.close()
-    bob_requests.close()
-    assert list(alice) == [] and list(bob) == []
-
-
-def test_an_expired_lease_goes_to_another_analyst(serve_feedback, alerts, auth, request_stream):
-    served = serve_feedback(lease_seconds=0.5)
-    _report(served.stub, alerts[:1])
-    alice_requests = request_stream(_start())
-    alice = served.stub.Review(iter(alice_requests), metadata=auth("alice"), timeout=10)
-    assert _pushed(next(alice)) == "demo-0"
-    bob_requests = request_stream(_start())
-    bob = served.stub.Review(iter(bob_requests), metadata=auth("bob"), timeout=10)
-    started = time.monotonic()
-    assert _pushed(next(bob)) == "demo-0"  # once alice's lease ran out
-    assert time.monotonic() - started >= 0.3
-    assert served.metric("feedback_lease_expiries_total") == 1
-    # Alice answers late: the case is bob's now, so her verdict is refused, and says so.
-    alice_requests.send(_verdict("demo-0"))
-    late = next(alice).verdict_ack
-    assert (late.event_id, late.position, late.outcome) == ("demo-0", 0, pb.VERDICT_OUTCOME_REFUSED)
-    assert "leased to bob" in late.message
-    bob_requests.send(_verdict("demo-0", alert_pb2.VERDICT_LEGIT))
-    ack = next(bob).verdict_ack
-    assert (ack.position, ack.outcome) == (1, pb.VERDICT_OUTCOME_ACCEPTED)
-    alice_requests.close()
-    bob_requests.close()
-    assert served.metric("feedback_refused_verdicts_total") == 1
-    assert served.metric("feedback_duplicate_verdicts_total") == 0
-    assert [v.analyst for v in served.feedback.store.verdicts_of("demo-0")] == ["bob"]
-
-
-def test_review_refuses_a_verdict_on_a_case_it_did_not_push(
-    serve_feedback, alerts, auth, request_stream
-):
-    served = serve_feedback()
-    _report(served.stub, alerts)
-    requests = request_stream(_start(), _verdict("demo-4"))
-    with pytest.raises(grpc.RpcError) as refused:
-        list(served.stub.Review(iter(requests), metadata=auth("alice"), timeout=10))
-    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert "not pushed" in refused.value.details()
-    assert served.feedback.labels.last_position == 0
-
-
 def _stream_labels(stub, requests):
     return stub.StreamLabels(iter(requests), timeout=10)
 
@@ -255,9 +140,9 @@ def test_stream_labels_serves_the_log_from_a_position_then_follows(
     serve_feedback, alerts, auth, request_stream
 ):
     served = serve_feedback()
-    _report(served.stub, alerts)
+    report(served.stub, alerts)
     for event_id in ["demo-0", "demo-1", "demo-2"]:
-        _label(served.stub, auth("alice"), event_id)
+        submit_label(served.stub, auth("alice"), event_id)
     requests = request_stream(
         pb.StreamLabelsRequest(start=pb.StreamLabelsStart(consumer="learner", after_position=1))
     )
@@ -271,7 +156,7 @@ def test_stream_labels_serves_the_log_from_a_position_then_follows(
     assert example.score == alerts[1].score and example.transaction == alerts[1].transaction
     assert example.event_time == alerts[1].transaction.event_time
     assert example.label_time.seconds > 0
-    threading.Timer(0.2, _label, (served.stub, auth("bob"), "demo-3")).start()
+    threading.Timer(0.2, submit_label, (served.stub, auth("bob"), "demo-3")).start()
     live = next(responses)  # woken by the new label, not by polling
     assert [(e.position, e.event_id, e.analyst) for e in live.examples] == [(4, "demo-3", "bob")]
     requests.send(pb.StreamLabelsRequest(ack=pb.LabelsAck(position=4)))
@@ -309,7 +194,9 @@ def test_stopping_ends_review_and_label_streams_cleanly(
     serve_feedback, alerts, auth, request_stream
 ):
     served = serve_feedback()
-    review = served.stub.Review(iter(request_stream(_start())), metadata=auth("alice"), timeout=10)
+    review = served.stub.Review(
+        iter(request_stream(review_start())), metadata=auth("alice"), timeout=10
+    )
     labels = _stream_labels(
         served.stub, request_stream(pb.StreamLabelsRequest(start=pb.StreamLabelsStart()))
     )
@@ -330,8 +217,8 @@ def test_stopping_ends_review_and_label_streams_cleanly(
 
 def test_no_metric_label_carries_an_event_id(serve_feedback, alerts, auth):
     served = serve_feedback()
-    _report(served.stub, alerts)
-    _label(served.stub, auth("alice"), "demo-0")
+    report(served.stub, alerts)
+    submit_label(served.stub, auth("alice"), "demo-0")
     for family in served.metrics.registry.collect():
         for sample in family.samples:
             assert not any("demo-" in value for value in sample.labels.values()), sample
