@@ -90,3 +90,12 @@ def test_kafka_and_a_detached_stack_stopped_later(tmp_path: Path):
     assert not pids_file.exists() and not (tmp_path / "kafka" / "kafka.pid").exists()
     assert port_is_free(int(bootstrap.rsplit(":", 1)[1]))
     assert stop_detached(tmp_path) == []
+
+
+def test_a_stack_never_hands_out_one_port_twice(tmp_path, monkeypatch):
+    # The OS may report a port free again before the process given it binds it: a service
+    # once got the same port for its gRPC and metrics servers and exited.
+    reported = iter([41417, 41417, 41417, 41418, 41419])
+    monkeypatch.setattr("fraudstream.cli.stack.free_port", lambda: next(reported))
+    stack = Stack(tmp_path)
+    assert [stack._new_port(), stack._new_port(), stack._new_port()] == [41417, 41418, 41419]

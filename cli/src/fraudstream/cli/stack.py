@@ -137,6 +137,7 @@ class Stack:
         self.services: list[ServiceHandle] = []
         self.kafka: LocalKafka | None = None
         self._detached = False
+        self._ports: set[int] = set()  # handed out by this stack, never twice
 
     def __enter__(self) -> Stack:
         return self
@@ -150,6 +151,15 @@ class Stack:
         if not self._detached:
             self.stop_all()
 
+    def _new_port(self) -> int:
+        """A free loopback port this stack has not handed out before: the OS may report the
+        same port free twice before the process given it first binds it (a service once got
+        one port for its gRPC and its metrics servers, and exited)."""
+        while (port := free_port()) in self._ports:
+            pass
+        self._ports.add(port)
+        return port
+
     @property
     def log_dir(self) -> Path:
         """Where every service writes its log (`<name>.log`)."""
@@ -159,8 +169,8 @@ class Stack:
         """Start (or reuse) the broker whose data lives in `<workdir>/kafka`; returns bootstrap."""
         config = BrokerConfig(
             data_dir=self.workdir / "kafka",
-            port=port or free_port(),
-            controller_port=free_port(),
+            port=port or self._new_port(),
+            controller_port=self._new_port(),
         )
         self.kafka = LocalKafka(config)
         self.kafka.start(timeout=timeout)
@@ -177,8 +187,8 @@ class Stack:
         http_health: str | None = None,
     ) -> ServiceHandle:
         """Run `python -m fraudstream.<name> --port P --metrics-port M *args`, logging to a file."""
-        port = port or free_port()
-        metrics_port = metrics_port or free_port()
+        port = port or self._new_port()
+        metrics_port = metrics_port or self._new_port()
         self.log_dir.mkdir(parents=True, exist_ok=True)
         same = sum(service.name == name for service in self.services)
         log_path = self.log_dir / (f"{name}.log" if same == 0 else f"{name}-{same}.log")
