@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from fraudstream.cli.kafka.admin import list_topics
-from fraudstream.cli.ports import free_port, port_is_free
+from fraudstream.cli.ports import free_port, free_ports, port_is_free
 from fraudstream.cli.stack import PIDS_FILE, Stack, StackError, stop_detached
 
 pytestmark = pytest.mark.integration
@@ -99,3 +99,8 @@ def test_a_stack_never_hands_out_one_port_twice(tmp_path, monkeypatch):
     monkeypatch.setattr("fraudstream.cli.stack.free_port", lambda: next(reported))
     stack = Stack(tmp_path)
     assert [stack._new_port(), stack._new_port(), stack._new_port()] == [41417, 41418, 41419]
+
+
+def test_free_ports_are_distinct_and_free():
+    ports = free_ports(16)
+    assert len(set(ports)) == 16 and all(port_is_free(p) for p in ports)

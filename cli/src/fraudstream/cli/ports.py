@@ -14,6 +14,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def free_ports(count: int) -> list[int]:
+    """`count` distinct ports the OS reports free on loopback: bound all at once, then released
+    (one free_port() after another may report the same port twice)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind((LOOPBACK, 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
 def port_is_free(port: int, host: str = LOOPBACK) -> bool:
     """True when nothing listens on host:port (so a process can bind it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:

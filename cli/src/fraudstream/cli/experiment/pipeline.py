@@ -11,7 +11,7 @@ from pathlib import Path
 
 from fraudstream.cli.demo.credentials import DemoCredentials
 from fraudstream.cli.kafka.admin import ensure_topics, topic_partitions
-from fraudstream.cli.ports import LOOPBACK, free_port
+from fraudstream.cli.ports import LOOPBACK, free_ports
 from fraudstream.cli.stack import ServiceHandle, Stack, StackError
 from fraudstream.common.transport import Transport
 
@@ -42,7 +42,8 @@ class Pipeline:
         self.config = config
         self.stack = stack
         self.bootstrap = config.bootstrap or ""
-        self.ports = {name: (free_port(), free_port()) for name in SERVICES}
+        ports = iter(free_ports(2 * len(SERVICES)))  # distinct: kept across restarts
+        self.ports = {name: (next(ports), next(ports)) for name in SERVICES}
         self.services: dict[str, ServiceHandle] = {}
         # A token per service and for the run's analysts (config.token), as the demo makes.
         self.credentials = DemoCredentials.create(
