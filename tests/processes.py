@@ -7,14 +7,12 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +20,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from fraudstream.cli.ports import free_ports
 from fraudstream.common import certs
 from fraudstream.common.auth import SERVICE_NAMES, token_digest
 from fraudstream.common.transport import Transport
@@ -29,11 +28,7 @@ from fraudstream.common.transport import Transport
 
 def free_loopback_ports(count: int) -> list[int]:
     """`count` distinct ports the OS reports free on loopback (bound together, then released)."""
-    with ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
+    return free_ports(count)
 
 
 def metric_samples(port: int, name: str) -> dict[str, float]:

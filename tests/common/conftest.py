@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from fraudstream.cli.ports import free_port
 from fraudstream.common import stream as stream_module
-from tests.common.stream_peer import free_port
 
 
 @pytest.fixture

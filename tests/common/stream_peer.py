@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import queue
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -77,12 +76,6 @@ class Peer:
             if reply is None:
                 return
             yield reply
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def open_talk(channel: grpc.Channel, requests: Iterator[bytes]) -> Iterable[bytes]:

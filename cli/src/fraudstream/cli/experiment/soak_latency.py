@@ -27,7 +27,7 @@ def _event_id(message: Message) -> str:
 
 def _score_key(message: Message) -> str:
     key = message.key()
-    return key.decode() if key else ""
+    return key.decode("utf-8", "replace") if key else ""
 
 
 def first_stamps(
