@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import functools
+import json
 import threading
 
 from fraudstream.common.health_watch import watch_health
 from fraudstream.ingest.metrics import IngestMetrics
-from fraudstream.ingest.progress import BridgeState, Progress, bridge_condition
+from fraudstream.ingest.progress import BridgeState, Progress, bridge_condition, report_lag
 
 
 class _Clock:
@@ -110,3 +111,32 @@ def _wait(condition, timeout: float = 5.0) -> None:
             return
         done.wait(0.01)
     raise AssertionError("condition not reached")
+
+
+def _stats(topic: str, **partition0) -> str:
+    return json.dumps({"topics": {topic: {"partitions": {"0": partition0, "-1": {}}}}})
+
+
+def test_a_partition_that_never_fetched_since_assigned_is_not_idle():
+    # librdkafka's statistics for a partition left paused by a rebalance: no end offset, no lag.
+    progress, clock, metrics = _progress()
+    progress.assigned([0])
+    never_fetched = _stats("t", fetch_state="active", consumer_lag=-1, hi_offset=-1001)
+    report_lag(metrics, progress, "t", never_fetched)
+    clock.now += 29
+    assert progress.state() is BridgeState.SERVING
+    clock.now += 2
+    assert progress.state() is BridgeState.STALLED
+
+
+def test_lag_comes_from_the_statistics_and_an_unknown_commit_with_an_end_offset_is_not_a_stall():
+    progress, clock, metrics = _progress()
+    progress.assigned([0])
+    report_lag(metrics, progress, "t", _stats("t", fetch_state="active", consumer_lag=42))
+    assert metrics.registry.get_sample_value("ingest_consumer_lag", {"partition": "0"}) == 42
+    # Fetching from a group that never committed: no lag figure, but an end offset.
+    fetching = _stats("t", fetch_state="active", consumer_lag=-1, hi_offset=100)
+    report_lag(metrics, progress, "t", _stats("t", consumer_lag=0, hi_offset=100))  # caught up
+    report_lag(metrics, progress, "t", fetching)  # leaves the last lag as it was
+    clock.now += 60
+    assert progress.state() is BridgeState.SERVING

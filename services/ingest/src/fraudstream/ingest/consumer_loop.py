@@ -257,8 +257,14 @@ class ConsumerLoop:
             # Each partition resumes where its restored account state left off.
             partitions = self._accounts.assign(consumer, partitions)
         consumer.incremental_assign(partitions)
-        if self._paused and partitions:
-            consumer.pause(partitions)  # the window is still full
+        if partitions:
+            # librdkafka keeps a partition's pause flag across unassign and assign: one paused
+            # when it was lost or revoked comes back paused, and would never fetch again. Each
+            # assigned partition gets the state the window wants now (resume keeps its offset).
+            if self._paused:
+                consumer.pause(partitions)  # the window is still full
+            else:
+                consumer.resume(partitions)
         self._assignment.update({(p.topic, p.partition): p for p in partitions})
         self._progress.assigned([p.partition for p in partitions])
 

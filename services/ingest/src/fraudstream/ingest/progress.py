@@ -24,8 +24,9 @@ class BridgeState(enum.Enum):
 class Progress:
     """Partitions held, their lag, and the last moment the bridge made progress.
 
-    Progress is routing a batch, or having nothing to do (no lag, no batch in flight): an idle
-    bridge is healthy. With work waiting and no batch routed for `stall_seconds`, it is stalled.
+    Progress is routing a batch, or having nothing to do (no lag, no batch in flight, every
+    partition fetching): an idle bridge is healthy. With work waiting and no batch routed for
+    `stall_seconds`, it is stalled.
     Updated from the consumer thread (assignments, lag) and the threads that finish batches.
     """
 
@@ -42,7 +43,7 @@ class Progress:
         self.in_flight = in_flight
         self._clock = clock
         self._lock = threading.Lock()
-        self._lags: dict[int, int] = {}
+        self._lags: dict[int, int | None] = {}
         self._progress_at = clock()
 
     def assigned(self, partitions: list[int]) -> None:
@@ -61,8 +62,9 @@ class Progress:
                 self._lags.pop(partition, None)
             self._metrics.assigned_partitions.set(len(self._lags))
 
-    def lag(self, partition: int, lag: int) -> None:
-        """Messages behind the end of an assigned partition (librdkafka statistics)."""
+    def lag(self, partition: int, lag: int | None) -> None:
+        """Messages behind the end of an assigned partition (librdkafka statistics); None for a
+        partition that has not fetched since it was assigned: work may wait there unseen."""
         with self._lock:
             if partition in self._lags:
                 self._lags[partition] = lag
@@ -81,7 +83,8 @@ class Progress:
                 state = BridgeState.UNASSIGNED
             else:
                 now = self._clock()
-                if not waiting and not any(lag > 0 for lag in self._lags.values()):
+                unknown_or_behind = any(lag is None or lag > 0 for lag in self._lags.values())
+                if not waiting and not unknown_or_behind:
                     self._progress_at = now
                 stalled = now - self._progress_at > self.stall_seconds
                 state = BridgeState.STALLED if stalled else BridgeState.SERVING
@@ -106,7 +109,13 @@ def report_lag(metrics: IngestMetrics, progress: Progress, topic: str, stats_jso
     stats: dict[str, Any] = json.loads(stats_json)
     partitions = stats.get("topics", {}).get(topic, {}).get("partitions", {})
     for partition, info in partitions.items():
+        if partition == "-1" or info.get("fetch_state") == "none":
+            continue
         lag = info.get("consumer_lag", -1)
-        if partition != "-1" and lag >= 0 and info.get("fetch_state") != "none":
+        if lag >= 0:
             metrics.consumer_lag.labels(partition).set(lag)
             progress.lag(int(partition), lag)
+        elif max(info.get("hi_offset", -1), info.get("ls_offset", -1)) < 0:
+            # No end offset: nothing fetched since it was assigned (a partition left paused,
+            # say). Not idle: health must not call it SERVING for long.
+            progress.lag(int(partition), None)
