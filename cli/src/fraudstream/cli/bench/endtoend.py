@@ -28,15 +28,13 @@ import click
 from fraudstream.cli.bench.kafka_readback import (
     CpuMeter,
     latency_per_event,
-    messages_in,
-    scored_id,
     throughput,
     timestamps,
-    transaction_id,
 )
 from fraudstream.cli.bench.machine import process_cpu_seconds
 from fraudstream.cli.bench.workload import say
 from fraudstream.cli.demo.credentials import DemoCredentials
+from fraudstream.cli.kafka.readback import messages_in, scored_id, transaction_id
 from fraudstream.cli.stack import ServiceHandle, Stack
 from fraudstream.common import names
 

@@ -9,79 +9,23 @@ from typing import Any
 
 import click
 import numpy as np
-from confluent_kafka import Consumer, TopicPartition
 
 from fraudstream.cli.bench.loadgen import latency_summary
 from fraudstream.cli.bench.machine import process_cpu_seconds
+from fraudstream.cli.kafka.readback import read_back
 from fraudstream.cli.stack import ServiceHandle
-from fraudstream.common.codec import content_type, decode_transaction
-from fraudstream.common.kafka import kafka_config
-
-
-def end_offsets(bootstrap: str, topic: str) -> list[tuple[int, int]]:
-    consumer = Consumer(
-        kafka_config(
-            bootstrap,
-            {
-                "group.id": "fraudstream-bench-probe",
-                "enable.auto.commit": False,
-            },
-        ),
-    )
-    try:
-        metadata = consumer.list_topics(topic, timeout=10).topics[topic]
-        return [
-            consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-            for p in sorted(metadata.partitions)
-        ]
-    finally:
-        consumer.close()
-
-
-def messages_in(bootstrap: str, topic: str) -> int:
-    return sum(high for _low, high in end_offsets(bootstrap, topic))
 
 
 def timestamps(
     bootstrap: str, topic: str, event_id: Callable[[Any], str | None]
 ) -> dict[str, list[int]]:
     """Kafka timestamps (ms) of every message of `topic`, by event id."""
-    ends = end_offsets(bootstrap, topic)
-    consumer = Consumer(
-        kafka_config(
-            bootstrap,
-            {
-                "group.id": "fraudstream-bench-reader",
-                "enable.auto.commit": False,
-            },
-        ),
-    )
     found: dict[str, list[int]] = {}
-    try:
-        consumer.assign([TopicPartition(topic, p, low) for p, (low, _h) in enumerate(ends)])
-        left = sum(high - low for low, high in ends)
-        while left > 0:
-            batch = consumer.consume(10_000, timeout=5)
-            if not batch:
-                raise click.ClickException(f"reading {topic} stalled with {left} messages left")
-            for message in batch:
-                if message.error():
-                    continue
-                left -= 1
-                key = event_id(message)
-                if key is not None:
-                    found.setdefault(key, []).append(message.timestamp()[1])
-    finally:
-        consumer.close()
+    for message in read_back(bootstrap, topic):
+        key = event_id(message)
+        if key is not None:
+            found.setdefault(key, []).append(message.timestamp()[1])
     return found
-
-
-def transaction_id(message: Any) -> str | None:
-    return decode_transaction(message.value(), content_type(message.headers())).event_id
-
-
-def scored_id(message: Any) -> str | None:
-    return message.key().decode()
 
 
 def throughput(scored: dict[str, list[int]], run_id: str, events: int) -> dict[str, Any]:

@@ -21,15 +21,13 @@ from typing import Any
 from fraudstream.cli.bench.endtoend import replay_events
 from fraudstream.cli.bench.kafka_readback import (
     latency_per_event,
-    messages_in,
-    scored_id,
     throughput,
     timestamps,
-    transaction_id,
 )
 from fraudstream.cli.bench.workload import say
 from fraudstream.cli.demo.credentials import DemoCredentials
 from fraudstream.cli.kafka.admin import ensure_topics
+from fraudstream.cli.kafka.readback import messages_in, scored_id, transaction_id
 from fraudstream.cli.stack import Stack
 from fraudstream.common import names
 

@@ -64,7 +64,7 @@ def soak(
     """
     import pandas as pd
 
-    from fraudstream.cli.experiment.soak_latency import by_minute, read_back
+    from fraudstream.cli.experiment.soak_latency import by_minute, read_both
     from fraudstream.cli.experiment.soak_plot import write
     from fraudstream.cli.experiment.soak_report import analyse, take_sample
 
@@ -123,7 +123,7 @@ def soak(
                 team.stop(timeout=5)
             timer.note = f"{replayer.replayed:,} events, {len(samples)} samples"
         with steps.step("read every event and score back from Kafka") as timer:
-            produced, scored = read_back(
+            produced, scored = read_both(
                 pipeline.bootstrap,
                 began_ms - 1000,
                 run_id,

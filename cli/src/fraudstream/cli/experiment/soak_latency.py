@@ -7,27 +7,16 @@ p99 near 40 ms a bucket spans 35-50 ms, too coarse to tell a 20% change from non
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from confluent_kafka import Consumer, Message, TopicPartition
+from confluent_kafka import Message
 
+from fraudstream.cli.kafka.readback import read_back, scored_id, transaction_id
 from fraudstream.common import names
-from fraudstream.common.codec import content_type, decode_transaction
-from fraudstream.common.kafka import kafka_config
 
 _MINUTE_MS = 60_000
-
-
-def _event_id(message: Message) -> str:
-    return decode_transaction(message.value(), content_type(message.headers())).event_id
-
-
-def _score_key(message: Message) -> str:
-    key = message.key()
-    return key.decode("utf-8", "replace") if key else ""
 
 
 def first_stamps(
@@ -40,52 +29,20 @@ def first_stamps(
 ) -> dict[str, int]:
     """The first Kafka timestamp (ms) of every event whose id starts with `prefix`, among the
     messages of `topic` written from `since_ms` on (earlier ones are not read)."""
-    consumer = Consumer(
-        kafka_config(
-            bootstrap, {"group.id": "fraudstream-soak-reader", "enable.auto.commit": False}
-        )
-    )
     found: dict[str, int] = {}
-    try:
-        partitions = sorted(consumer.list_topics(topic, timeout=10).topics[topic].partitions)
-        starts = consumer.offsets_for_times(
-            [TopicPartition(topic, p, since_ms) for p in partitions], timeout=10
-        )
-        left = 0
-        assigned = []
-        for start in starts:
-            _low, high = consumer.get_watermark_offsets(start, timeout=10)
-            if 0 <= start.offset < high:  # -1: nothing written since `since_ms`
-                left += high - start.offset
-                assigned.append(TopicPartition(topic, start.partition, start.offset))
-        consumer.assign(assigned)
-        total, began, said = left, time.monotonic(), time.monotonic()
-        while left > 0:
-            batch = consumer.consume(10_000, timeout=10)
-            if not batch:
-                raise RuntimeError(f"reading {topic} back stalled with {left:,} messages left")
-            for message in batch:
-                if message.error():
-                    continue
-                left -= 1
-                key = event_id(message)
-                if key.startswith(prefix) and key not in found:
-                    found[key] = message.timestamp()[1]
-            if time.monotonic() - said >= 10:
-                said = time.monotonic()
-                rate = (total - left) / (said - began)
-                say(f"read {total - left:,} of {total:,} from {topic} ({rate:,.0f}/s)")
-    finally:
-        consumer.close()
+    for message in read_back(bootstrap, topic, since_ms, say):
+        key = event_id(message)
+        if key.startswith(prefix) and key not in found:
+            found[key] = message.timestamp()[1]
     return found
 
 
-def read_back(
+def read_both(
     bootstrap: str, since_ms: int, prefix: str, say: Callable[[str], None]
 ) -> tuple[dict[str, int], dict[str, int]]:
     """Produced and scored timestamps of the run's events (ids starting with `prefix`)."""
-    produced = first_stamps(bootstrap, names.TRANSACTIONS, since_ms, prefix, _event_id, say)
-    scored = first_stamps(bootstrap, names.TRANSACTIONS_SCORED, since_ms, prefix, _score_key, say)
+    produced = first_stamps(bootstrap, names.TRANSACTIONS, since_ms, prefix, transaction_id, say)
+    scored = first_stamps(bootstrap, names.TRANSACTIONS_SCORED, since_ms, prefix, scored_id, say)
     return produced, scored
 
 
