@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import queue
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent import futures
 
@@ -80,14 +79,6 @@ class Peer:
 
 def open_talk(channel: grpc.Channel, requests: Iterator[bytes]) -> Iterable[bytes]:
     return channel.stream_stream(METHOD)(requests)  # type: ignore[no-any-return]
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
 
 
 class Client:

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from tests.common.stream_peer import Client, Peer, wait_for
+from tests.common.stream_peer import Client, Peer
+from tests.waiting import wait_for
 
 
 def test_a_peer_that_is_down_never_counts_as_connected_and_backs_off(port, delays, caplog):

@@ -9,7 +9,8 @@ from collections.abc import Iterable, Iterator
 import grpc
 
 from fraudstream.common.stream import Reconnect
-from tests.common.stream_peer import METHOD, Client, Peer, wait_for
+from tests.common.stream_peer import METHOD, Client, Peer
+from tests.waiting import wait_for
 
 
 def test_responses_turn_into_the_next_requests_in_order(port):

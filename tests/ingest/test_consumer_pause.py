@@ -9,9 +9,7 @@ events to such a partition, left paused while health said SERVING.
 from __future__ import annotations
 
 import threading
-import time
 import uuid
-from collections.abc import Callable
 from concurrent.futures import Future
 
 import pytest
@@ -23,6 +21,7 @@ from fraudstream.ingest.consumer_loop import ConsumerLoop
 from fraudstream.ingest.metrics import IngestMetrics
 from fraudstream.ingest.progress import Progress
 from fraudstream.v1.transaction_pb2 import Transaction
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -49,13 +48,6 @@ def _produce(bootstrap: str, topic: str, prefix: str, per_partition: int) -> set
             keys.add(key)
     assert producer.flush(30) == 0
     return keys
-
-
-def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"not within {timeout:.0f}s: {what}"
-        time.sleep(0.1)
 
 
 def test_a_partition_revoked_while_paused_is_fetched_again_when_it_comes_back(
@@ -107,29 +99,46 @@ def test_a_partition_revoked_while_paused_is_fetched_again_when_it_comes_back(
             return metrics.registry.get_sample_value(name) or 0.0
 
         # One unrouted batch fills the window; after PAUSE_AFTER_SECONDS both partitions pause.
-        _wait(lambda: gauge("ingest_fetch_paused") == 1, 30, "the full window pauses fetching")
+        wait_for(
+            lambda: gauge("ingest_fetch_paused") == 1,
+            30,
+            "the full window pauses fetching",
+            every=0.1,
+        )
         assert gauge("ingest_assigned_partitions") == 2
 
         # A second member takes one partition away while it is paused.
         other.subscribe([topic])
         joined = threading.Thread(target=_poll_until, args=(other, other_stop))
         joined.start()
-        _wait(lambda: gauge("ingest_assigned_partitions") == 1, 60, "a partition moves away")
+        wait_for(
+            lambda: gauge("ingest_assigned_partitions") == 1,
+            60,
+            "a partition moves away",
+            every=0.1,
+        )
 
         # The window frees: the loop resumes what it holds (the partition that left is not).
         release.set()
         with lock:
             for routed in held:
                 routed.set_result(None)
-        _wait(lambda: gauge("ingest_fetch_paused") == 0, 30, "the loop resumes")
+        wait_for(lambda: gauge("ingest_fetch_paused") == 0, 30, "the loop resumes", every=0.1)
 
         # The other member leaves; the partition comes back, and must be fetched.
         other_stop.set()
         joined.join(30)
         other.close()
-        _wait(lambda: gauge("ingest_assigned_partitions") == 2, 60, "the partition comes back")
+        wait_for(
+            lambda: gauge("ingest_assigned_partitions") == 2,
+            60,
+            "the partition comes back",
+            every=0.1,
+        )
         new = _produce(kafka_bootstrap, topic, "new", 5)
-        _wait(lambda: new <= consumed(), 30, "the new events of both partitions consumed")
+        wait_for(
+            lambda: new <= consumed(), 30, "the new events of both partitions consumed", every=0.1
+        )
     finally:
         other_stop.set()
         stop.set()

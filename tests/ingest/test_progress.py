@@ -9,6 +9,7 @@ import threading
 from fraudstream.common.health_watch import watch_health
 from fraudstream.ingest.metrics import IngestMetrics
 from fraudstream.ingest.progress import BridgeState, Progress, bridge_condition, report_lag
+from tests.waiting import wait_for
 
 
 class _Clock:
@@ -92,25 +93,16 @@ def test_the_watch_reports_each_change_of_state():
     )
     watch.start()
     try:
-        _wait(lambda: reported == [False])
+        wait_for(lambda: reported == [False], 5.0)
         progress.assigned([0])
-        _wait(lambda: reported == [False, True])
+        wait_for(lambda: reported == [False, True], 5.0)
         progress.lag(0, 5)
         clock.now += 31
-        _wait(lambda: reported == [False, True, False])
+        wait_for(lambda: reported == [False, True, False], 5.0)
     finally:
         stop.set()
         watch.join(5)
     assert not watch.is_alive()
-
-
-def _wait(condition, timeout: float = 5.0) -> None:
-    done = threading.Event()
-    for _ in range(int(timeout / 0.01)):
-        if condition():
-            return
-        done.wait(0.01)
-    raise AssertionError("condition not reached")
 
 
 def _stats(topic: str, **partition0) -> str:

@@ -8,8 +8,7 @@ pushes follow the monotonic rule again.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,16 +24,9 @@ from fraudstream.scorer.metrics import ScorerMetrics
 from fraudstream.scorer.serving_model import ModelHolder, ServingModel, load_serving_model
 from fraudstream.scorer.sync import SnapshotSync
 from fraudstream.v1 import learner_service_pb2, model_pb2
+from tests.waiting import wait_for
 
 BATCH = 32
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
 
 
 def _snapshot(model: ServingModel, version: int, signer: Signer) -> model_pb2.ModelSnapshot:
@@ -96,12 +88,12 @@ def test_a_bogus_high_version_is_replaced_by_the_champion(
     sync = SnapshotSync(address, "scorer-bogus", holder, ScorerMetrics(), 0.05, 0.2)
     sync.start()
     try:
-        _wait_for(lambda: holder.current.snapshot_version == champion)  # type: ignore[union-attr]
+        wait_for(lambda: holder.current.snapshot_version == champion, 15)  # type: ignore[union-attr]
         current = deps.registry.current
         assert current is not None
         assert holder.current.snapshot_checksum == current.checksum  # type: ignore[union-attr]
         (seen,) = deps.registry.scorers()
-        _wait_for(lambda: deps.registry.scorers()[0].applied_version == champion)
+        wait_for(lambda: deps.registry.scorers()[0].applied_version == champion, 15)
         assert deps.registry.scorers()[0].last_rejection == ""
 
         # From then on the stream is ordinary: the next promotion follows.
@@ -111,7 +103,7 @@ def test_a_bogus_high_version_is_replaced_by_the_champion(
                 break
         newer = deps.learner.status().champion_version
         assert newer > champion
-        _wait_for(lambda: holder.current.snapshot_version == newer)  # type: ignore[union-attr]
+        wait_for(lambda: holder.current.snapshot_version == newer, 15)  # type: ignore[union-attr]
     finally:
         sync.stop()
     assert seen.scorer_id == "scorer-bogus"

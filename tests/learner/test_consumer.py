@@ -9,7 +9,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import grpc
 import pytest
@@ -18,6 +18,7 @@ from fraudstream.common.grpc_server import build_grpc_service
 from fraudstream.learner.consumer import LabelConsumer
 from fraudstream.learner.progress import LabelProgress
 from fraudstream.v1 import alert_pb2, feedback_service_pb2, feedback_service_pb2_grpc
+from tests.waiting import wait_for
 
 
 class ScriptedFeedback(feedback_service_pb2_grpc.FeedbackServiceServicer):
@@ -70,14 +71,6 @@ def feedback():
     service.stop(0)
 
 
-def _wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
-
-
 def test_labels_are_applied_before_their_ack_and_a_gap_restarts_from_the_saved_position(
     feedback, make_learner, drift_stream
 ):
@@ -97,7 +90,7 @@ def test_labels_are_applied_before_their_ack_and_a_gap_restarts_from_the_saved_p
     try:
         assert scripted.starts.get(timeout=10).after_position == 0
         # Idle, nothing pushed yet: connected all the same.
-        _wait_for(lambda: gauge.get_sample_value("learner_feedback_connected") == 1, 2)
+        wait_for(lambda: gauge.get_sample_value("learner_feedback_connected") == 1, 2)
 
         examples = drift_stream.examples
         scripted.outbox.put(examples[:32])
@@ -138,13 +131,13 @@ def test_a_restarted_feedback_service_is_resumed_after_the_saved_position(
     consumer.start()
     try:
         assert scripted.starts.get(timeout=10).after_position == 16
-        _wait_for(lambda: gauge.get_sample_value("learner_feedback_connected") == 1, 2)
+        wait_for(lambda: gauge.get_sample_value("learner_feedback_connected") == 1, 2)
         scripted.outbox.put(drift_stream.examples[16:24])
         assert scripted.acks.get(timeout=30) == 24
 
         port = service.port
         service.stop(0)
-        _wait_for(lambda: gauge.get_sample_value("learner_feedback_connected") == 0, 5)
+        wait_for(lambda: gauge.get_sample_value("learner_feedback_connected") == 0, 5)
         time.sleep(0.5)  # a few failed attempts while it is down
         assert gauge.get_sample_value("learner_feedback_connected") == 0
         again = build_grpc_service(
@@ -159,7 +152,7 @@ def test_a_restarted_feedback_service_is_resumed_after_the_saved_position(
         again.start()
         try:
             assert scripted.starts.get(timeout=10).after_position == 24
-            _wait_for(lambda: gauge.get_sample_value("learner_feedback_connected") == 1, 2)
+            wait_for(lambda: gauge.get_sample_value("learner_feedback_connected") == 1, 2)
         finally:
             consumer.stop()
             again.stop(0)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -18,6 +17,7 @@ from fraudstream.v1 import (
     scoring_service_pb2,
     scoring_service_pb2_grpc,
 )
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -27,14 +27,6 @@ ALERT_DECISIONS = (score_pb2.DECISION_REVIEW, score_pb2.DECISION_BLOCK)
 
 TOKEN = "tok-learner-test-5e1"
 AUTH = (("authorization", f"Bearer {TOKEN}"),)
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def _learner_status(learner) -> learner_service_pb2.GetLearnerStatusResponse:
@@ -119,16 +111,20 @@ def test_labels_reach_the_scorer_as_a_promotion_and_survive_a_learner_restart(
         env=env,
     )
     scorer.wait_until_serving()
-    _wait_for(lambda: len(_learner_status(learner).scorers) == 1, 15, "scorer hello")
+    wait_for(lambda: len(_learner_status(learner).scorers) == 1, 15, "scorer hello", every=0.05)
 
     first, second = drift_stream.examples[:400], drift_stream.examples[400:600]
     last = _report_and_label(feedback, scorer, first)
     assert last == len(first)
-    _wait_for(lambda: _learner_status(learner).label_position == last, 30, "labels consumed")
+    wait_for(
+        lambda: _learner_status(learner).label_position == last, 30, "labels consumed", every=0.05
+    )
     status = _learner_status(learner)
     assert status.labels_seen == len(first)
     assert status.champion_version >= 1, status
-    _wait_for(lambda: _served_version(scorer) == status.champion_version, 15, "scorer swap")
+    wait_for(
+        lambda: _served_version(scorer) == status.champion_version, 15, "scorer swap", every=0.05
+    )
     (seen,) = _learner_status(learner).scorers
     assert (seen.scorer_id, seen.applied_version) == ("scorer-1", status.champion_version)
 
@@ -137,7 +133,9 @@ def test_labels_reach_the_scorer_as_a_promotion_and_survive_a_learner_restart(
     last = _report_and_label(feedback, scorer, second)
     restarted = start_service("learner", *learner_args, env=env)
     restarted.wait_until_serving()
-    _wait_for(lambda: _learner_status(restarted).label_position == last, 30, "labels resumed")
+    wait_for(
+        lambda: _learner_status(restarted).label_position == last, 30, "labels resumed", every=0.05
+    )
     resumed = _learner_status(restarted)
     assert resumed.labels_seen == len(first) + len(second), "a label was lost or repeated"
     assert resumed.champion_version >= status.champion_version
@@ -230,9 +228,14 @@ def test_a_bad_label_stream_never_lowers_the_served_alert_precision(
                 metadata=AUTH,
                 timeout=5,
             ).position
-    _wait_for(lambda: _learner_status(learner).label_position == position, 60, "labels consumed")
+    wait_for(
+        lambda: _learner_status(learner).label_position == position,
+        60,
+        "labels consumed",
+        every=0.05,
+    )
     status = _learner_status(learner)
-    _wait_for(lambda: _served_version(scorer) == status.champion_version, 15, "scorer")
+    wait_for(lambda: _served_version(scorer) == status.champion_version, 15, "scorer", every=0.05)
     after = _alert_precision(_score(scorer, held_out_transactions), traffic.fraud[held_out])
     print(
         f"{labeled.size} labels ({int(wrong.sum())} flipped, {int(traffic.audited[labeled].sum())} "

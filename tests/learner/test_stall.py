@@ -9,8 +9,9 @@ from fraudstream.common.health_watch import watch_health
 from fraudstream.learner.consumer import LabelConsumer
 from fraudstream.learner.metrics import LearnerMetrics
 from fraudstream.learner.progress import LabelProgress
+from tests.waiting import wait_for
 
-from .test_consumer import _wait_for, feedback  # noqa: F401 (the scripted feedback fixture)
+from .test_consumer import feedback  # noqa: F401 (the scripted feedback fixture)
 
 
 class Clock:
@@ -80,14 +81,14 @@ def test_a_label_stream_that_always_skips_a_position_turns_health_not_serving(
     consumer.start()
     watch.start()
     try:
-        _wait_for(lambda: health[-1:] == [False], 15)
+        wait_for(lambda: health[-1:] == [False], 15)
         assert _stalled(under_test.metrics) == 1
         assert under_test.learner.label_position == 8, "nothing after the gap was applied"
         while not scripted.outbox.empty():
             scripted.outbox.get_nowait()
         scripted.outbox.put(drift_stream.examples[8:16])
-        _wait_for(lambda: under_test.learner.label_position == 16, 15)
-        _wait_for(lambda: health[-1:] == [True], 5)
+        wait_for(lambda: under_test.learner.label_position == 16, 15)
+        wait_for(lambda: health[-1:] == [True], 5)
         assert _stalled(under_test.metrics) == 0
         assert health[0] is True and False in health
     finally:

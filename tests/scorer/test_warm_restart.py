@@ -24,6 +24,7 @@ from fraudstream.scorer.server import ScorerDeps, build_server
 from fraudstream.scorer.serving_model import ModelHolder, load_serving_model
 from fraudstream.scorer.settings import ScorerSettings
 from fraudstream.v1 import model_pb2, scoring_service_pb2, scoring_service_pb2_grpc
+from tests.waiting import wait_for
 
 RETRY = 0.05
 
@@ -63,14 +64,6 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _wait_for(condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)
-
-
 def test_the_loader_refuses_unsigned_and_mis_signed_bundles_until_a_signed_one_appears(
     model_bundle: Path, tmp_path: Path, keys: Keys, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -98,7 +91,7 @@ def test_the_loader_refuses_unsigned_and_mis_signed_bundles_until_a_signed_one_a
             ("which is not trusted", lambda: keys.rogue.sign_bundle(bundle)),
         ]:
             sign()
-            _wait_for(lambda r=reason: any(r in rec.getMessage() for rec in caplog.records))
+            wait_for(lambda r=reason: any(r in rec.getMessage() for rec in caplog.records))
             time.sleep(10 * RETRY)
             assert loader_alive(), "the loader keeps retrying"
             assert deps.holder.current is None
@@ -106,8 +99,8 @@ def test_the_loader_refuses_unsigned_and_mis_signed_bundles_until_a_signed_one_a
         assert len([r for r in caplog.records if "not trusted" in r.getMessage()]) == 1
         keys.signer.sign_bundle(bundle)
         assert deps.holder.wait_loaded(timeout=30), "a signed bundle on disk is enough"
-        _wait_for(lambda: not loader_alive())
-        _wait_for(lambda: _health(service.port) == health_pb2.HealthCheckResponse.SERVING)
+        wait_for(lambda: not loader_alive())
+        wait_for(lambda: _health(service.port) == health_pb2.HealthCheckResponse.SERVING)
     finally:
         service.stop(0)
 
@@ -219,7 +212,7 @@ def test_a_restarted_scorer_serves_its_last_snapshot_at_once(
             stub = scoring_service_pb2_grpc.ScoringServiceStub(channel)
             return stub.Score(request, timeout=10).scores[0].model_version
 
-    _wait_for(lambda: served_version(scorer.port).endswith("+s3"))
+    wait_for(lambda: served_version(scorer.port).endswith("+s3"))
     assert scorer.terminate(timeout=20) == 0
     assert learner.terminate(timeout=20) == 0
 

@@ -132,14 +132,6 @@ def start_scorer(
         scorer.service.stop(0)
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
-
-
 def connected(learner: RunningLearner, *names: str) -> bool:
     return sorted(s.scorer_id for s in learner.status().scorers) == sorted(names)
 

@@ -13,8 +13,9 @@ from fraudstream.v1 import (
     learner_service_pb2,
     scoring_service_pb2,
 )
+from tests.waiting import wait_for
 
-from .conftest import BATCH, connected, stream_batches, wait_for
+from .conftest import BATCH, connected, stream_batches
 
 
 def test_a_scorer_behind_gets_the_current_snapshot_at_hello(

@@ -14,8 +14,9 @@ from fraudstream.v1 import (
     learner_service_pb2,
     scoring_service_pb2,
 )
+from tests.waiting import wait_for
 
-from .conftest import BATCH, connected, wait_for
+from .conftest import BATCH, connected
 
 
 def test_a_rollback_reaches_two_scorers_within_a_second_as_a_new_version(
