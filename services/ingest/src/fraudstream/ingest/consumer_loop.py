@@ -13,6 +13,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 
 from fraudstream.common.codec import DecodeError, content_type, decode_transaction
 from fraudstream.ingest.batch import Batch, Rejected
+from fraudstream.ingest.holdings import Holdings
 from fraudstream.ingest.metrics import IngestMetrics
 from fraudstream.ingest.progress import Progress
 from fraudstream.ingest.rejoin import retire
@@ -63,8 +64,7 @@ class ConsumerLoop:
         self._batch_wait = batch_wait_ms / 1000.0
         self.window = InFlightWindow(max_in_flight, max_in_flight_events)
         self._seq = 0
-        self._paused = False
-        self._assignment: dict[tuple[str, int], TopicPartition] = {}
+        self._held = Holdings(metrics)
         self._progress = progress
         self._drain_seconds = drain_seconds
         self._closing = False
@@ -100,7 +100,7 @@ class ConsumerLoop:
                         # pausing would purge it and cost a fetch round trip per batch.
                         self.window.wait_for_change(0.05)
                     else:
-                        self._pause()
+                        self._held.pause(self._consumer)
                         # poll() keeps group membership and rebalance callbacks alive; a message
                         # it returns (from a partition assigned meanwhile) is kept, not dropped.
                         messages = [m for m in [self._consumer.poll(0)] if m is not None]
@@ -108,7 +108,7 @@ class ConsumerLoop:
                             self.window.wait_for_change(0.05)
                 else:
                     full_since = 0.0
-                    self._resume()
+                    self._held.resume(self._consumer)
                     if buffered:
                         wait = self._batch_wait - (time.monotonic() - first_at)
                         messages = self._consumer.consume(
@@ -121,7 +121,7 @@ class ConsumerLoop:
                 for message in messages:
                     error = message.error()
                     if error is not None and (error.fatal() or error.code() == KafkaError._FATAL):
-                        if self._rejoin is not None and self._rejoin.lost and not self._assignment:
+                        if self._rejoin is not None and self._rejoin.lost and not self._held:
                             # Fenced by its own rejoin (rejoin.py): a fresh consumer.
                             self._replace_consumer(f"it failed after the loss: {error}")
                             break
@@ -194,7 +194,7 @@ class ConsumerLoop:
         # Only partitions held now: a batch routed after its partition moved to another bridge
         # must not move that bridge's committed offset.
         partitions = [
-            TopicPartition(t, p, o) for (t, p), o in offsets.items() if (t, p) in self._assignment
+            TopicPartition(t, p, o) for (t, p), o in offsets.items() if (t, p) in self._held
         ]
         if not partitions:
             return
@@ -228,24 +228,12 @@ class ConsumerLoop:
         self._consumer.subscribe([self._topic], **on)
 
     def _replace_consumer(self, why: str) -> None:
-        assert self._rejoin is not None and not self._assignment
+        assert self._rejoin is not None and not self._held
         self._metrics.consumer_replaced.inc()
         # The new one first (the old one's callbacks while closing are ignored), subscribed after.
         old, self._consumer = self._consumer, self._rejoin.replace(why)
         retire(old)
         self._subscribe()
-
-    def _pause(self) -> None:
-        if not self._paused and self._assignment:
-            self._consumer.pause(list(self._assignment.values()))
-            self._paused = True
-            self._metrics.paused.set(1)
-
-    def _resume(self) -> None:
-        if self._paused:
-            self._consumer.resume(list(self._assignment.values()))
-            self._paused = False
-            self._metrics.paused.set(0)
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         if consumer is not self._consumer:
@@ -256,16 +244,7 @@ class ConsumerLoop:
         if self._accounts is not None:
             # Each partition resumes where its restored account state left off.
             partitions = self._accounts.assign(consumer, partitions)
-        consumer.incremental_assign(partitions)
-        if partitions:
-            # librdkafka keeps a partition's pause flag across unassign and assign: one paused
-            # when it was lost or revoked comes back paused, and would never fetch again. Each
-            # assigned partition gets the state the window wants now (resume keeps its offset).
-            if self._paused:
-                consumer.pause(partitions)  # the window is still full
-            else:
-                consumer.resume(partitions)
-        self._assignment.update({(p.topic, p.partition): p for p in partitions})
+        self._held.add(consumer, partitions)
         self._progress.assigned([p.partition for p in partitions])
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -291,16 +270,9 @@ class ConsumerLoop:
         if self._accounts is not None:
             self._accounts.lose(partitions)
         self._forget(consumer, partitions)
-        if self._rejoin is not None and not self._assignment:
+        if self._rejoin is not None and not self._held:
             self._rejoin.lost_all()
 
     def _forget(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        consumer.incremental_unassign(partitions)
-        for partition in partitions:
-            self._assignment.pop((partition.topic, partition.partition), None)
-            # Another bridge reports these partitions' lag from now on.
-            self._metrics.consumer_lag.remove(str(partition.partition))
+        self._held.drop(consumer, partitions)
         self._progress.revoked([p.partition for p in partitions])
-        if not self._assignment:
-            self._paused = False
-            self._metrics.paused.set(0)
