@@ -71,13 +71,18 @@ def test_a_failing_worker_turns_health_not_serving() -> None:
 
 _SCRIPT = textwrap.dedent(
     """
-    import sys, threading
+    import gc, sys, threading, time
     from fraudstream.common.grpc_server import build_grpc_service
     from fraudstream.common.lifecycle import Service, ThreadWorker, run
 
     def body(stop):
         if sys.argv[1] == "fail":
             raise RuntimeError("boom")
+        if sys.argv[1] == "frozen":  # run() freezes once the service started
+            deadline = time.monotonic() + 10
+            while not gc.get_freeze_count() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            print(gc.get_freeze_count(), flush=True)
         print("ready", flush=True)
         stop.wait()
 
@@ -115,3 +120,22 @@ def test_a_failed_worker_ends_the_process_with_status_1(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "boom" in result.stderr
+
+
+def test_startup_objects_are_frozen_out_of_later_collections(tmp_path: Path) -> None:
+    script = tmp_path / "service.py"
+    script.write_text(_SCRIPT)
+    process = subprocess.Popen(
+        [sys.executable, str(script), "frozen"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        frozen = int(process.stdout.readline())
+        # grpc, protobuf and the lifecycle's own modules: thousands of objects no full
+        # collection walks again.
+        assert frozen > 5_000, frozen
+        assert process.stdout.readline().strip() == "ready"
+        os.kill(process.pid, signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    finally:
+        process.kill()

@@ -60,6 +60,7 @@ ACTIVE = {
     ("Champion risk distribution", "{{le}}"),
     ("Risk PSI per scorer", "scorer {{instance}}"),
     ("Challenger in the shadow", "challenger version {{instance}}"),
+    ("Collector pauses p99 by service", "{{job}}"),
 }
 
 

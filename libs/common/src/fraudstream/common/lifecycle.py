@@ -26,6 +26,7 @@ from typing import Protocol
 
 from grpc_health.v1 import health
 
+from fraudstream.common.collector import freeze_startup
 from fraudstream.common.grpc_server import GrpcService
 
 logger = logging.getLogger(__name__)
@@ -179,6 +180,7 @@ def run(service: Service, *, grace: float) -> int:
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         service.start()
+        freeze_startup()  # startup's objects out of every later collection
         logger.info(
             "%s serving gRPC on port %d",
             service.name,

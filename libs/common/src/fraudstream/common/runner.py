@@ -11,14 +11,17 @@ from prometheus_client import (
     start_http_server,
 )
 
+from fraudstream.common.collector import register_collector_metrics
+
 logger = logging.getLogger(__name__)
 
 
 def start_metrics_server(host: str, port: int, registry: CollectorRegistry) -> int:
-    """Serve /metrics for `registry` plus process metrics (CPU, memory, start time); returns
-    the bound port."""
+    """Serve /metrics for `registry` plus process metrics (CPU, memory, start time, garbage
+    collections and their pauses); returns the bound port."""
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
+    register_collector_metrics(registry)
     try:
         httpd, _thread = start_http_server(port, addr=host, registry=registry)
     except OSError as exc:
