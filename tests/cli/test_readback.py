@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 
 import pytest
@@ -35,7 +36,11 @@ def test_a_topic_is_read_to_its_end_from_the_start_or_from_a_moment(
     _produce(kafka_bootstrap, topic)
     assert messages_in(kafka_bootstrap, topic) == 31
 
-    everything = [scored_id(m) for m in read_back(kafka_bootstrap, topic)]
+    everything, collecting = [], []
+    for message in read_back(kafka_bootstrap, topic):
+        collecting.append(gc.isenabled())  # the collector is off while the read is under way
+        everything.append(scored_id(message))
+    assert collecting == [False] * 31 and gc.isenabled()  # and on again after it
     assert sorted(everything) == sorted([f"e-{i}" for i in range(30)] + ["\ufffd\ufffd"])
 
     later = {scored_id(m): m.timestamp()[1] for m in read_back(kafka_bootstrap, topic, SINCE_MS)}

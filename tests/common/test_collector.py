@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import gc
 
+import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from fraudstream.common.collector import PAUSE_BUCKETS, register_collector_metrics
+from fraudstream.common.collector import PAUSE_BUCKETS, paused, register_collector_metrics
 
 
 def _pauses(registry: CollectorRegistry) -> dict[str, dict[str, float]]:
@@ -59,3 +60,26 @@ def test_a_second_registry_shares_the_process_record() -> None:
     assert len(gc.callbacks) == callbacks  # one callback per process, however many registries
     gc.collect(2)
     assert _pauses(first)["2"]["count"] == _pauses(second)["2"]["count"]
+
+
+def test_paused_turns_the_collector_off_for_the_block_and_back_on_after_it() -> None:
+    assert gc.isenabled()
+    with paused():
+        assert not gc.isenabled()
+        with paused():  # nested: still off after the inner block
+            pass
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), paused():
+        raise RuntimeError("the block failed")
+    assert gc.isenabled()
+
+
+def test_paused_leaves_a_collector_already_off_off() -> None:
+    gc.disable()
+    try:
+        with paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

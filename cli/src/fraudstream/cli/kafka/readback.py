@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 import click
 from confluent_kafka import Consumer, Message, TopicPartition
 
+from fraudstream.common import collector
 from fraudstream.common.codec import content_type, decode_transaction
 from fraudstream.common.kafka import kafka_config
 
@@ -61,7 +62,7 @@ def read_back(
     """Every message of `topic` up to its end offsets as they are when this starts, from the
     first written at or after `since_ms` (None: from the start); errors are skipped. `say`
     gets a progress line every ten seconds. Raises ClickException when no message comes for
-    STALL_SECONDS while some are left."""
+    STALL_SECONDS while some are left. Python's cycle collector is off while it reads."""
     consumer = _consumer(bootstrap)
     try:
         partitions = sorted(consumer.list_topics(topic, timeout=10).topics[topic].partitions)
@@ -79,20 +80,24 @@ def read_back(
                 left += high - offset
                 assigned.append(TopicPartition(topic, start.partition, offset))
         consumer.assign(assigned)
-        total, began, said = left, time.monotonic(), time.monotonic()
-        while left > 0:
-            batch = consumer.consume(10_000, timeout=STALL_SECONDS)
-            if not batch:
-                raise click.ClickException(
-                    f"reading {topic} back stalled with {left:,} of {total:,} messages left"
-                )
-            for message in batch:
-                if message.error() is None:
-                    left -= 1
-                    yield message
-            if time.monotonic() - said >= PROGRESS_EVERY_SECONDS:
-                said = time.monotonic()
-                rate = (total - left) / (said - began)
-                say(f"read {total - left:,} of {total:,} from {topic} ({rate:,.0f}/s)")
+        # Callers keep what they read (millions of ids and stamps): with the collector on, each
+        # full collection its allocations trigger walks all of it again (9 s of a 52 s read of
+        # 3,000,000 events). Nothing read makes a reference cycle.
+        with collector.paused():
+            total, began, said = left, time.monotonic(), time.monotonic()
+            while left > 0:
+                batch = consumer.consume(10_000, timeout=STALL_SECONDS)
+                if not batch:
+                    raise click.ClickException(
+                        f"reading {topic} back stalled with {left:,} of {total:,} messages left"
+                    )
+                for message in batch:
+                    if message.error() is None:
+                        left -= 1
+                        yield message
+                if time.monotonic() - said >= PROGRESS_EVERY_SECONDS:
+                    said = time.monotonic()
+                    rate = (total - left) / (said - began)
+                    say(f"read {total - left:,} of {total:,} from {topic} ({rate:,.0f}/s)")
     finally:
         consumer.close()
