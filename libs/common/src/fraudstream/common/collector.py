@@ -3,10 +3,10 @@
 A full collection walks every object the collector tracks, and most of a service's are its
 libraries' (grpc, protobuf, numpy, pandas, scikit-learn: some 60,000 objects, 15-25 ms a walk on
 the CI machine). Under load the bridge ran one every ~8 s, each a pause its in-flight events
-waited out: at 5,000 tx/s they made most of the p99 (docs/operations.md#soak). `freeze_startup()`
-moves what startup built into the collector's permanent generation, which no collection walks
-again; reference counting still frees those objects, and later collections cost what the service
-made since.
+waited out (at 5,000 tx/s, the worst second around each one: docs/operations.md#soak).
+`freeze_startup()` moves what startup built into the collector's permanent generation, which no
+collection walks again; reference counting still frees those objects, and later collections
+cost what the service made since.
 
 `PauseCollector` exports each collection's pause as the histogram `python_gc_pause_seconds` by
 generation, beside prometheus_client's own `python_gc_collections_total`, so a latency spike
