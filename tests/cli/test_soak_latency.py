@@ -97,3 +97,18 @@ def test_the_machines_stalls_are_sampled_when_the_kernel_offers_them():
     assert {"cpu_some", "io_some", "io_full"} <= set(first)
     second = pressure()
     assert all(second[k] >= first[k] >= 0 for k in first)  # totals only grow
+
+
+def test_the_worst_seconds_after_warm_up_are_listed_slowest_first():
+    quiet = [10] * 100  # one event every 10 ms: seconds 0-0.99 of the minute
+    produced, scored = _merge(
+        _events(1, [900, *quiet[1:]]),  # in the warm-up: not listed
+        _events(2, [*quiet[:50], 300, *quiet[51:]]),  # second 60.5 of the run
+        _events(3, [*quiet[:20], 120, *quiet[21:]]),  # second 120.2
+    )
+    result = by_minute(produced, scored, BEGAN_MS, warmup_s=60)
+    worst = result["worst_seconds"]
+    assert [w["second"] for w in worst] == [60, 120]
+    assert [w["max_s"] for w in worst] == [pytest.approx(0.3), pytest.approx(0.12)]
+    assert [w["events"] for w in worst] == [100, 100]
+    assert 0.010 < worst[0]["p99_s"] < 0.3

@@ -153,6 +153,11 @@ def soak(
     per_minute = report["latency"]["by_minute"]
     console.print(f"p99 per minute (exact): {[m['p99_s'] for m in per_minute]}")
     console.print(f"p99 per minute (histogram): {[m['p99_histogram_s'] for m in per_minute]}")
+    worst = report["latency"]["exact"].get("worst_seconds", [])[:3]
+    console.print(
+        "slowest seconds after warm-up: "
+        + (", ".join(f"t+{w['second']} s {w['max_s'] * 1000:.0f} ms" for w in worst) or "none")
+    )
     console.print(f"verdict: {report['verdict']}")
     console.print(f"wrote {json_path} and {png_path}")
 

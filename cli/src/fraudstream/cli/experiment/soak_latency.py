@@ -17,6 +17,7 @@ from fraudstream.cli.kafka.readback import read_back, scored_id, transaction_id
 from fraudstream.common import names
 
 _MINUTE_MS = 60_000
+WORST_SECONDS = 10  # the seconds after warm-up with the slowest event, listed in the report
 
 
 def first_stamps(
@@ -69,7 +70,8 @@ def by_minute(
                 "max_s": round(float(inside.max()), 4),
             }
         )
-    after = delays[stamps >= began_ms + warmup_s * 1000]
+    settled = stamps >= began_ms + warmup_s * 1000
+    after = delays[settled]
     return {
         "events": int(delays.size),
         "p99_s_after_warmup": round(float(np.percentile(after, 99)) / 1000, 4)
@@ -77,5 +79,31 @@ def by_minute(
         else None,
         "unscored": len(produced) - int(delays.size),
         "resolution_ms": 1,
+        "worst_seconds": worst_seconds((stamps[settled] - began_ms) // 1000, after),
         "by_minute": minutes,
     }
+
+
+def worst_seconds(
+    second: np.ndarray, delays_ms: np.ndarray, count: int = WORST_SECONDS
+) -> list[dict[str, Any]]:
+    """The `count` seconds (of production, since the run began) whose slowest event took
+    longest, slowest first: when they were, to lay beside the samples' CPU and I/O stalls, the
+    collector's pauses and the services' logs."""
+    if not second.size:
+        return []
+    seconds, index = np.unique(second, return_inverse=True)
+    slowest = np.zeros(seconds.size, dtype=np.int64)
+    np.maximum.at(slowest, index, delays_ms)
+    worst = []
+    for i in np.argsort(-slowest, kind="stable")[:count]:
+        inside = delays_ms[index == i]
+        worst.append(
+            {
+                "second": int(seconds[i]),
+                "events": int(inside.size),
+                "max_s": round(float(slowest[i]) / 1000, 4),
+                "p99_s": round(float(np.percentile(inside, 99)) / 1000, 4),
+            }
+        )
+    return worst
