@@ -29,7 +29,7 @@ from prometheus_client.registry import Collector
 
 logger = logging.getLogger(__name__)
 
-# Upper bounds (s): a young collection takes well under a millisecond, a full one of an unfrozen
+# Upper bounds (s): a young collection takes under a millisecond, a full one of an unfrozen
 # service 15-60 ms.
 PAUSE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, float("inf"))
 _GENERATIONS = 3
