@@ -94,13 +94,22 @@ _SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_a_signal_stops_the_process_promptly(tmp_path: Path, signum: int) -> None:
+def _script(tmp_path: Path) -> Path:
     script = tmp_path / "service.py"
     script.write_text(_SCRIPT)
-    process = subprocess.Popen(
-        [sys.executable, str(script), "serve"], stdout=subprocess.PIPE, text=True
+    return script
+
+
+def _serve(tmp_path: Path, mode: str) -> subprocess.Popen[str]:
+    """The demo service in a process of its own, its stdout piped."""
+    return subprocess.Popen(
+        [sys.executable, str(_script(tmp_path)), mode], stdout=subprocess.PIPE, text=True
     )
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_the_process_promptly(tmp_path: Path, signum: int) -> None:
+    process = _serve(tmp_path, "serve")
     try:
         assert process.stdout is not None
         assert process.stdout.readline().strip() == "ready"
@@ -113,21 +122,18 @@ def test_a_signal_stops_the_process_promptly(tmp_path: Path, signum: int) -> Non
 
 
 def test_a_failed_worker_ends_the_process_with_status_1(tmp_path: Path) -> None:
-    script = tmp_path / "service.py"
-    script.write_text(_SCRIPT)
     result = subprocess.run(
-        [sys.executable, str(script), "fail"], capture_output=True, text=True, timeout=20
+        [sys.executable, str(_script(tmp_path)), "fail"],
+        capture_output=True,
+        text=True,
+        timeout=20,
     )
     assert result.returncode == 1
     assert "boom" in result.stderr
 
 
 def test_startup_objects_are_frozen_out_of_later_collections(tmp_path: Path) -> None:
-    script = tmp_path / "service.py"
-    script.write_text(_SCRIPT)
-    process = subprocess.Popen(
-        [sys.executable, str(script), "frozen"], stdout=subprocess.PIPE, text=True
-    )
+    process = _serve(tmp_path, "frozen")
     try:
         assert process.stdout is not None
         frozen = int(process.stdout.readline())
