@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from fraudstream.cli.experiment.soak_latency import by_minute
+from fraudstream.cli.experiment.soak_latency import by_minute, per_second
 from fraudstream.cli.experiment.soak_report import analyse, pressure
 
 BEGAN_MS = 1_800_000_000_000
@@ -94,7 +95,7 @@ def test_the_machines_stalls_are_sampled_when_the_kernel_offers_them():
     first = pressure()
     if not Path("/proc/pressure/io").exists():
         pytest.skip("this kernel has no pressure stall information")
-    assert {"cpu_some", "io_some", "io_full"} <= set(first)
+    assert {"cpu_some", "io_some", "io_full", "cpu_stolen"} <= set(first)
     second = pressure()
     assert all(second[k] >= first[k] >= 0 for k in first)  # totals only grow
 
@@ -112,3 +113,20 @@ def test_the_worst_seconds_after_warm_up_are_listed_slowest_first():
     assert [w["max_s"] for w in worst] == [pytest.approx(0.3), pytest.approx(0.12)]
     assert [w["events"] for w in worst] == [100, 100]
     assert 0.010 < worst[0]["p99_s"] < 0.3
+    each = result["by_second"]
+    assert each["second"] == [60, 120] and each["events"] == [100, 100]
+    assert each["max_ms"] == [300, 120]
+    assert each["p99_ms"] == [round(w["p99_s"] * 1000) for w in worst]
+
+
+def test_each_seconds_p99_is_numpys_percentile_of_its_events():
+    rng = np.random.default_rng(3)
+    second = rng.integers(0, 50, 20_000)
+    delays = rng.gamma(2.0, 10.0, second.size).round().astype(np.int64)
+    seconds, counts, p99, slowest = per_second(second, delays)
+    for i, s in enumerate(seconds):
+        inside = delays[second == s]
+        assert counts[i] == inside.size and slowest[i] == inside.max()
+        assert p99[i] == pytest.approx(np.percentile(inside, 99))
+    one = per_second(np.array([7]), np.array([42]))
+    assert [part.tolist() for part in one] == [[7], [1], [42.0], [42.0]]

@@ -42,6 +42,15 @@ def write(report: dict[str, Any], out: Path) -> tuple[Path, Path]:
         color="tab:red",
         label="p99, every event read back" if exact else "p99 from the histogram",
     )
+    each = (report["latency"].get("exact") or {}).get("by_second")
+    if each:  # second s of the run is in minute s // 60 + 1, whose bar is centred on it
+        p99.plot(
+            [0.5 + t / 60 for t in each["second"]],
+            [ms / 1000 for ms in each["p99_ms"]],
+            color="grey",
+            linewidth=0.6,
+            label="p99 of each second",
+        )
     if exact:
         p99.plot(
             [m["minute"] for m in minutes],

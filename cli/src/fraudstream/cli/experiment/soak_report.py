@@ -42,8 +42,17 @@ def process_sample(pid: int) -> dict[str, float] | None:
 
 def pressure() -> dict[str, float]:
     """Seconds so far that some or all tasks of this machine were stalled waiting for the CPU or
-    for I/O (Linux pressure stall information); empty where the kernel does not offer it."""
+    for I/O (Linux pressure stall information; absent where the kernel does not offer it), and
+    `cpu_stolen`: CPU seconds its hypervisor gave to others while this virtual machine's CPUs
+    had work (steal time in /proc/stat; 0 on bare metal)."""
     stalls = {}
+    try:
+        # cpu  user nice system idle iowait irq softirq steal ...: the machine's total line.
+        total_line = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+        if total_line[0] == "cpu" and len(total_line) > 8:
+            stalls["cpu_stolen"] = int(total_line[8]) / _TICKS
+    except (OSError, ValueError):
+        pass
     for kind in ("cpu", "io"):
         try:
             lines = Path(f"/proc/pressure/{kind}").read_text().splitlines()
