@@ -130,3 +130,26 @@ def test_each_seconds_p99_is_numpys_percentile_of_its_events():
         assert p99[i] == pytest.approx(np.percentile(inside, 99))
     one = per_second(np.array([7]), np.array([42]))
     assert [part.tolist() for part in one] == [[7], [1], [42.0], [42.0]]
+
+
+def test_minutes_the_host_took_cpu_from_are_reported_apart_not_excused():
+    stolen_so_far = [0.0, 0.5, 1.0, 6.0]  # minute 3: 5 CPU seconds stolen
+    samples = [
+        {
+            **_sample(60.0 * i, 1000 * i, {"0.05": 1000.0 * i, "+Inf": 1000.0 * i}),
+            "machine_stalled_s": {"cpu_stolen": stolen_so_far[i]},
+        }
+        for i in range(4)
+    ]
+    produced, scored = _merge(
+        _events(1, [30] * 100), _events(2, [30] * 100), _events(3, [30] * 100)
+    )
+    exact = by_minute(produced, scored, BEGAN_MS, warmup_s=0)
+    exact["by_minute"][2]["p99_s"] = 0.05  # the stolen minute is the slow one
+    report = analyse(samples, 0.0, {}, exact)
+    latency = report["latency"]
+    assert [m["machine_stalled_s"]["cpu_stolen"] for m in latency["by_minute"]] == [0.5, 0.5, 5.0]
+    assert latency["minutes_stolen"] == [3]
+    assert latency["p99_spread"] == pytest.approx(2 / 3, abs=1e-3)  # 50 ms against 30
+    assert latency["p99_spread_without_stolen_minutes"] == 0.0
+    assert report["verdict"]["p99_stable_within_20pct"] is False  # the verdict still counts it

@@ -66,7 +66,7 @@ def soak(
 
     from fraudstream.cli.experiment.soak_latency import by_minute, read_both
     from fraudstream.cli.experiment.soak_plot import write
-    from fraudstream.cli.experiment.soak_report import analyse, take_sample
+    from fraudstream.cli.experiment.soak_report import STOLEN_MINUTE_S, analyse, take_sample
 
     console = Console(highlight=False)
     steps = Steps(console)
@@ -153,6 +153,14 @@ def soak(
     per_minute = report["latency"]["by_minute"]
     console.print(f"p99 per minute (exact): {[m['p99_s'] for m in per_minute]}")
     console.print(f"p99 per minute (histogram): {[m['p99_histogram_s'] for m in per_minute]}")
+    stolen = [m.get("machine_stalled_s", {}).get("cpu_stolen") for m in per_minute]
+    if any(s is not None for s in stolen):
+        latency = report["latency"]
+        console.print(
+            f"CPU seconds stolen by the hypervisor per minute: {stolen}; p99 spread "
+            f"{latency['p99_spread']}, without the minutes with >= {STOLEN_MINUTE_S:g} s stolen "
+            f"{latency['minutes_stolen']}: {latency['p99_spread_without_stolen_minutes']}"
+        )
     worst = report["latency"]["exact"].get("worst_seconds", [])[:3]
     console.print(
         "slowest seconds after warm-up: "
