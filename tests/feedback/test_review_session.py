@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -67,3 +68,54 @@ def test_a_label_stream_follows_new_labels_until_closed(queue, request_stream):
     assert [(lb.position, lb.verdict) for lb in next(batches)] == [(2, Verdict.FRAUD)]
     threading.Timer(0.1, stream.close).start()
     assert list(batches) == []
+
+
+def test_labels_recorded_during_the_batch_wait_leave_in_one_batch(queue, request_stream):
+    labels = queue.labels
+    labels.record("e-0", Verdict.LEGIT, "alice", "")
+    stream = LabelStream(labels, queue.store, queue.metrics, batch_wait=0.5)
+    batches = stream.run(iter(request_stream(StartLabels("learner", 0))))
+    assert [label.position for label in next(batches)] == [1]  # what was there: at once
+    arrived: list[list[int]] = []
+    reader = threading.Thread(
+        target=lambda: arrived.append([label.position for label in next(batches)])
+    )
+    reader.start()
+    time.sleep(0.2)  # the stream waits for a new label now
+    labels.record("e-1", Verdict.FRAUD, "bob", "")
+    time.sleep(0.1)
+    labels.record("e-2", Verdict.FRAUD, "bob", "")
+    reader.join(timeout=5)
+    assert arrived == [[2, 3]]  # one batch, not two
+    stream.close()
+    assert list(batches) == []
+
+
+def test_a_label_after_a_quiet_spell_leaves_at_once(queue, request_stream):
+    labels = queue.labels
+    labels.record("e-0", Verdict.LEGIT, "alice", "")
+    stream = LabelStream(labels, queue.store, queue.metrics, batch_wait=0.3)
+    batches = stream.run(iter(request_stream(StartLabels("learner", 0))))
+    assert [label.position for label in next(batches)] == [1]
+    time.sleep(0.5)  # longer than the batch wait: nothing to gather for
+    threading.Timer(0.1, labels.record, ("e-1", Verdict.FRAUD, "bob", "")).start()
+    started = time.monotonic()
+    assert [label.position for label in next(batches)] == [2]
+    assert time.monotonic() - started < 0.1 + 0.2  # not held for another 0.3 s
+    stream.close()
+
+
+def test_a_closed_stream_does_not_sit_out_its_batch_wait(queue, request_stream):
+    labels = queue.labels
+    labels.record("e-0", Verdict.LEGIT, "alice", "")
+    stream = LabelStream(labels, queue.store, queue.metrics, batch_wait=30.0)
+    batches = stream.run(iter(request_stream(StartLabels("learner", 0))))
+    assert [label.position for label in next(batches)] == [1]
+    ended = threading.Event()
+    threading.Thread(target=lambda: (list(batches), ended.set())).start()
+    time.sleep(0.1)
+    labels.record("e-1", Verdict.LEGIT, "alice", "")  # held: the last batch left just now
+    time.sleep(0.1)
+    started = time.monotonic()
+    stream.close()
+    assert ended.wait(5) and time.monotonic() - started < 1.0

@@ -28,6 +28,7 @@ class FeedbackCore:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.metrics = metrics
+        self.label_batch_wait = settings.label_batch_wait_ms / 1000
         self.store = FeedbackStore(settings.database_path)
         released = self.store.release_all_leases()
         if released:

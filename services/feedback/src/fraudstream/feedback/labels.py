@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -88,6 +89,12 @@ class LabelLog:
             )
             return self._last > position and not self._stopping
 
+    def linger(self, seconds: float, interrupted: Callable[[], bool] = lambda: False) -> None:
+        """Wait `seconds` while entries may be appended; sooner on stop or interrupt."""
+        if seconds > 0:
+            with self.appended:
+                self.appended.wait_for(lambda: self._stopping or interrupted(), seconds)
+
     @property
     def stopping(self) -> bool:
         return self._stopping
@@ -124,10 +131,21 @@ LabelsAction = StartLabels | AckLabels
 class LabelStream:
     """One StreamLabels session: the log from a position in order, then live entries."""
 
-    def __init__(self, log: LabelLog, store: FeedbackStore, metrics: FeedbackMetrics) -> None:
+    def __init__(
+        self,
+        log: LabelLog,
+        store: FeedbackStore,
+        metrics: FeedbackMetrics,
+        batch_wait: float = 0.0,
+    ) -> None:
         self._log = log
         self._store = store
         self._metrics = metrics
+        # Batches leave at most once per `batch_wait` seconds: a label after a quiet spell goes
+        # at once, labels coming faster wait for the rest of it and leave together, so the
+        # consumer saves its state and acks once per batch, not once per label.
+        self._batch_wait = batch_wait
+        self._sent_at = -math.inf  # time.monotonic() of the last batch sent
         self._closed = False
         self._sent = 0
         self._consumer = ""
@@ -164,9 +182,12 @@ class LabelStream:
             batch = self._log.read_after(self._sent)
             if batch:
                 self._sent = batch[-1].position
+                self._sent_at = time.monotonic()
                 yield batch
                 continue
-            self._log.wait_after(self._sent, timeout=None, interrupted=lambda: self._closed)
+            if self._log.wait_after(self._sent, timeout=None, interrupted=lambda: self._closed):
+                due = self._sent_at + self._batch_wait - time.monotonic()
+                self._log.linger(due, interrupted=lambda: self._closed)
         logger.info("label stream for %s ended at position %d", self._consumer, self._sent)
 
     def _read_acks(self, actions: Iterator[LabelsAction]) -> None:

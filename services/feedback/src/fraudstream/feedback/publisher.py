@@ -22,6 +22,9 @@ logger = logging.getLogger(__name__)
 # Labels handed to the producer and not yet confirmed; beyond this we wait.
 _MAX_IN_FLIGHT = 10_000
 _READ_BATCH = 500
+# Most seconds between cursor saves while publishing (each is an fsync'd SQLite commit); a
+# crash republishes at most this much, which at-least-once consumers dedupe anyway.
+_CURSOR_SECONDS = 1.0
 # How often a broker-down error is logged (librdkafka repeats it on every retry).
 _ERROR_LOG_SECONDS = 30.0
 
@@ -44,8 +47,9 @@ class LabelPublisher:
 
     The log is the source of truth: a thread reads it after the cursor
     `publisher:<topic>` (the highest position confirmed with all before it),
-    produces, and moves the cursor as the broker confirms. A crash between
-    commit and publish republishes on restart; a failed delivery rewinds to it.
+    produces, and moves the cursor as the broker confirms (saved at most once a second, and
+    at stop). A crash republishes what the saved cursor does not cover; a failed delivery
+    rewinds to it.
     Delivery is at least once: consumers dedupe by event_id or position.
     """
 
@@ -67,6 +71,7 @@ class LabelPublisher:
         self._cursor_name = f"publisher:{topic}"
         self._published = store.get_cursor(self._cursor_name)
         self._saved = self._published
+        self._saved_at = 0.0  # time.monotonic() of the last cursor save
         self._confirmed: set[int] = set()
         self._in_flight = 0
         self._rewind_to: int | None = None
@@ -114,8 +119,17 @@ class LabelPublisher:
             if self._in_flight:
                 self._producer.poll(0.1)  # waits for delivery reports, serves their callbacks
             elif not labels:
-                self._log.wait_after(following, timeout=5.0, interrupted=self._stopping.is_set)
-            self._save_cursor()
+                self._log.wait_after(
+                    following, timeout=self._cursor_due_in(), interrupted=self._stopping.is_set
+                )
+            if self._cursor_due_in() == 0:
+                self._save_cursor()
+
+    def _cursor_due_in(self) -> float:
+        """Seconds until the cursor should be saved (5 when it is saved already)."""
+        if self._published == self._saved:
+            return 5.0
+        return max(0.0, _CURSOR_SECONDS - (time.monotonic() - self._saved_at))
 
     def _produce(self, label: Label) -> None:
         while True:
@@ -163,3 +177,4 @@ class LabelPublisher:
         if self._published != self._saved:
             self._store.set_cursor(self._cursor_name, self._published, time.time())
             self._saved = self._published
+            self._saved_at = time.monotonic()

@@ -133,7 +133,12 @@ class FeedbackServiceServicer(feedback_service_pb2_grpc.FeedbackServiceServicer)
     def StreamLabels(
         self, request_iterator: Iterator[pb.StreamLabelsRequest], context: grpc.ServicerContext
     ) -> Iterator[pb.StreamLabelsResponse]:
-        stream = LabelStream(self._feedback.labels, self._feedback.store, self._metrics)
+        stream = LabelStream(
+            self._feedback.labels,
+            self._feedback.store,
+            self._metrics,
+            batch_wait=self._feedback.label_batch_wait,
+        )
         context.add_callback(stream.close)
         # Answer at once: the consumer counts itself connected on it, not on the first label.
         context.send_initial_metadata(())
