@@ -153,3 +153,23 @@ def test_minutes_the_host_took_cpu_from_are_reported_apart_not_excused():
     assert latency["p99_spread"] == pytest.approx(2 / 3, abs=1e-3)  # 50 ms against 30
     assert latency["p99_spread_without_stolen_minutes"] == 0.0
     assert report["verdict"]["p99_stable_within_20pct"] is False  # the verdict still counts it
+
+
+def test_a_minute_read_back_is_judged_by_when_its_events_were_produced():
+    # The sample due at 60 s came late, so the second sampled window runs from 55 s; the events
+    # read back for minute 2 were still all produced after the 60 s warm-up.
+    times = [0.0, 55.0, 60.5, 120.0, 180.0]
+    samples = [
+        _sample(t, int(1000 * t / 60), {"0.05": 1000 * t / 60, "+Inf": 1000 * t / 60})
+        for t in times
+    ]
+    produced, scored = _merge(
+        _events(1, [90] * 100), _events(2, [30] * 100), _events(3, [30] * 100)
+    )
+    exact = by_minute(produced, scored, BEGAN_MS, warmup_s=60)
+    report = analyse(samples, 60.0, {}, exact)
+    minutes = report["latency"]["by_minute"]
+    assert [(m["minute"], m["from_s"]) for m in minutes] == [(1, 0.0), (2, 55.0), (3, 120.0)]
+    assert report["latency"]["p99_minutes_compared"] == 2  # minutes 2 and 3, not 3 alone
+    histogram_only = analyse(samples, 60.0, {})
+    assert histogram_only["latency"]["p99_minutes_compared"] == 1

@@ -184,7 +184,7 @@ def analyse(
     minutes = _per_minute(samples)
     if exact is not None:
         _take_exact(minutes, exact)
-    judged = [m for m in minutes if m["from_s"] >= warmup - 1 and m["p99_s"]]
+    judged = [m for m in minutes if _after_warmup(m, warmup, exact is not None) and m["p99_s"]]
     if not judged:  # a run shorter than warm-up plus a minute: the only minutes there are
         judged = [m for m in minutes if m["p99_s"]]
     compared = [m["p99_s"] for m in judged]
@@ -229,6 +229,14 @@ def analyse(
         },
         "samples": samples,
     }
+
+
+def _after_warmup(minute: dict[str, Any], warmup: float, exact: bool) -> bool:
+    """Whether a minute is judged. Read back, minute m holds the events produced in seconds
+    60(m-1) to 60m of the run; from the histogram, it is the window between two samples, which
+    may begin a sample early (55 s rather than 60) when the 60 s sample came late."""
+    begins = (minute["minute"] - 1) * 60 if exact else minute["from_s"]
+    return begins >= warmup - 1
 
 
 def _spread(p99s: list[float]) -> float | None:
