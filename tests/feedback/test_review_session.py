@@ -70,12 +70,19 @@ def test_a_label_stream_follows_new_labels_until_closed(queue, request_stream):
     assert list(batches) == []
 
 
+def _sent_the_first_label(queue, request_stream, batch_wait):
+    """A label stream with `batch_wait` that has just sent the log's only label (position 1),
+    at once: it was there when the stream started."""
+    queue.labels.record("e-0", Verdict.LEGIT, "alice", "")
+    stream = LabelStream(queue.labels, queue.store, queue.metrics, batch_wait=batch_wait)
+    batches = stream.run(iter(request_stream(StartLabels("learner", 0))))
+    assert [label.position for label in next(batches)] == [1]
+    return stream, batches
+
+
 def test_labels_recorded_during_the_batch_wait_leave_in_one_batch(queue, request_stream):
     labels = queue.labels
-    labels.record("e-0", Verdict.LEGIT, "alice", "")
-    stream = LabelStream(labels, queue.store, queue.metrics, batch_wait=0.5)
-    batches = stream.run(iter(request_stream(StartLabels("learner", 0))))
-    assert [label.position for label in next(batches)] == [1]  # what was there: at once
+    stream, batches = _sent_the_first_label(queue, request_stream, batch_wait=0.5)
     arrived: list[list[int]] = []
     reader = threading.Thread(
         target=lambda: arrived.append([label.position for label in next(batches)])
@@ -93,10 +100,7 @@ def test_labels_recorded_during_the_batch_wait_leave_in_one_batch(queue, request
 
 def test_a_label_after_a_quiet_spell_leaves_at_once(queue, request_stream):
     labels = queue.labels
-    labels.record("e-0", Verdict.LEGIT, "alice", "")
-    stream = LabelStream(labels, queue.store, queue.metrics, batch_wait=0.3)
-    batches = stream.run(iter(request_stream(StartLabels("learner", 0))))
-    assert [label.position for label in next(batches)] == [1]
+    stream, batches = _sent_the_first_label(queue, request_stream, batch_wait=0.3)
     time.sleep(0.5)  # longer than the batch wait: nothing to gather for
     threading.Timer(0.1, labels.record, ("e-1", Verdict.FRAUD, "bob", "")).start()
     started = time.monotonic()
@@ -107,10 +111,7 @@ def test_a_label_after_a_quiet_spell_leaves_at_once(queue, request_stream):
 
 def test_a_closed_stream_does_not_sit_out_its_batch_wait(queue, request_stream):
     labels = queue.labels
-    labels.record("e-0", Verdict.LEGIT, "alice", "")
-    stream = LabelStream(labels, queue.store, queue.metrics, batch_wait=30.0)
-    batches = stream.run(iter(request_stream(StartLabels("learner", 0))))
-    assert [label.position for label in next(batches)] == [1]
+    stream, batches = _sent_the_first_label(queue, request_stream, batch_wait=30.0)
     ended = threading.Event()
     threading.Thread(target=lambda: (list(batches), ended.set())).start()
     time.sleep(0.1)
