@@ -64,7 +64,7 @@ def write(report: dict[str, Any], out: Path) -> tuple[Path, Path]:
     p99.set_yscale("log")
     p99.set_xticks([m["minute"] for m in minutes])
     p99.set_xlabel(
-        "minute (P: a promotion in that minute, R: a rollback, "
+        "minute (P: a promotion in that minute, R: a rollback,\n"
         f"IO: the machine's tasks all stalled on I/O for >= {_STALL_MARK_S:g} s, "
         f"ST: >= {_STOLEN_MARK_S:g} CPU s stolen by the hypervisor)"
     )
