@@ -6,10 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from fraudstream.cli.experiment.soak_report import STOLEN_MINUTE_S
+
 JSON_FILE = "soak_report.json"
 PNG_FILE = "soak_report.png"
 _STALL_MARK_S = 1.0  # I/O stall of the whole machine in a minute marked on the plot
-_STOLEN_MARK_S = 2.0  # CPU seconds taken by the hypervisor in a minute marked on the plot
 
 
 def write(report: dict[str, Any], out: Path) -> tuple[Path, Path]:
@@ -66,14 +67,14 @@ def write(report: dict[str, Any], out: Path) -> tuple[Path, Path]:
     p99.set_xlabel(
         "minute (P: a promotion in that minute, R: a rollback,\n"
         f"IO: the machine's tasks all stalled on I/O for >= {_STALL_MARK_S:g} s, "
-        f"ST: >= {_STOLEN_MARK_S:g} CPU s stolen by the hypervisor)"
+        f"ST: >= {STOLEN_MINUTE_S:g} CPU s stolen by the hypervisor)"
     )
     p99.set_ylabel("p99 event latency (s)")
     for m in minutes:
         marks = "P" * m.get("promotions", 0) + "R" * m.get("rollbacks", 0)
         if m.get("machine_stalled_s", {}).get("io_full", 0.0) >= _STALL_MARK_S:
             marks += " IO"
-        if m.get("machine_stalled_s", {}).get("cpu_stolen", 0.0) >= _STOLEN_MARK_S:
+        if m.get("machine_stalled_s", {}).get("cpu_stolen", 0.0) >= STOLEN_MINUTE_S:
             marks += " ST"
         if marks:
             p99.annotate(marks, (m["minute"], m["p99_s"] or 0), ha="center", va="bottom")
